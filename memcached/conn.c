@@ -1,0 +1,403 @@
+/* conn.c: the connection state machine. A worker's event callback drives a
+ * connection through parse -> (read value) -> ... -> write until it would
+ * block; replies to every request found in one read leave in one write. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "probes.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+#include "thread.h"
+
+#define READ_BUFFER_INITIAL 16384
+#define READ_BUFFER_MAX (64 * 1024 * 1024)  /* bounds a multi-get line */
+
+static _Atomic int open_conns;
+
+int conn_count(void) { return atomic_load(&open_conns); }
+
+static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
+
+/* Waits for `flags` (EV_READ or EV_WRITE) on the socket. */
+static bool conn_wait(conn *c, short flags)
+{
+    if (c->ev_flags == flags)
+        return true;
+    if (c->ev_flags != 0)
+        event_del(c->event);
+    event_assign(c->event, c->worker->base, c->sfd, flags | EV_PERSIST, conn_event_cb, c);
+    c->ev_flags = flags;
+    return event_add(c->event, NULL) == 0;
+}
+
+conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer)
+{
+    conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(sfd);
+        return NULL;
+    }
+    c->sfd = sfd;
+    c->worker = w;
+    c->transport = transport;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->rsize = READ_BUFFER_INITIAL;
+    c->rbuf = malloc(c->rsize);
+    c->event = event_new(w->base, -1, 0, conn_event_cb, c);
+    if (c->rbuf == NULL || c->event == NULL) {
+        free(c->rbuf);
+        if (c->event)
+            event_free(c->event);
+        free(c);
+        close(sfd);
+        return NULL;
+    }
+    c->rcurr = c->rbuf;
+    reply_init(&c->out);
+    c->protocol = settings.binding_protocol == PROTOCOL_ASCII ? PROTO_ASCII :
+                  settings.binding_protocol == PROTOCOL_BINARY ? PROTO_BINARY :
+                  PROTO_NEGOTIATE;
+    c->state = CONN_READ;
+    c->last_cmd_time = current_time;
+    if (!conn_wait(c, EV_READ)) {
+        event_free(c->event);
+        free(c->rbuf);
+        free(c);
+        close(sfd);
+        return NULL;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+
+    atomic_fetch_add(&open_conns, 1);
+    atomic_fetch_add(&global_stats.curr_conns, 1);
+    atomic_fetch_add(&global_stats.total_conns, 1);
+    atomic_fetch_add(&global_stats.conn_structs, 1);
+    probe_conn_create(c);
+    probe_conn_allocate(sfd);
+    probe_conn_open(sfd, transport, c->peer);
+    return c;
+}
+
+void conn_close(conn *c, const char *reason)
+{
+    probe_conn_close(c->sfd, reason);
+    event_free(c->event);
+    if (c->store.it) {
+        item_release(c->store.it);
+        c->store.it = NULL;
+    }
+    free(c->store.proto_state);
+    reply_free(&c->out);
+    free(c->rbuf);
+    worker *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    probe_conn_release(c->sfd);
+    close(c->sfd);
+    atomic_fetch_sub(&open_conns, 1);
+    atomic_fetch_sub(&global_stats.curr_conns, 1);
+    atomic_fetch_sub(&global_stats.conn_structs, 1);
+    probe_conn_destroy(c);
+    free(c);
+}
+
+void conn_swallow(conn *c, size_t n)
+{
+    c->swallow_left = n;
+    c->state = CONN_SWALLOW;
+}
+
+void conn_error(conn *c, const char *line)
+{
+    if (probe_protocol_error_enabled()) {
+        const char *kind = strncmp(line, "CLIENT_ERROR", 12) == 0 ? "client_error" :
+                           strncmp(line, "SERVER_ERROR", 12) == 0 ? "server_error" : "error";
+        const char *msg = strchr(line, ' ');
+        probe_protocol_error(c->sfd, kind, msg ? msg + 1 : "");
+    }
+    reply_str(&c->out, line);
+    reply_text(&c->out, "\r\n", 2);
+}
+
+/* Makes room to read into: moves unparsed bytes to the front, and grows
+ * the buffer when it is full. Returns false if it cannot grow. */
+static bool rbuf_make_room(conn *c)
+{
+    if (c->rcurr != c->rbuf) {
+        if (c->rbytes)
+            memmove(c->rbuf, c->rcurr, c->rbytes);
+        c->rcurr = c->rbuf;
+    }
+    if (c->rbytes < c->rsize)
+        return true;
+    if (c->rsize >= READ_BUFFER_MAX)
+        return false;
+    char *bigger = realloc(c->rbuf, c->rsize * 2);
+    if (bigger == NULL)
+        return false;
+    c->rbuf = c->rcurr = bigger;
+    c->rsize *= 2;
+    return true;
+}
+
+/* Shrinks a grown read buffer back once it is empty. */
+static void rbuf_shrink(conn *c)
+{
+    if (c->rsize > READ_BUFFER_INITIAL && c->rbytes == 0) {
+        char *smaller = realloc(c->rbuf, READ_BUFFER_INITIAL);
+        if (smaller) {
+            c->rbuf = c->rcurr = smaller;
+            c->rsize = READ_BUFFER_INITIAL;
+        }
+    }
+}
+
+/* One read into dest. Returns bytes read, 0 on EOF, -1 would block,
+ * -2 on error. */
+static ssize_t conn_read_into(conn *c, char *dest, size_t room)
+{
+    for (;;) {
+        ssize_t n = read(c->sfd, dest, room);
+        if (n > 0) {
+            STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
+            probe_conn_read(c->sfd, n);
+            return n;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -1;
+        return -2;
+    }
+}
+
+/* Called when no complete request is buffered: flush, then wait for bytes. */
+static void conn_need_more(conn *c)
+{
+    rbuf_shrink(c);
+    if (reply_pending(&c->out)) {
+        c->state = CONN_WRITE;
+        c->next_state = CONN_READ;
+    } else {
+        c->state = CONN_READ;
+    }
+}
+
+/* Before waiting for a value's bytes, send the replies already queued
+ * (the client may be waiting for them). True if a write was scheduled. */
+static bool conn_flush_before_wait(conn *c)
+{
+    if (!reply_pending(&c->out))
+        return false;
+    c->next_state = c->state;
+    c->state = CONN_WRITE;
+    return true;
+}
+
+/* Runs the connection until it has to wait or closes. readable: the socket
+ * was reported readable (a read will not just say EAGAIN). */
+static void conn_drive(conn *c, bool readable)
+{
+    c->reqs_left = settings.reqs_per_event;
+    for (;;) {
+        switch (c->state) {
+        case CONN_PARSE: {
+            if (c->rbytes == 0) {
+                conn_need_more(c);
+                break;
+            }
+            if (c->reqs_left <= 0) {
+                /* -R: let the worker's other connections run. */
+                STAT_INC(&c->worker->stats, conn_yields);
+                probe_conn_yield(c->sfd);
+                if (reply_pending(&c->out)) {
+                    c->state = CONN_WRITE;
+                    c->next_state = CONN_PARSE;
+                    int64_t written;
+                    int r = reply_send(&c->out, c->sfd, &written);
+                    if (written > 0) {
+                        STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
+                        probe_conn_write(c->sfd, written);
+                    }
+                    if (r < 0) {
+                        c->close_reason = "error";
+                        c->state = CONN_CLOSE;
+                        break;
+                    }
+                    if (r == 0) {
+                        conn_wait(c, EV_WRITE);
+                        return;
+                    }
+                    c->state = CONN_PARSE;
+                }
+                conn_wait(c, EV_READ);
+                event_active(c->event, EV_READ, 0);
+                return;
+            }
+            if (c->protocol == PROTO_NEGOTIATE)
+                c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
+            enum parse_result pr = proto_text_process(c);
+            if (pr == PARSE_NEED_MORE)
+                conn_need_more(c);
+            else
+                c->reqs_left--;
+            break;
+        }
+
+        case CONN_READ: {
+            if (!readable) {
+                conn_wait(c, EV_READ);
+                return;
+            }
+            if (!rbuf_make_room(c)) {
+                conn_error(c, "SERVER_ERROR out of memory reading request");
+                c->state = CONN_WRITE;
+                c->next_state = CONN_CLOSE;
+                c->close_reason = "error";
+                break;
+            }
+            ssize_t n = conn_read_into(c, c->rcurr + c->rbytes, c->rsize - c->rbytes);
+            if (n == -1) {
+                readable = false;
+                break;
+            }
+            if (n <= 0) {
+                c->close_reason = n == 0 ? "client" : "error";
+                c->state = CONN_CLOSE;
+                break;
+            }
+            /* Read once per wake-up unless the buffer filled; epoll says
+             * when more is there. */
+            readable = (size_t)n == c->rsize - c->rbytes;
+            c->rbytes += (size_t)n;
+            c->last_cmd_time = current_time;
+            c->state = CONN_PARSE;
+            break;
+        }
+
+        case CONN_NREAD: {
+            struct pending_store *ps = &c->store;
+            if (ps->left > 0 && c->rbytes > 0) {
+                size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
+                memcpy(ps->dest, c->rcurr, n);
+                ps->dest += n;
+                ps->left -= n;
+                c->rcurr += n;
+                c->rbytes -= n;
+            }
+            if (ps->left == 0) {
+                c->state = CONN_PARSE;
+                ps->complete(c);
+                break;
+            }
+            if (!readable) {
+                if (conn_flush_before_wait(c))
+                    break;
+                conn_wait(c, EV_READ);
+                return;
+            }
+            ssize_t n = conn_read_into(c, ps->dest, ps->left);
+            if (n == -1) {
+                readable = false;
+                break;
+            }
+            if (n <= 0) {
+                c->close_reason = n == 0 ? "client" : "error";
+                c->state = CONN_CLOSE;
+                break;
+            }
+            ps->dest += n;
+            ps->left -= (size_t)n;
+            break;
+        }
+
+        case CONN_SWALLOW: {
+            if (c->swallow_left > 0 && c->rbytes > 0) {
+                size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
+                c->rcurr += n;
+                c->rbytes -= n;
+                c->swallow_left -= n;
+            }
+            if (c->swallow_left == 0) {
+                c->state = CONN_PARSE;
+                break;
+            }
+            if (!readable) {
+                if (conn_flush_before_wait(c))
+                    break;
+                conn_wait(c, EV_READ);
+                return;
+            }
+            c->rcurr = c->rbuf;
+            ssize_t n = conn_read_into(c, c->rbuf, c->rsize);
+            if (n == -1) {
+                readable = false;
+                break;
+            }
+            if (n <= 0) {
+                c->close_reason = n == 0 ? "client" : "error";
+                c->state = CONN_CLOSE;
+                break;
+            }
+            c->rbytes = (size_t)n;
+            break;
+        }
+
+        case CONN_WRITE: {
+            int64_t written;
+            int r = reply_send(&c->out, c->sfd, &written);
+            if (written > 0) {
+                STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
+                probe_conn_write(c->sfd, written);
+            }
+            if (r < 0) {
+                c->close_reason = "error";
+                c->state = CONN_CLOSE;
+                break;
+            }
+            if (r == 0) {
+                conn_wait(c, EV_WRITE);
+                return;
+            }
+            c->state = c->next_state;
+            readable = false;
+            if (c->state == CONN_READ) {
+                /* Nothing buffered to parse: wait for the client. */
+                conn_wait(c, EV_READ);
+                return;
+            }
+            break;
+        }
+
+        case CONN_CLOSE:
+            conn_close(c, c->close_reason ? c->close_reason : "client");
+            return;
+        }
+    }
+}
+
+static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
+{
+    conn *c = arg;
+    (void)fd;
+    if (c->state == CONN_WRITE && (which & EV_WRITE) == 0) {
+        /* A yield re-activated us while a write is pending. */
+    }
+    conn_drive(c, (which & EV_READ) != 0);
+}

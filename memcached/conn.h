@@ -1,0 +1,88 @@
+/* conn.h: one client connection: its socket, read buffer, outgoing reply
+ * and the state of the request being served. A connection belongs to one
+ * worker thread, which alone touches it. */
+#ifndef MC_CONN_H
+#define MC_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "ops.h"
+#include "reply.h"
+
+struct worker;
+struct conn;
+
+enum conn_state {
+    CONN_PARSE,     /* look for a complete request in the read buffer */
+    CONN_READ,      /* wait for and read more request bytes */
+    CONN_NREAD,     /* read a value block into the pending item */
+    CONN_SWALLOW,   /* discard a value block that will not be stored */
+    CONN_WRITE,     /* send the queued reply, then go on to next_state */
+    CONN_CLOSE      /* close the connection */
+};
+
+enum conn_protocol {
+    PROTO_NEGOTIATE,    /* not yet known: the first byte decides */
+    PROTO_ASCII,        /* text and meta commands */
+    PROTO_BINARY        /* binary packets */
+};
+
+/* A storage command waiting for its value bytes. */
+struct pending_store {
+    item *it;               /* the item being filled (our reference) */
+    char *dest;             /* where the next value byte goes */
+    size_t left;            /* value bytes (incl. "\r\n") still to read */
+    enum store_op op;
+    uint64_t req_cas;
+    bool noreply;
+    op_request rq;
+    /* For the meta and binary protocols: protocol-specific completion. */
+    void (*complete)(struct conn *c);
+    void *proto_state;
+};
+
+typedef struct conn {
+    int sfd;
+    enum conn_state state;
+    enum conn_state next_state;     /* after CONN_WRITE */
+    enum conn_protocol protocol;
+    const char *transport;          /* "tcp", "unix", "udp" */
+    char peer[64];                  /* client address as text */
+    struct event *event;
+    short ev_flags;                 /* events currently waited for */
+    struct worker *worker;
+    char *rbuf;                     /* read buffer */
+    size_t rsize;                   /* its size */
+    char *rcurr;                    /* first unparsed byte */
+    size_t rbytes;                  /* unparsed bytes */
+    reply out;
+    struct pending_store store;
+    size_t swallow_left;            /* bytes to discard in CONN_SWALLOW */
+    int reqs_left;                  /* requests left in this event (-R) */
+    rel_time_t last_cmd_time;       /* for idle_timeout and stats conns */
+    const char *close_reason;       /* for conn__close */
+    struct conn *next, *prev;       /* the worker's list */
+} conn;
+
+/* Creates a connection for an accepted socket on worker w; NULL on failure
+ * (the socket is closed). */
+conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer);
+
+/* Closes and frees the connection. reason: static string for conn__close. */
+void conn_close(conn *c, const char *reason);
+
+/* Sets a value block of n bytes to be read and thrown away (after an error). */
+void conn_swallow(conn *c, size_t n);
+
+/* Queues an error reply ("ERROR", "CLIENT_ERROR ...", "SERVER_ERROR ...")
+ * and fires protocol__error. line has no "\r\n". */
+void conn_error(conn *c, const char *line);
+
+/* Number of open client connections. */
+int conn_count(void);
+
+#endif

@@ -1,0 +1,333 @@
+/* items.c: item lifetime (allocate, link, unlink, release), the item lock
+ * stripes, the per-class LRU lists and eviction from their tails, lazy
+ * expiry and flush_all. */
+#include "items.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "assoc.h"
+#include "hash.h"
+#include "probes.h"
+#include "settings.h"
+#include "slabs.h"
+
+#define ITEM_UPDATE_INTERVAL 60     /* seconds between LRU bumps of an item */
+#define EVICT_SEARCH_DEPTH 5        /* tail items looked at per eviction try */
+#define ALLOC_TRIES 10
+
+static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER];
+
+struct lru {
+    item *head;                     /* newest */
+    item *tail;                     /* oldest */
+    pthread_mutex_t lock;
+    /* Counters guarded by lock. */
+    uint64_t curr_items, total_items, bytes;
+    uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
+    uint64_t evicted_active;
+};
+static struct lru lrus[SLAB_CLASS_MAX];
+
+static _Atomic uint64_t cas_counter;
+/* flush_all: items last touched at or before oldest_live are dead once
+ * current_time reaches it; for an immediate flush, only those whose CAS is
+ * below oldest_cas (so items stored later in the same second survive). */
+static _Atomic rel_time_t oldest_live;
+static _Atomic uint64_t oldest_cas;
+
+void items_init(void)
+{
+    for (size_t i = 0; i < sizeof(item_locks) / sizeof(item_locks[0]); i++)
+        pthread_mutex_init(&item_locks[i], NULL);
+    for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
+        pthread_mutex_init(&lrus[i].lock, NULL);
+}
+
+#define STRIPE(hv) ((hv) & ((1u << ITEM_LOCK_POWER) - 1))
+void item_lock(uint32_t hv) { pthread_mutex_lock(&item_locks[STRIPE(hv)]); }
+void item_unlock(uint32_t hv) { pthread_mutex_unlock(&item_locks[STRIPE(hv)]); }
+static bool item_trylock(uint32_t hv) { return pthread_mutex_trylock(&item_locks[STRIPE(hv)]) == 0; }
+
+uint64_t item_next_cas(void)
+{
+    return settings.use_cas ? atomic_fetch_add(&cas_counter, 1) + 1 : 0;
+}
+
+void item_ref(item *it) { __atomic_fetch_add(&it->refcount, 1, __ATOMIC_RELAXED); }
+
+static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
+
+bool item_size_ok(size_t nkey, uint32_t nbytes)
+{
+    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas)) != 0;
+}
+
+/* ---- LRU lists (caller holds the class's lru lock) ---- */
+
+static void lru_push_head(struct lru *l, item *it)
+{
+    it->prev = NULL;
+    it->next = l->head;
+    if (l->head)
+        l->head->prev = it;
+    l->head = it;
+    if (l->tail == NULL)
+        l->tail = it;
+}
+
+static void lru_remove(struct lru *l, item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        l->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        l->tail = it->prev;
+    it->next = it->prev = NULL;
+}
+
+/* ---- liveness ---- */
+
+bool item_is_dead(const item *it, bool *flushed)
+{
+    rel_time_t live = atomic_load_explicit(&oldest_live, memory_order_relaxed);
+    *flushed = false;
+    if (live != 0 && live <= current_time && it->time <= live) {
+        uint64_t ocas = atomic_load_explicit(&oldest_cas, memory_order_relaxed);
+        if (ocas == 0 || !(it->it_flags & ITEM_CAS) || item_get_cas(it) < ocas) {
+            *flushed = true;
+            return true;
+        }
+    }
+    return it->exptime != 0 && it->exptime <= current_time;
+}
+
+void items_flush(rel_time_t when, bool immediate)
+{
+    if (immediate) {
+        atomic_store(&oldest_cas, settings.use_cas ? atomic_load(&cas_counter) + 1 : 0);
+        atomic_store(&oldest_live, current_time);
+    } else {
+        atomic_store(&oldest_cas, 0);
+        atomic_store(&oldest_live, when - 1);
+    }
+}
+
+/* ---- freeing ---- */
+
+static void item_free(item *it)
+{
+    size_t ntotal = item_ntotal(it);
+    slabs_free(it, ntotal, it->slabs_clsid);
+}
+
+void item_release(item *it)
+{
+    if (probe_item_remove_enabled())
+        probe_item_remove(item_key(it), it->nkey, value_len(it));
+    if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        item_free(it);
+}
+
+/* Unlinks under the item lock when the caller already holds the LRU lock. */
+static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
+{
+    if (!(it->it_flags & ITEM_LINKED))
+        return;
+    probe_item_unlink(item_key(it), it->nkey, value_len(it));
+    it->it_flags &= ~ITEM_LINKED;
+    assoc_delete(item_key(it), it->nkey, hv);
+    lru_remove(l, it);
+    l->curr_items--;
+    l->bytes -= item_ntotal(it);
+    item_release(it);
+}
+
+void item_unlink_locked(item *it, uint32_t hv)
+{
+    struct lru *l = &lrus[it->slabs_clsid];
+    pthread_mutex_lock(&l->lock);
+    unlink_with_lru_held(it, hv, l);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void item_link_locked(item *it, uint32_t hv)
+{
+    struct lru *l = &lrus[it->slabs_clsid];
+    it->it_flags |= ITEM_LINKED;
+    it->time = current_time;
+    item_set_cas(it, item_next_cas());
+    item_ref(it);
+    assoc_insert(it, hv);
+    pthread_mutex_lock(&l->lock);
+    lru_push_head(l, it);
+    l->curr_items++;
+    l->total_items++;
+    l->bytes += item_ntotal(it);
+    pthread_mutex_unlock(&l->lock);
+    probe_item_link(item_key(it), it->nkey, value_len(it));
+}
+
+void item_replace_locked(item *old_it, item *new_it, uint32_t hv)
+{
+    probe_item_replace(item_key(old_it), old_it->nkey, value_len(old_it),
+                       item_key(new_it), new_it->nkey, value_len(new_it));
+    item_unlink_locked(old_it, hv);
+    item_link_locked(new_it, hv);
+}
+
+/* Bumps a fetched item to the head of its LRU, at most once a minute. */
+static void item_bump(item *it)
+{
+    if (it->time >= current_time - ITEM_UPDATE_INTERVAL)
+        return;
+    struct lru *l = &lrus[it->slabs_clsid];
+    probe_item_update(item_key(it), it->nkey, value_len(it));
+    pthread_mutex_lock(&l->lock);
+    if (it->it_flags & ITEM_LINKED) {
+        lru_remove(l, it);
+        it->time = current_time;
+        lru_push_head(l, it);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
+                      bool do_update, enum lookup_outcome *outcome)
+{
+    item *it = assoc_find(key, nkey, hv);
+    if (it == NULL) {
+        *outcome = LOOKUP_MISS;
+        return NULL;
+    }
+    bool flushed;
+    if (item_is_dead(it, &flushed)) {
+        if (!flushed && !(it->it_flags & ITEM_FETCHED)) {
+            struct lru *l = &lrus[it->slabs_clsid];
+            pthread_mutex_lock(&l->lock);
+            l->expired_unfetched++;
+            pthread_mutex_unlock(&l->lock);
+        }
+        if (probe_item_expire_enabled())
+            probe_item_expire(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
+                              flushed ? "flushed" : "expired");
+        item_unlink_locked(it, hv);
+        *outcome = flushed ? LOOKUP_FLUSHED : LOOKUP_EXPIRED;
+        return NULL;
+    }
+    item_ref(it);
+    if (do_update) {
+        it->it_flags |= ITEM_FETCHED;
+        item_bump(it);
+    }
+    *outcome = LOOKUP_HIT;
+    return it;
+}
+
+/* ---- eviction ---- */
+
+/* Frees one item from the tail of class id: an expired or flushed one if
+ * found, else (when evict) the least recently used idle one. Returns true
+ * when an item was freed. Takes the LRU lock, and item locks by trylock. */
+static bool lru_reclaim_tail(unsigned id, bool evict)
+{
+    struct lru *l = &lrus[id];
+    bool freed = false;
+    pthread_mutex_lock(&l->lock);
+    item *it = l->tail;
+    for (int depth = 0; it != NULL && depth < EVICT_SEARCH_DEPTH; depth++, it = it->prev) {
+        uint32_t hv = hash_key(item_key(it), it->nkey);
+        if (!item_trylock(hv))
+            continue;
+        /* Only the link may hold a reference, or the item is in use. */
+        if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) != 1) {
+            item_unlock(hv);
+            continue;
+        }
+        bool flushed;
+        if (item_is_dead(it, &flushed)) {
+            l->reclaimed++;
+            if (!flushed && !(it->it_flags & ITEM_FETCHED))
+                l->expired_unfetched++;
+            if (probe_item_expire_enabled())
+                probe_item_expire(item_key(it), it->nkey, value_len(it), (int)id,
+                                  flushed ? "flushed" : "expired");
+        } else if (evict) {
+            l->evictions++;
+            if (!(it->it_flags & ITEM_FETCHED))
+                l->evicted_unfetched++;
+            if (probe_item_evict_enabled())
+                probe_item_evict(item_key(it), it->nkey, value_len(it), (int)id,
+                                 (int64_t)(current_time - it->time),
+                                 (it->it_flags & ITEM_FETCHED) ? 1 : 0);
+        } else {
+            item_unlock(hv);
+            break;
+        }
+        unlink_with_lru_held(it, hv, l);
+        item_unlock(hv);
+        freed = true;
+        break;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return freed;
+}
+
+item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
+                 rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
+{
+    size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas);
+    unsigned id = slabs_clsid(ntotal);
+    if (id == 0 || nkey > KEY_MAX_LENGTH) {
+        *why = ALLOC_TOO_LARGE;
+        return NULL;
+    }
+    item *it = NULL;
+    for (int tries = 0; tries < ALLOC_TRIES; tries++) {
+        it = slabs_alloc(ntotal, id);
+        if (it != NULL)
+            break;
+        if (!lru_reclaim_tail(id, settings.evict_to_free))
+            break;
+    }
+    if (it == NULL) {
+        *why = ALLOC_NO_MEMORY;
+        return NULL;
+    }
+    it->next = it->prev = it->h_next = NULL;
+    it->slabs_clsid = (uint8_t)id;
+    it->refcount = 1;
+    it->it_flags = settings.use_cas ? ITEM_CAS : 0;
+    it->nkey = (uint8_t)nkey;
+    it->nbytes = nbytes;
+    it->exptime = exptime;
+    it->client_flags = client_flags;
+    it->time = current_time;
+    item_set_cas(it, 0);
+    memcpy(item_key(it), key, nkey);
+    item_key(it)[nkey] = '\0';
+    return it;
+}
+
+void items_totals(struct items_totals *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 1; i <= slabs_class_count(); i++) {
+        struct lru *l = &lrus[i];
+        pthread_mutex_lock(&l->lock);
+        out->curr_items += l->curr_items;
+        out->total_items += l->total_items;
+        out->bytes += l->bytes;
+        out->evictions += l->evictions;
+        out->reclaimed += l->reclaimed;
+        out->expired_unfetched += l->expired_unfetched;
+        out->evicted_unfetched += l->evicted_unfetched;
+        out->evicted_active += l->evicted_active;
+        pthread_mutex_unlock(&l->lock);
+    }
+}

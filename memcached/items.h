@@ -1,0 +1,136 @@
+/* items.h: item layout and lifetime. An item is one key with its value,
+ * living in a slab chunk; it is visible while linked (hash table + LRU) and
+ * freed when unlinked and its last reference is dropped.
+ *
+ * Locking: every access to a key's hash chain, and any change to a linked
+ * item's fields, happens under item_lock(hv) for the key's hash. LRU lists
+ * have a lock per slab class, taken inside the item lock (never the other
+ * way around except by trylock). Reference counts are atomic. */
+#ifndef MC_ITEMS_H
+#define MC_ITEMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+#define KEY_MAX_LENGTH 250
+
+/* it_flags bits. */
+#define ITEM_LINKED  0x01   /* in the hash table and an LRU */
+#define ITEM_CAS     0x02   /* carries an 8-byte CAS unique before the key */
+#define ITEM_SLABBED 0x04   /* the chunk is free, on its class's free list */
+#define ITEM_FETCHED 0x08   /* read at least once since stored */
+
+typedef struct item {
+    struct item *next;      /* LRU: the next older item */
+    struct item *prev;      /* LRU: the next newer item */
+    struct item *h_next;    /* hash table bucket chain */
+    rel_time_t time;        /* last access */
+    rel_time_t exptime;     /* expiry; 0 never */
+    uint32_t nbytes;        /* value length including the trailing "\r\n" */
+    uint32_t client_flags;  /* opaque flags the client stored */
+    uint16_t refcount;      /* atomic: 1 for the link, 1 per user */
+    uint8_t it_flags;       /* ITEM_* bits; changed under the item lock */
+    uint8_t slabs_clsid;    /* slab class of the chunk */
+    uint8_t nkey;           /* key length, without its NUL */
+    char data[];            /* [cas if ITEM_CAS] key NUL value "\r\n" */
+} item;
+
+static inline uint64_t *item_cas_slot(item *it) { return (uint64_t *)(void *)it->data; }
+static inline uint64_t item_get_cas(const item *it)
+{
+    return (it->it_flags & ITEM_CAS) ? *(const uint64_t *)(const void *)it->data : 0;
+}
+static inline void item_set_cas(item *it, uint64_t cas)
+{
+    if (it->it_flags & ITEM_CAS)
+        *item_cas_slot(it) = cas;
+}
+/* The key, NUL-terminated. */
+static inline char *item_key(item *it) { return it->data + ((it->it_flags & ITEM_CAS) ? 8 : 0); }
+/* The value: nbytes bytes, ending in "\r\n". */
+static inline char *item_value(item *it) { return item_key(it) + it->nkey + 1; }
+/* Bytes the item takes in its chunk. */
+static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas)
+{
+    return sizeof(item) + (with_cas ? 8 : 0) + nkey + 1 + nbytes;
+}
+static inline size_t item_ntotal(const item *it)
+{
+    return item_total_size(it->nkey, it->nbytes, it->it_flags & ITEM_CAS);
+}
+
+/* Why an allocation failed. */
+enum alloc_failure {
+    ALLOC_TOO_LARGE,        /* larger than -I allows */
+    ALLOC_NO_MEMORY         /* memory full and nothing could be evicted */
+};
+
+/* Outcome of a lookup, for the get_expired / get_flushed stats. */
+enum lookup_outcome {
+    LOOKUP_HIT,
+    LOOKUP_MISS,
+    LOOKUP_EXPIRED,         /* found but past its exptime: reclaimed */
+    LOOKUP_FLUSHED          /* found but invalidated by flush_all: reclaimed */
+};
+
+/* Sets up item locks and LRUs; call after slabs_init(). */
+void items_init(void);
+
+/* Item lock stripes, chosen by key hash. */
+void item_lock(uint32_t hv);
+void item_unlock(uint32_t hv);
+
+/* Allocates an unlinked item holding the key, with room for nbytes of value
+ * (which must include "\r\n"); the value is left for the caller to fill.
+ * Evicts from the target class's LRU when memory is full (unless -M).
+ * Returns the item with one reference owned by the caller, or NULL with
+ * *why set. Takes no item lock but trylocks victims, so callers may hold one. */
+item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
+                 rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why);
+
+/* True when an item of this key and value size fits the -I limit. */
+bool item_size_ok(size_t nkey, uint32_t nbytes);
+
+/* Looks a key up. Caller holds item_lock(hv). An expired or flushed item is
+ * unlinked on the way. On a hit returns the item with a new reference and,
+ * if do_update, marks it fetched and bumps it in its LRU. */
+item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
+                      bool do_update, enum lookup_outcome *outcome);
+
+/* Makes an unlinked item visible and stamps its CAS. Caller holds
+ * item_lock(hv); no item with the key may be linked. */
+void item_link_locked(item *it, uint32_t hv);
+
+/* Hides a linked item (no-op if not linked). Caller holds item_lock(hv). */
+void item_unlink_locked(item *it, uint32_t hv);
+
+/* Unlinks old_it and links new_it in its place. Caller holds item_lock(hv). */
+void item_replace_locked(item *old_it, item *new_it, uint32_t hv);
+
+/* Drops one reference; frees the item when it was the last. No lock needed. */
+void item_release(item *it);
+
+/* Adds a reference (for a second user of an item already referenced). */
+void item_ref(item *it);
+
+/* True when the item is past its exptime or invalidated by flush_all. */
+bool item_is_dead(const item *it, bool *flushed);
+
+/* A fresh CAS unique. */
+uint64_t item_next_cas(void);
+
+/* Invalidates every item at rel time `when` (0: now); see flush_all. */
+void items_flush(rel_time_t when, bool immediate);
+
+/* Storage totals for the stats command. */
+struct items_totals {
+    uint64_t curr_items, total_items, bytes;
+    uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
+    uint64_t evicted_active, crawler_reclaimed, crawler_items_checked;
+};
+void items_totals(struct items_totals *out);
+
+#endif

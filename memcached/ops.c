@@ -1,0 +1,407 @@
+/* ops.c: storage semantics shared by every protocol (memcached's rules for
+ * get, set/add/replace/append/prepend/cas, delete, incr/decr, touch and
+ * flush_all), with the stats they count and the probes they fire. */
+#include "ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hash.h"
+#include "probe_keys.h"
+#include "probes.h"
+#include "settings.h"
+
+void op_request_start(op_request *rq)
+{
+    rq->start_ns = probe_request_done_enabled() ? clock_monotonic_ns() : 0;
+}
+
+static void request_done(const op_request *rq, const char *key, size_t nkey,
+                         const char *status, int64_t valuelen)
+{
+    if (probe_request_done_enabled()) {
+        probe_key_buf kb;
+        int64_t elapsed = rq->start_ns ? clock_monotonic_ns() - rq->start_ns : 0;
+        probe_request_done(rq->connid, rq->cmd, probe_key(&kb, key, nkey), (int)nkey,
+                           status, valuelen, elapsed);
+    }
+}
+
+void op_request_error(const op_request *rq, const char *key, size_t nkey)
+{
+    request_done(rq, key, nkey, "error", -1);
+}
+
+static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
+
+item *op_get(const op_request *rq, const char *key, size_t nkey,
+             bool touch, rel_time_t exptime)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, true, &outcome);
+    if (it != NULL && touch)
+        it->exptime = exptime;
+    item_unlock(hv);
+
+    struct thread_stats *ts = rq->stats;
+    if (touch) {
+        STAT_INC(ts, touch_cmds);
+        if (it)
+            STAT_INC(ts, touch_hits);
+        else
+            STAT_INC(ts, touch_misses);
+    } else {
+        STAT_INC(ts, get_cmds);
+        if (it)
+            STAT_INC(ts, get_hits);
+        else
+            STAT_INC(ts, get_misses);
+    }
+    if (outcome == LOOKUP_EXPIRED)
+        STAT_INC(ts, get_expired);
+    else if (outcome == LOOKUP_FLUSHED)
+        STAT_INC(ts, get_flushed);
+
+    if (touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
+        probe_key_buf kb;
+        const char *k = probe_key(&kb, key, nkey);
+        int size = it ? value_len(it) : -1;
+        int64_t cas = it ? (int64_t)item_get_cas(it) : 0;
+        if (touch)
+            probe_command_touch(rq->connid, k, (int)nkey, size, cas);
+        else
+            probe_command_get(rq->connid, k, (int)nkey, size, cas);
+    }
+    request_done(rq, key, nkey, it ? "hit" : "miss", it ? value_len(it) : -1);
+    return it;
+}
+
+item *op_alloc(const op_request *rq, const char *key, size_t nkey,
+               uint32_t client_flags, rel_time_t exptime, uint32_t nbytes,
+               enum alloc_failure *why)
+{
+    item *it = item_alloc(key, nkey, client_flags, exptime, nbytes, why);
+    if (it == NULL) {
+        if (*why == ALLOC_TOO_LARGE)
+            STAT_INC(rq->stats, store_too_large);
+        else
+            STAT_INC(rq->stats, store_no_memory);
+    }
+    return it;
+}
+
+/* Builds the item an append or prepend stores: old's value joined with it's.
+ * Caller holds the key's item lock. NULL when memory is short. */
+static item *join_values(item *old, item *it, bool append)
+{
+    enum alloc_failure why;
+    uint32_t nbytes = old->nbytes + it->nbytes - 2;
+    item *joined = item_alloc(item_key(old), old->nkey, old->client_flags,
+                              old->exptime, nbytes, &why);
+    if (joined == NULL)
+        return NULL;
+    item *first = append ? old : it;
+    item *second = append ? it : old;
+    memcpy(item_value(joined), item_value(first), first->nbytes - 2);
+    memcpy(item_value(joined) + first->nbytes - 2, item_value(second), second->nbytes);
+    return joined;
+}
+
+static const char *store_status(enum store_result r)
+{
+    switch (r) {
+    case STORE_STORED: return "stored";
+    case STORE_NOT_STORED: return "not_stored";
+    case STORE_EXISTS: return "exists";
+    case STORE_NOT_FOUND: return "not_found";
+    default: return "error";
+    }
+}
+
+static void fire_store_probe(const op_request *rq, enum store_op op, item *it,
+                             uint64_t cas)
+{
+    probe_key_buf kb;
+    const char *key = probe_key(&kb, item_key(it), it->nkey);
+    int nkey = it->nkey, size = value_len(it);
+    int64_t c = (int64_t)cas;
+    switch (op) {
+    case STORE_SET: probe_command_set(rq->connid, key, nkey, size, c); break;
+    case STORE_ADD: probe_command_add(rq->connid, key, nkey, size, c); break;
+    case STORE_REPLACE: probe_command_replace(rq->connid, key, nkey, size, c); break;
+    case STORE_APPEND: probe_command_append(rq->connid, key, nkey, size, c); break;
+    case STORE_PREPEND: probe_command_prepend(rq->connid, key, nkey, size, c); break;
+    case STORE_CAS: probe_command_cas(rq->connid, key, nkey, size, c); break;
+    }
+}
+
+static bool store_probe_enabled(enum store_op op)
+{
+    switch (op) {
+    case STORE_SET: return probe_command_set_enabled();
+    case STORE_ADD: return probe_command_add_enabled();
+    case STORE_REPLACE: return probe_command_replace_enabled();
+    case STORE_APPEND: return probe_command_append_enabled();
+    case STORE_PREPEND: return probe_command_prepend_enabled();
+    case STORE_CAS: return probe_command_cas_enabled();
+    }
+    return false;
+}
+
+enum store_result op_store(const op_request *rq, item *it, enum store_op op,
+                           uint64_t req_cas, uint64_t *cas_out)
+{
+    const char *key = item_key(it);
+    size_t nkey = it->nkey;
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    enum store_result result = STORE_NOT_STORED;
+    item *stored = NULL;    /* the item linked by this call */
+    struct thread_stats *ts = rq->stats;
+
+    /* A set carrying a unique (meta, binary) behaves as cas. */
+    if (op == STORE_SET && req_cas != 0)
+        op = STORE_CAS;
+
+    item_lock(hv);
+    item *old = item_get_locked(key, nkey, hv, false, &outcome);
+    switch (op) {
+    case STORE_SET:
+        stored = it;
+        break;
+    case STORE_ADD:
+        if (old == NULL)
+            stored = it;
+        break;
+    case STORE_REPLACE:
+        if (old != NULL)
+            stored = it;
+        break;
+    case STORE_CAS:
+        if (old == NULL) {
+            result = STORE_NOT_FOUND;
+            STAT_INC(ts, cas_misses);
+        } else if (item_get_cas(old) == req_cas) {
+            stored = it;
+            STAT_INC(ts, cas_hits);
+        } else {
+            result = STORE_EXISTS;
+            STAT_INC(ts, cas_badval);
+        }
+        break;
+    case STORE_APPEND:
+    case STORE_PREPEND:
+        if (old == NULL)
+            break;
+        if (req_cas != 0 && item_get_cas(old) != req_cas) {
+            result = STORE_EXISTS;
+            break;
+        }
+        stored = join_values(old, it, op == STORE_APPEND);
+        if (stored == NULL)
+            result = STORE_NO_MEMORY;
+        break;
+    }
+    if (stored != NULL) {
+        if (old != NULL)
+            item_replace_locked(old, stored, hv);
+        else
+            item_link_locked(stored, hv);
+        result = STORE_STORED;
+        *cas_out = item_get_cas(stored);
+    } else {
+        *cas_out = 0;
+    }
+    item_unlock(hv);
+
+    STAT_INC(ts, set_cmds);
+    if (store_probe_enabled(op))
+        fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : *cas_out);
+    request_done(rq, key, nkey, store_status(result), value_len(it));
+
+    if (old != NULL)
+        item_release(old);
+    if (stored != NULL && stored != it)
+        item_release(stored);   /* the joined item: the link holds it now */
+    return result;
+}
+
+enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
+                             uint64_t cas)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    enum delete_result result = DELETE_NOT_FOUND;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it != NULL) {
+        if (cas == 0 || item_get_cas(it) == cas) {
+            item_unlink_locked(it, hv);
+            result = DELETE_DELETED;
+        } else {
+            result = DELETE_EXISTS;
+        }
+    }
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+
+    if (result == DELETE_DELETED)
+        STAT_INC(rq->stats, delete_hits);
+    else if (result == DELETE_NOT_FOUND)
+        STAT_INC(rq->stats, delete_misses);
+    if (probe_command_delete_enabled()) {
+        probe_key_buf kb;
+        probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
+    }
+    request_done(rq, key, nkey,
+                 result == DELETE_DELETED ? "deleted" :
+                 result == DELETE_EXISTS ? "exists" : "not_found", -1);
+    return result;
+}
+
+/* Parses a stored value as memcached's incr does: optional leading spaces,
+ * decimal digits, then only spaces before "\r\n"; must fit in 64 bits. */
+static bool parse_counter(const item *it, uint64_t *out)
+{
+    const char *p = item_value((item *)it);
+    const char *end = p + it->nbytes - 2;
+    while (p < end && *p == ' ')
+        p++;
+    if (p == end || *p < '0' || *p > '9')
+        return false;
+    uint64_t v = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    for (; p < end; p++)
+        if (*p != ' ')
+            return false;
+    *out = v;
+    return true;
+}
+
+enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
+                           bool incr, uint64_t delta, uint64_t req_cas,
+                           uint64_t *value_out, uint64_t *cas_out)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    enum arith_result result = ARITH_OK;
+    uint64_t value = 0;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it == NULL) {
+        result = ARITH_NOT_FOUND;
+    } else if (req_cas != 0 && item_get_cas(it) != req_cas) {
+        result = ARITH_EXISTS;
+    } else if (!parse_counter(it, &value)) {
+        result = ARITH_NON_NUMERIC;
+    } else {
+        if (incr)
+            value += delta;
+        else
+            value = delta > value ? 0 : value - delta;
+        char digits[24];
+        int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)value);
+        if ((uint32_t)len + 2 <= it->nbytes &&
+            __atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 2) {
+            /* Nobody else holds it: rewrite in place, padded with spaces
+             * to the old length, as memcached does. */
+            memcpy(item_value(it), digits, (size_t)len);
+            memset(item_value(it) + len, ' ', it->nbytes - 2 - (size_t)len);
+            item_set_cas(it, item_next_cas());
+            *cas_out = item_get_cas(it);
+        } else {
+            enum alloc_failure why;
+            item *fresh = item_alloc(key, nkey, it->client_flags, it->exptime,
+                                     (uint32_t)len + 2, &why);
+            if (fresh == NULL) {
+                result = ARITH_NO_MEMORY;
+            } else {
+                memcpy(item_value(fresh), digits, (size_t)len);
+                memcpy(item_value(fresh) + len, "\r\n", 2);
+                item_replace_locked(it, fresh, hv);
+                *cas_out = item_get_cas(fresh);
+                item_release(fresh);
+            }
+        }
+    }
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+
+    struct thread_stats *ts = rq->stats;
+    if (result == ARITH_OK) {
+        if (incr)
+            STAT_INC(ts, incr_hits);
+        else
+            STAT_INC(ts, decr_hits);
+    } else if (result == ARITH_NOT_FOUND) {
+        if (incr)
+            STAT_INC(ts, incr_misses);
+        else
+            STAT_INC(ts, decr_misses);
+    }
+    if (incr ? probe_command_incr_enabled() : probe_command_decr_enabled()) {
+        probe_key_buf kb;
+        const char *k = probe_key(&kb, key, nkey);
+        int64_t v = result == ARITH_OK ? (int64_t)value : -1;
+        if (incr)
+            probe_command_incr(rq->connid, k, (int)nkey, v);
+        else
+            probe_command_decr(rq->connid, k, (int)nkey, v);
+    }
+    request_done(rq, key, nkey,
+                 result == ARITH_OK ? "stored" :
+                 result == ARITH_NOT_FOUND ? "not_found" :
+                 result == ARITH_EXISTS ? "exists" : "error", -1);
+    *value_out = value;
+    return result;
+}
+
+bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, true, &outcome);
+    int size = -1;
+    int64_t cas = 0;
+    if (it != NULL) {
+        it->exptime = exptime;
+        size = value_len(it);
+        cas = (int64_t)item_get_cas(it);
+    }
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+
+    STAT_INC(rq->stats, touch_cmds);
+    if (it != NULL)
+        STAT_INC(rq->stats, touch_hits);
+    else
+        STAT_INC(rq->stats, touch_misses);
+    if (probe_command_touch_enabled()) {
+        probe_key_buf kb;
+        probe_command_touch(rq->connid, probe_key(&kb, key, nkey), (int)nkey, size, cas);
+    }
+    request_done(rq, key, nkey, it ? "touched" : "not_found", -1);
+    return it != NULL;
+}
+
+void op_flush_all(const op_request *rq, int64_t delay)
+{
+    STAT_INC(rq->stats, flush_cmds);
+    if (delay > 0)
+        items_flush(clock_realtime(delay), false);
+    else
+        items_flush(0, true);
+    probe_flush_all((int)(delay > 0 ? delay : 0));
+}

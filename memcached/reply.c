@@ -1,0 +1,235 @@
+/* reply.c: the outgoing iovec queue and its text arena. */
+#include "reply.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define BLOCK_BYTES 16384
+#define IOV_INITIAL 64
+#define ITEMS_INITIAL 32
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+struct reply_block {
+    struct reply_block *next;
+    size_t size;                /* bytes of data[] */
+    size_t used;
+    char data[];
+};
+
+static struct reply_block *block_new(size_t size)
+{
+    struct reply_block *b = malloc(sizeof(*b) + size);
+    if (b) {
+        b->next = NULL;
+        b->size = size;
+        b->used = 0;
+    }
+    return b;
+}
+
+void reply_init(reply *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+void reply_reset(reply *r)
+{
+    for (int i = 0; i < r->nitems; i++)
+        item_release(r->items[i]);
+    r->nitems = 0;
+    r->iovcnt = r->sent_iov = 0;
+    r->queued = r->mark_queued = 0;
+    r->mark_first = NULL;
+    r->failed = false;
+    /* Keep the first standard block; free oversized or extra ones, so an
+     * idle connection holds one block at most. */
+    struct reply_block *b = r->blocks, *keep = NULL;
+    while (b) {
+        struct reply_block *next = b->next;
+        if (keep == NULL && b->size == BLOCK_BYTES) {
+            keep = b;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    r->blocks = r->cur = keep;
+}
+
+void reply_free(reply *r)
+{
+    reply_reset(r);
+    free(r->blocks);
+    free(r->iov);
+    free(r->items);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool iov_room(reply *r)
+{
+    if (r->iovcnt < r->iovcap)
+        return true;
+    int cap = r->iovcap ? r->iovcap * 2 : IOV_INITIAL;
+    struct iovec *n = realloc(r->iov, (size_t)cap * sizeof(*n));
+    if (n == NULL) {
+        r->failed = true;
+        return false;
+    }
+    r->iov = n;
+    r->iovcap = cap;
+    return true;
+}
+
+static void queue(reply *r, const char *p, size_t n)
+{
+    if (r->mark_first == NULL)
+        r->mark_first = p;
+    r->queued += n;
+    if (r->iovcnt > r->sent_iov) {
+        struct iovec *last = &r->iov[r->iovcnt - 1];
+        if ((const char *)last->iov_base + last->iov_len == p) {
+            last->iov_len += n;
+            return;
+        }
+    }
+    if (!iov_room(r))
+        return;
+    r->iov[r->iovcnt].iov_base = (void *)p;
+    r->iov[r->iovcnt].iov_len = n;
+    r->iovcnt++;
+}
+
+char *reply_space(reply *r, size_t n)
+{
+    if (r->cur && r->cur->size - r->cur->used >= n)
+        return r->cur->data + r->cur->used;
+    /* Move to the next block, making one if needed. */
+    struct reply_block *next = r->cur ? r->cur->next : r->blocks;
+    if (next == NULL || next->size < n) {
+        struct reply_block *b = block_new(n > BLOCK_BYTES ? n : BLOCK_BYTES);
+        if (b == NULL) {
+            r->failed = true;
+            return NULL;
+        }
+        if (r->cur) {
+            b->next = r->cur->next;
+            r->cur->next = b;
+        } else {
+            b->next = r->blocks;
+            r->blocks = b;
+        }
+        next = b;
+    }
+    next->used = 0;
+    r->cur = next;
+    return next->data;
+}
+
+void reply_commit(reply *r, size_t used)
+{
+    if (used == 0 || r->suppress)
+        return;
+    char *p = r->cur->data + r->cur->used;
+    r->cur->used += used;
+    queue(r, p, used);
+}
+
+void reply_text(reply *r, const char *s, size_t n)
+{
+    if (r->suppress || n == 0)
+        return;
+    char *p = reply_space(r, n);
+    if (p == NULL)
+        return;
+    memcpy(p, s, n);
+    reply_commit(r, n);
+}
+
+void reply_printf(reply *r, const char *fmt, ...)
+{
+    if (r->suppress)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf)) {
+        char *p = reply_space(r, (size_t)n + 1);
+        if (p == NULL)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        reply_commit(r, (size_t)n);
+        return;
+    }
+    reply_text(r, buf, (size_t)n);
+}
+
+void reply_item_bytes(reply *r, item *it, const char *data, size_t len)
+{
+    if (r->nitems == r->itemcap) {
+        int cap = r->itemcap ? r->itemcap * 2 : ITEMS_INITIAL;
+        item **n = realloc(r->items, (size_t)cap * sizeof(*n));
+        if (n == NULL) {
+            r->failed = true;
+            item_release(it);
+            return;
+        }
+        r->items = n;
+        r->itemcap = cap;
+    }
+    r->items[r->nitems++] = it;
+    if (!r->suppress && len > 0)
+        queue(r, data, len);
+}
+
+int reply_send(reply *r, int fd, int64_t *written)
+{
+    *written = 0;
+    while (r->sent_iov < r->iovcnt) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof(msg));
+        int count = r->iovcnt - r->sent_iov;
+        if (count > IOV_MAX)
+            count = IOV_MAX;
+        msg.msg_iov = &r->iov[r->sent_iov];
+        msg.msg_iovlen = (size_t)count;
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        *written += n;
+        /* Advance past what was written. */
+        size_t left = (size_t)n;
+        while (left > 0 && r->sent_iov < r->iovcnt) {
+            struct iovec *v = &r->iov[r->sent_iov];
+            if (left >= v->iov_len) {
+                left -= v->iov_len;
+                r->sent_iov++;
+            } else {
+                v->iov_base = (char *)v->iov_base + left;
+                v->iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    reply_reset(r);
+    return 1;
+}

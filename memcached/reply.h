@@ -1,0 +1,72 @@
+/* reply.h: a connection's outgoing bytes, queued as an iovec list so that
+ * item values are sent straight from the item (the reply holds a reference
+ * until they are written) and a batch of pipelined replies leaves in one
+ * sendmsg. Header text goes into fixed-size blocks that are reused, so a
+ * steady connection allocates nothing per request. Not thread-safe: owned
+ * by the connection's worker. */
+#ifndef MC_REPLY_H
+#define MC_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "items.h"
+
+struct reply_block;
+
+typedef struct reply {
+    struct iovec *iov;          /* queued output; iov[sent_iov..iovcnt) unsent */
+    int iovcnt, iovcap, sent_iov;
+    item **items;               /* references released once sent */
+    int nitems, itemcap;
+    struct reply_block *blocks; /* text arena, first block */
+    struct reply_block *cur;    /* block being filled */
+    uint64_t queued;            /* bytes queued since the last reset */
+    uint64_t mark_queued;       /* queued at reply_mark() */
+    const char *mark_first;     /* first byte queued after reply_mark(), or NULL */
+    bool suppress;              /* noreply: drop text until cleared */
+    bool failed;                /* out of memory while queueing */
+} reply;
+
+void reply_init(reply *r);
+/* Releases items and frees every buffer. */
+void reply_free(reply *r);
+
+/* Queues n bytes of text (copied). */
+void reply_text(reply *r, const char *s, size_t n);
+static inline void reply_str(reply *r, const char *s);
+/* Queues printf-formatted text. */
+void reply_printf(reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns room for up to n bytes of text; reply_commit() says how many
+ * were written. Nothing else may be queued in between. */
+char *reply_space(reply *r, size_t n);
+void reply_commit(reply *r, size_t used);
+/* Queues len bytes at data inside it; takes over one reference to it. */
+void reply_item_bytes(reply *r, item *it, const char *data, size_t len);
+
+/* True when bytes are waiting to be sent. */
+static inline bool reply_pending(const reply *r) { return r->sent_iov < r->iovcnt; }
+
+/* Sends what it can. Returns 1 when all is sent (and resets the reply),
+ * 0 when the socket would block, -1 on a socket error. *written gets the
+ * bytes sent by this call. */
+int reply_send(reply *r, int fd, int64_t *written);
+
+/* Drops everything queued (releasing items) without sending. */
+void reply_reset(reply *r);
+
+/* Marks the start of one request's reply, for process__command__end. */
+static inline void reply_mark(reply *r) { r->mark_queued = r->queued; r->mark_first = NULL; }
+static inline int reply_marked_size(const reply *r) { return (int)(r->queued - r->mark_queued); }
+
+static inline void reply_str(reply *r, const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    reply_text(r, s, n);
+}
+
+#endif

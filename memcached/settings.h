@@ -1,0 +1,84 @@
+/* settings.h: the server's configuration, filled once by main() from the
+ * command line before any thread starts, then read-only (except the fields
+ * marked "runtime", which commands may change). */
+#ifndef MC_SETTINGS_H
+#define MC_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The memcached release whose behaviour this server reproduces; reported
+ * by "version" and -V, which clients parse. */
+#define MEMCACHED_VERSION "1.6.45"
+
+enum protocol_choice {
+    PROTOCOL_AUTO,      /* pick per connection from the first byte */
+    PROTOCOL_ASCII,     /* text and meta commands only */
+    PROTOCOL_BINARY     /* binary packets only */
+};
+
+struct settings {
+    size_t maxbytes;          /* -m: item memory limit in bytes (runtime: cache_memlimit) */
+    int maxconns;             /* -c: simultaneous client connections */
+    int port;                 /* -p: TCP port; 0 picks a free one */
+    int udpport;              /* -U: UDP port; 0 is off */
+    char *inter;              /* -l: comma separated listen addresses; NULL: all */
+    char *socketpath;         /* -s: UNIX socket path; NULL: none */
+    int access;               /* -a: UNIX socket mode */
+    int verbose;              /* -v count (runtime: verbosity) */
+    double factor;            /* -f: slab chunk growth factor */
+    int chunk_size;           /* -n: smallest key+value+flags space */
+    int num_threads;          /* -t: worker threads */
+    int reqs_per_event;       /* -R: requests served per connection per event */
+    bool use_cas;             /* false with -C */
+    bool evict_to_free;       /* false with -M */
+    bool shutdown_command;    /* -A: the shutdown command is allowed */
+    bool flush_enabled;       /* false with -F */
+    bool dump_enabled;        /* false with -X */
+    bool watch_enabled;       /* false with -W */
+    bool lock_memory;         /* -k */
+    bool maxconns_fast;       /* -o maxconns_fast: refuse over-limit clients at once */
+    bool large_pages;         /* -L (accepted; a hint only) */
+    int backlog;              /* -b: listen backlog */
+    enum protocol_choice binding_protocol; /* -B */
+    int item_size_max;        /* -I: largest value + key + header, bytes */
+    int slab_page_size;       /* bytes per slab page (1 MB) */
+    int slab_chunk_size_max;  /* -o slab_chunk_max: largest slab chunk, bytes */
+    int hashpower_init;       /* -o hashpower: initial log2 of hash buckets (0: default) */
+    int idle_timeout;         /* -o idle_timeout: seconds; 0 is off */
+    char prefix_delimiter;    /* -D */
+    bool detail_enabled;      /* stats detail on (runtime) */
+    char *username;           /* -u */
+    char *pid_file;           /* -P */
+    bool daemonize;           /* -d */
+    bool maxcore;             /* -r */
+    /* LRU tuning (-o), used by the storage engine. */
+    bool lru_crawler;
+    int lru_crawler_sleep;
+    uint32_t lru_crawler_tocrawl;
+    bool lru_maintainer_thread;
+    bool lru_segmented;
+    int hot_lru_pct;
+    int warm_lru_pct;
+    double hot_max_factor;
+    double warm_max_factor;
+    bool temp_lru;
+    uint32_t temporary_ttl;
+    int slab_reassign;        /* -o slab_reassign (always on) */
+    int slab_automove;        /* -o slab_automove: 0, 1 or 2 (runtime) */
+    double slab_automove_ratio;
+    int slab_automove_window;
+    int tail_repair_time;
+    const char *hash_algorithm;
+    int read_buf_mem_limit;
+    int watcher_logbuf_size;
+    int worker_logbuf_size;
+};
+
+extern struct settings settings;
+
+/* Fills settings with memcached's defaults. */
+void settings_init(void);
+
+#endif

@@ -1,0 +1,203 @@
+/* slabs.c: slab classes and their pages. Each class keeps a free list of
+ * chunks and cuts new chunks from its newest page; pages come from malloc
+ * while the memory limit allows. The large class mallocs each item on its
+ * own, charging its size to the same limit. */
+#include "slabs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "items.h"
+#include "probes.h"
+#include "settings.h"
+
+#define CHUNK_ALIGN 8
+
+struct free_chunk { struct free_chunk *next; };
+
+struct slab_class {
+    size_t size;                /* chunk size in bytes */
+    unsigned perpage;           /* chunks per page */
+    struct free_chunk *free_list;
+    uint64_t free_count;        /* chunks on free_list */
+    char *cut_next;             /* next uncut chunk of the newest page */
+    unsigned cut_left;          /* uncut chunks left in it */
+    uint64_t pages;
+    uint64_t requested;         /* bytes asked for by live chunks */
+    pthread_mutex_t lock;
+};
+
+static struct slab_class classes[SLAB_CLASS_MAX];
+static unsigned largest;        /* highest chunk class id */
+static unsigned large_id;       /* largest + 1: items with an allocation each */
+static _Atomic size_t mem_limit;
+static _Atomic size_t mem_used;
+
+void slabs_init(size_t limit)
+{
+    size_t size = sizeof(item) + (size_t)settings.chunk_size;
+    size_t max = (size_t)settings.slab_chunk_size_max;
+    unsigned id = 1;
+    atomic_store(&mem_limit, limit);
+
+    while (id < SLAB_CLASS_MAX - 2 && size <= max / settings.factor) {
+        if (size % CHUNK_ALIGN)
+            size += CHUNK_ALIGN - size % CHUNK_ALIGN;
+        classes[id].size = size;
+        classes[id].perpage = (unsigned)(settings.slab_page_size / size);
+        size = (size_t)(size * settings.factor);
+        id++;
+    }
+    classes[id].size = max;
+    classes[id].perpage = (unsigned)(settings.slab_page_size / max);
+    largest = id;
+    large_id = id + 1;
+    classes[large_id].size = (size_t)settings.item_size_max;
+    classes[large_id].perpage = 1;
+    for (unsigned i = 1; i <= large_id; i++) {
+        pthread_mutex_init(&classes[i].lock, NULL);
+        if (settings.verbose > 1 && i <= largest)
+            fprintf(stderr, "slab class %3u: chunk size %9zu perslab %7u\n",
+                    i, classes[i].size, classes[i].perpage);
+    }
+}
+
+unsigned slabs_clsid(size_t size)
+{
+    if (size == 0 || size > (size_t)settings.item_size_max)
+        return 0;
+    if (size > classes[largest].size)
+        return large_id;
+    unsigned lo = 1, hi = largest;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (classes[mid].size >= size)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+unsigned slabs_large_class(void) { return large_id; }
+size_t slabs_chunk_size(unsigned id) { return classes[id].size; }
+unsigned slabs_class_count(void) { return large_id; }
+
+/* Charges bytes to the limit; false when it would go over. */
+static bool mem_charge(size_t bytes)
+{
+    size_t used = atomic_load(&mem_used);
+    do {
+        if (used + bytes > atomic_load(&mem_limit))
+            return false;
+    } while (!atomic_compare_exchange_weak(&mem_used, &used, used + bytes));
+    return true;
+}
+
+/* Gives class p a fresh page to cut from. Caller holds p->lock. */
+static bool grow_class(struct slab_class *p, unsigned id)
+{
+    size_t page = (size_t)p->size * p->perpage;
+    /* The first page of a class is always granted, as memcached does, so
+     * that every class can hold at least one item. */
+    if (!mem_charge(page)) {
+        if (p->pages != 0) {
+            probe_slabs_slabclass_allocate_failed((int)id);
+            return false;
+        }
+        atomic_fetch_add(&mem_used, page);
+    }
+    char *mem = malloc(page);
+    if (mem == NULL) {
+        atomic_fetch_sub(&mem_used, page);
+        probe_slabs_slabclass_allocate_failed((int)id);
+        return false;
+    }
+    p->cut_next = mem;
+    p->cut_left = p->perpage;
+    p->pages++;
+    probe_slabs_slabclass_allocate((int)id);
+    return true;
+}
+
+void *slabs_alloc(size_t size, unsigned id)
+{
+    struct slab_class *p = &classes[id];
+    void *chunk = NULL;
+
+    if (id == large_id) {
+        if (mem_charge(size)) {
+            chunk = malloc(size);
+            if (chunk == NULL)
+                atomic_fetch_sub(&mem_used, size);
+        }
+        pthread_mutex_lock(&p->lock);
+        if (chunk != NULL) {
+            p->requested += size;
+            p->pages++;
+        }
+        pthread_mutex_unlock(&p->lock);
+    } else {
+        pthread_mutex_lock(&p->lock);
+        if (p->free_list != NULL) {
+            chunk = p->free_list;
+            p->free_list = p->free_list->next;
+            p->free_count--;
+        } else if (p->cut_left > 0 || grow_class(p, id)) {
+            chunk = p->cut_next;
+            p->cut_next += p->size;
+            p->cut_left--;
+        }
+        if (chunk != NULL)
+            p->requested += size;
+        pthread_mutex_unlock(&p->lock);
+    }
+
+    if (chunk == NULL) {
+        probe_slabs_allocate_failed((int)id);
+        return NULL;
+    }
+    ((item *)chunk)->it_flags = 0;
+    probe_slabs_allocate((int)id, (int)p->size, chunk);
+    return chunk;
+}
+
+void slabs_free(void *ptr, size_t size, unsigned id)
+{
+    struct slab_class *p = &classes[id];
+    probe_slabs_free((int)id, ptr);
+    pthread_mutex_lock(&p->lock);
+    p->requested -= size;
+    if (id == large_id) {
+        p->pages--;
+        pthread_mutex_unlock(&p->lock);
+        free(ptr);
+        atomic_fetch_sub(&mem_used, size);
+        return;
+    }
+    ((item *)ptr)->it_flags = ITEM_SLABBED;
+    struct free_chunk *fc = ptr;
+    fc->next = p->free_list;
+    p->free_list = fc;
+    p->free_count++;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void slabs_set_limit(size_t limit) { atomic_store(&mem_limit, limit); }
+size_t slabs_mem_used(void) { return atomic_load(&mem_used); }
+
+void slabs_class_stats(unsigned id, struct slab_class_stats *out)
+{
+    struct slab_class *p = &classes[id];
+    pthread_mutex_lock(&p->lock);
+    out->chunk_size = p->size;
+    out->chunks_per_page = p->perpage;
+    out->total_pages = p->pages;
+    out->total_chunks = p->pages * p->perpage;
+    out->free_chunks = p->free_count + p->cut_left;
+    out->used_chunks = out->total_chunks - out->free_chunks;
+    out->mem_requested = p->requested;
+    pthread_mutex_unlock(&p->lock);
+}

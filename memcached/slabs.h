@@ -1,0 +1,54 @@
+/* slabs.h: item memory. Memory is taken from the system a page (1 MB) at a
+ * time, up to the -m limit, and each page is cut into equal chunks of one
+ * size class; classes grow by -f from -n up to slab_chunk_max. Items larger
+ * than the largest chunk get an allocation of their own, counted against
+ * the same limit. All functions are thread-safe. */
+#ifndef MC_SLABS_H
+#define MC_SLABS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLAB_CLASS_MAX 64   /* class ids run 1 .. slabs_largest_class() */
+
+/* Builds the class table. limit: bytes of item memory (-m). */
+void slabs_init(size_t limit);
+
+/* The class whose chunks fit size bytes, the large class if no chunk does,
+ * or 0 if size exceeds -I. */
+unsigned slabs_clsid(size_t size);
+
+/* The class that holds items too big for any chunk. */
+unsigned slabs_large_class(void);
+
+/* Chunk size of a class (for the large class: the -I limit). */
+size_t slabs_chunk_size(unsigned id);
+
+/* Number of classes including the large class. */
+unsigned slabs_class_count(void);
+
+/* A chunk of class id for size bytes, or NULL when the memory limit is
+ * reached and the class has no free chunk. */
+void *slabs_alloc(size_t size, unsigned id);
+
+/* Gives a chunk back to its class. */
+void slabs_free(void *ptr, size_t size, unsigned id);
+
+/* Changes the memory limit at run time (cache_memlimit). Lowering it does
+ * not release pages already taken. */
+void slabs_set_limit(size_t limit);
+
+/* Bytes taken from the system for items so far. */
+size_t slabs_mem_used(void);
+
+/* Per-class numbers for stats slabs. */
+struct slab_class_stats {
+    size_t chunk_size;
+    unsigned chunks_per_page;
+    uint64_t total_pages, total_chunks, free_chunks, used_chunks;
+    uint64_t mem_requested;
+};
+void slabs_class_stats(unsigned id, struct slab_class_stats *out);
+
+#endif

@@ -1,0 +1,272 @@
+/* stats.c: aggregation and the text of the stats command groups. Each
+ * group's lines are one list, in memcached's order. */
+#include "stats.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "assoc.h"
+#include "clock.h"
+#include "conn.h"
+#include "items.h"
+#include "probes.h"
+#include "reply.h"
+#include "settings.h"
+#include "slabs.h"
+#include "thread.h"
+
+struct global_stats global_stats = { .accepting_conns = 1 };
+
+/* What stats reset subtracted: thread counters at the last reset. */
+static struct thread_stats_sum baseline;
+static pthread_mutex_t baseline_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sum_threads(struct thread_stats_sum *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < settings.num_threads; i++) {
+        struct thread_stats *ts = &workers[i].stats;
+#define ADD_FIELD(name) out->name += atomic_load_explicit(&ts->name, memory_order_relaxed);
+        THREAD_STATS(ADD_FIELD)
+#undef ADD_FIELD
+    }
+}
+
+void stats_aggregate(struct thread_stats_sum *out)
+{
+    sum_threads(out);
+    pthread_mutex_lock(&baseline_lock);
+#define SUB_FIELD(name) out->name -= baseline.name;
+    THREAD_STATS(SUB_FIELD)
+#undef SUB_FIELD
+    pthread_mutex_unlock(&baseline_lock);
+}
+
+void stats_reset(void)
+{
+    pthread_mutex_lock(&baseline_lock);
+    sum_threads(&baseline);
+    pthread_mutex_unlock(&baseline_lock);
+    atomic_store(&global_stats.total_conns, 0);
+    atomic_store(&global_stats.rejected_conns, 0);
+    atomic_store(&global_stats.listen_disabled_num, 0);
+}
+
+void stats_line(reply *r, const char *name, const char *fmt, ...)
+{
+    char value[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    reply_printf(r, "STAT %s %s\r\n", name, value);
+}
+
+static double timeval_seconds(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+#define U64 "%llu"
+#define ULL(x) ((unsigned long long)(x))
+
+void stats_general(reply *r)
+{
+    struct thread_stats_sum t;
+    struct items_totals it;
+    struct rusage usage;
+    stats_aggregate(&t);
+    items_totals(&it);
+    getrusage(RUSAGE_SELF, &usage);
+
+    /* X(name, format, value): one line per stat, memcached's order. */
+#define GENERAL_STATS(X) \
+    X("pid", "%ld", (long)getpid()) \
+    X("uptime", "%u", (unsigned)current_time) \
+    X("time", "%ld", (long)clock_abstime(current_time)) \
+    X("version", "%s", MEMCACHED_VERSION) \
+    X("libevent", "%s", event_get_version()) \
+    X("pointer_size", "%d", (int)(8 * sizeof(void *))) \
+    X("rusage_user", "%.6f", timeval_seconds(usage.ru_utime)) \
+    X("rusage_system", "%.6f", timeval_seconds(usage.ru_stime)) \
+    X("max_connections", "%d", settings.maxconns) \
+    X("curr_connections", U64, ULL(atomic_load(&global_stats.curr_conns))) \
+    X("total_connections", U64, ULL(atomic_load(&global_stats.total_conns))) \
+    X("rejected_connections", U64, ULL(atomic_load(&global_stats.rejected_conns))) \
+    X("connection_structures", U64, ULL(atomic_load(&global_stats.conn_structs))) \
+    X("cmd_get", U64, ULL(t.get_cmds)) \
+    X("cmd_set", U64, ULL(t.set_cmds)) \
+    X("cmd_flush", U64, ULL(t.flush_cmds)) \
+    X("cmd_touch", U64, ULL(t.touch_cmds)) \
+    X("cmd_meta", U64, ULL(t.meta_cmds)) \
+    X("get_hits", U64, ULL(t.get_hits)) \
+    X("get_misses", U64, ULL(t.get_misses)) \
+    X("get_expired", U64, ULL(t.get_expired)) \
+    X("get_flushed", U64, ULL(t.get_flushed)) \
+    X("delete_misses", U64, ULL(t.delete_misses)) \
+    X("delete_hits", U64, ULL(t.delete_hits)) \
+    X("incr_misses", U64, ULL(t.incr_misses)) \
+    X("incr_hits", U64, ULL(t.incr_hits)) \
+    X("decr_misses", U64, ULL(t.decr_misses)) \
+    X("decr_hits", U64, ULL(t.decr_hits)) \
+    X("cas_misses", U64, ULL(t.cas_misses)) \
+    X("cas_hits", U64, ULL(t.cas_hits)) \
+    X("cas_badval", U64, ULL(t.cas_badval)) \
+    X("touch_hits", U64, ULL(t.touch_hits)) \
+    X("touch_misses", U64, ULL(t.touch_misses)) \
+    X("store_too_large", U64, ULL(t.store_too_large)) \
+    X("store_no_memory", U64, ULL(t.store_no_memory)) \
+    X("auth_cmds", U64, ULL(t.auth_cmds)) \
+    X("auth_errors", U64, ULL(t.auth_errors)) \
+    X("bytes_read", U64, ULL(t.bytes_read)) \
+    X("bytes_written", U64, ULL(t.bytes_written)) \
+    X("limit_maxbytes", "%zu", settings.maxbytes) \
+    X("accepting_conns", "%d", atomic_load(&global_stats.accepting_conns)) \
+    X("listen_disabled_num", U64, ULL(atomic_load(&global_stats.listen_disabled_num))) \
+    X("threads", "%d", settings.num_threads) \
+    X("conn_yields", U64, ULL(t.conn_yields)) \
+    X("hash_power_level", "%u", assoc_hashpower()) \
+    X("hash_bytes", "%zu", assoc_hash_bytes()) \
+    X("hash_is_expanding", "%d", assoc_expanding() ? 1 : 0) \
+    X("bytes", U64, ULL(it.bytes)) \
+    X("curr_items", U64, ULL(it.curr_items)) \
+    X("total_items", U64, ULL(it.total_items)) \
+    X("expired_unfetched", U64, ULL(it.expired_unfetched)) \
+    X("evicted_unfetched", U64, ULL(it.evicted_unfetched)) \
+    X("evicted_active", U64, ULL(it.evicted_active)) \
+    X("evictions", U64, ULL(it.evictions)) \
+    X("reclaimed", U64, ULL(it.reclaimed)) \
+    X("crawler_reclaimed", U64, ULL(it.crawler_reclaimed)) \
+    X("crawler_items_checked", U64, ULL(it.crawler_items_checked))
+
+#define EMIT(name, fmt, value) stats_line(r, name, fmt, value);
+    GENERAL_STATS(EMIT)
+#undef EMIT
+}
+
+static const char *protocol_name(void)
+{
+    switch (settings.binding_protocol) {
+    case PROTOCOL_ASCII: return "ascii";
+    case PROTOCOL_BINARY: return "binary";
+    default: return "auto-negotiate";
+    }
+}
+
+void stats_settings(reply *r)
+{
+#define YESNO(b) ((b) ? "yes" : "no")
+#define SETTINGS_STATS(X) \
+    X("maxbytes", "%zu", settings.maxbytes) \
+    X("maxconns", "%d", settings.maxconns) \
+    X("tcpport", "%d", settings.port) \
+    X("udpport", "%d", settings.udpport) \
+    X("inter", "%s", settings.inter ? settings.inter : "NULL") \
+    X("verbosity", "%d", settings.verbose) \
+    X("oldest", "%lu", 0UL) \
+    X("evictions", "%s", settings.evict_to_free ? "on" : "off") \
+    X("domain_socket", "%s", settings.socketpath ? settings.socketpath : "NULL") \
+    X("umask", "%o", (unsigned)settings.access) \
+    X("shutdown_command", "%s", YESNO(settings.shutdown_command)) \
+    X("growth_factor", "%.2f", settings.factor) \
+    X("chunk_size", "%d", settings.chunk_size) \
+    X("num_threads", "%d", settings.num_threads) \
+    X("num_threads_per_udp", "%d", settings.num_threads) \
+    X("stat_key_prefix", "%c", settings.prefix_delimiter) \
+    X("detail_enabled", "%s", YESNO(settings.detail_enabled)) \
+    X("reqs_per_event", "%d", settings.reqs_per_event) \
+    X("cas_enabled", "%s", YESNO(settings.use_cas)) \
+    X("tcp_backlog", "%d", settings.backlog) \
+    X("binding_protocol", "%s", protocol_name()) \
+    X("auth_enabled_sasl", "%s", "no") \
+    X("auth_enabled_ascii", "%s", "no") \
+    X("item_size_max", "%d", settings.item_size_max) \
+    X("maxconns_fast", "%s", YESNO(settings.maxconns_fast)) \
+    X("hashpower_init", "%d", settings.hashpower_init) \
+    X("slab_reassign", "%s", YESNO(settings.slab_reassign)) \
+    X("slab_automove", "%d", settings.slab_automove) \
+    X("slab_automove_ratio", "%.2f", settings.slab_automove_ratio) \
+    X("slab_automove_window", "%d", settings.slab_automove_window) \
+    X("slab_chunk_max", "%d", settings.slab_chunk_size_max) \
+    X("lru_crawler", "%s", YESNO(settings.lru_crawler)) \
+    X("lru_crawler_sleep", "%d", settings.lru_crawler_sleep) \
+    X("lru_crawler_tocrawl", "%u", settings.lru_crawler_tocrawl) \
+    X("tail_repair_time", "%d", settings.tail_repair_time) \
+    X("flush_enabled", "%s", YESNO(settings.flush_enabled)) \
+    X("dump_enabled", "%s", YESNO(settings.dump_enabled)) \
+    X("hash_algorithm", "%s", settings.hash_algorithm) \
+    X("lru_maintainer_thread", "%s", YESNO(settings.lru_maintainer_thread)) \
+    X("lru_segmented", "%s", YESNO(settings.lru_segmented)) \
+    X("hot_lru_pct", "%d", settings.hot_lru_pct) \
+    X("warm_lru_pct", "%d", settings.warm_lru_pct) \
+    X("hot_max_factor", "%.2f", settings.hot_max_factor) \
+    X("warm_max_factor", "%.2f", settings.warm_max_factor) \
+    X("temp_lru", "%s", YESNO(settings.temp_lru)) \
+    X("temporary_ttl", "%u", settings.temporary_ttl) \
+    X("idle_timeout", "%d", settings.idle_timeout) \
+    X("watcher_logbuf_size", "%d", settings.watcher_logbuf_size) \
+    X("worker_logbuf_size", "%d", settings.worker_logbuf_size) \
+    X("read_buf_mem_limit", "%d", settings.read_buf_mem_limit) \
+    X("track_sizes", "%s", "no") \
+    X("inline_ascii_response", "%s", "no") \
+    X("client_flags_size", "%d", 4)
+
+#define EMIT(name, fmt, value) stats_line(r, name, fmt, value);
+    SETTINGS_STATS(EMIT)
+#undef EMIT
+}
+
+static void stats_slabs(reply *r)
+{
+    unsigned active = 0;
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        struct slab_class_stats s;
+        slabs_class_stats(id, &s);
+        if (s.total_pages == 0)
+            continue;
+        active++;
+        char name[64];
+#define SLAB_LINE(field, fmt, value) \
+        snprintf(name, sizeof(name), "%u:" field, id); stats_line(r, name, fmt, value);
+        SLAB_LINE("chunk_size", "%zu", s.chunk_size)
+        SLAB_LINE("chunks_per_page", "%u", s.chunks_per_page)
+        SLAB_LINE("total_pages", U64, ULL(s.total_pages))
+        SLAB_LINE("total_chunks", U64, ULL(s.total_chunks))
+        SLAB_LINE("used_chunks", U64, ULL(s.used_chunks))
+        SLAB_LINE("free_chunks", U64, ULL(s.free_chunks))
+        SLAB_LINE("free_chunks_end", "%d", 0)
+#undef SLAB_LINE
+    }
+    stats_line(r, "active_slabs", "%u", active);
+    stats_line(r, "total_malloced", "%zu", slabs_mem_used());
+}
+
+/* stats probes: who is tracing, from the probes' semaphores. */
+static void stats_probes(reply *r)
+{
+    unsigned enabled = 0;
+#define PROBE_LINE(name, semaphore) \
+    { unsigned n = __atomic_load_n(&semaphore, __ATOMIC_RELAXED); \
+      stats_line(r, "probe:" name, "%u", n); if (n) enabled++; }
+    PROBE_TABLE(PROBE_LINE)
+#undef PROBE_LINE
+    stats_line(r, "probes_enabled", "%u", enabled);
+}
+
+bool stats_group(reply *r, const char *group, const char *arg)
+{
+    (void)arg;
+    if (strcmp(group, "slabs") == 0)
+        stats_slabs(r);
+    else if (strcmp(group, "probes") == 0)
+        stats_probes(r);
+    else
+        return false;
+    return true;
+}
