@@ -29,30 +29,32 @@ typedef struct {
     size_t length;
 } token;
 
-/* Splits line (NUL-terminated, no "\r\n") on spaces into at most max
- * tokens; the last token holds the rest of the line when there are more.
- * Returns the count. */
-static int tokenize(char *line, token *tokens, int max)
+/* Splits line[0..len) on spaces into at most max tokens, writing a NUL
+ * after each (line[len] must already be NUL); the last token holds the
+ * rest of the line when there are more. Other bytes, NUL included, belong
+ * to tokens, as in memcached. Returns the count. */
+static int tokenize(char *line, size_t len, token *tokens, int max)
 {
     int n = 0;
-    char *p = line;
-    while (*p) {
-        while (*p == ' ')
+    char *p = line, *end = line + len;
+    while (p < end) {
+        while (p < end && *p == ' ')
             p++;
-        if (!*p)
+        if (p >= end)
             break;
         if (n == max - 1) {
             tokens[n].value = p;
-            tokens[n].length = strlen(p);
+            tokens[n].length = (size_t)(end - p);
             return n + 1;
         }
         char *start = p;
-        while (*p && *p != ' ')
+        while (p < end && *p != ' ')
             p++;
         tokens[n].value = start;
         tokens[n].length = (size_t)(p - start);
-        if (*p)
-            *p++ = '\0';
+        *p = '\0';
+        if (p < end)
+            p++;
         n++;
     }
     return n;
@@ -61,18 +63,18 @@ static int tokenize(char *line, token *tokens, int max)
 /* Strict decimal parsers: the whole token must be a number in range. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
+    /* Digits only: memcached refuses signs, spaces and junk. */
     if (*s == '\0')
         return false;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno == ERANGE || *end != '\0')
-        return false;
-    /* strtoull accepts "-5" as a huge number; memcached refuses it for
-     * lengths and deltas. */
-    for (const char *p = s; p < end; p++)
-        if (*p == '-')
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
             return false;
+        uint64_t digit = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
     *out = v;
     return true;
 }
@@ -116,57 +118,77 @@ static void start_request(conn *c, op_request *rq, const char *cmd)
 
 /* ---- retrieval ---- */
 
-static void process_get(conn *c, token *tokens, int ntokens, char *end_of_line,
-                        bool return_cas, bool touch, const char *cmd)
+/* get/gets/gat/gats. args..end is the line after the command name (end
+ * points at the line's NUL); keys are split on spaces only. */
+static void process_get(conn *c, char *args, char *end, bool return_cas, bool touch,
+                        const char *cmd)
 {
     op_request rq;
     start_request(c, &rq, cmd);
-    int first = touch ? 2 : 1;
     rel_time_t exptime = 0;
-    if (ntokens <= first) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
-        return;
-    }
+    char *p = args;
     if (touch) {
-        int32_t e;
-        if (!parse_i32(tokens[1].value, &e)) {
-            conn_error(c, "CLIENT_ERROR invalid exptime argument");
-            return;
-        }
-        exptime = clock_realtime(e);
-    }
-    /* Keys may be more than MAX_TOKENS: walk the rest of the line, where
-     * the tokenizer has turned separators into NULs. */
-    char *p = tokens[first].value;
-    while (p < end_of_line) {
-        while (p < end_of_line && (*p == ' ' || *p == '\0'))
+        while (p < end && *p == ' ')
             p++;
-        if (p >= end_of_line)
-            break;
-        char *key = p;
-        while (p < end_of_line && *p != ' ' && *p != '\0')
+        char *e = p;
+        while (p < end && *p != ' ')
             p++;
-        size_t nkey = (size_t)(p - key);
-        *p = '\0';     /* at end_of_line this is the line's own NUL */
-        if (nkey > KEY_MAX_LENGTH) {
+        *p = '\0';
+        int32_t seconds;
+        if (e == p) {
             conn_error(c, "CLIENT_ERROR bad command line format");
             return;
         }
-        item *it = op_get(&rq, key, nkey, touch, exptime);
-        if (it != NULL) {
-            char *hdr = reply_space(&c->out, nkey + 64);
-            if (hdr != NULL) {
-                int n;
-                if (return_cas)
-                    n = sprintf(hdr, "VALUE %s %u %u %llu\r\n", key, it->client_flags,
-                                it->nbytes - 2, (unsigned long long)item_get_cas(it));
-                else
-                    n = sprintf(hdr, "VALUE %s %u %u\r\n", key, it->client_flags,
-                                it->nbytes - 2);
-                reply_commit(&c->out, (size_t)n);
-            }
-            reply_item_bytes(&c->out, it, item_value(it), it->nbytes);
+        if (!parse_i32(e, &seconds)) {
+            conn_error(c, "CLIENT_ERROR invalid exptime argument");
+            return;
         }
+        if (p < end)
+            p++;
+        exptime = clock_realtime(seconds);
+    }
+    int nkeys = 0;
+    while (p < end) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end)
+            break;
+        char *key = p;
+        while (p < end && *p != ' ')
+            p++;
+        size_t nkey = (size_t)(p - key);
+        *p = '\0';
+        if (p < end)
+            p++;
+        if (nkey > KEY_MAX_LENGTH) {
+            /* The whole request fails: no VALUE lines, and memcached's
+             * reply carries an extra empty line. */
+            reply_rollback(&c->out);
+            conn_error(c, "CLIENT_ERROR bad command line format");
+            out(c, "\r\n");
+            return;
+        }
+        nkeys++;
+        item *it = op_get(&rq, key, nkey, touch, exptime);
+        if (it == NULL)
+            continue;
+        char *hdr = reply_space(&c->out, nkey + 64);
+        if (hdr != NULL) {
+            memcpy(hdr, "VALUE ", 6);
+            memcpy(hdr + 6, key, nkey);
+            int n = (int)(6 + nkey);
+            if (return_cas)
+                n += sprintf(hdr + n, " %u %u %llu\r\n", it->client_flags, it->nbytes - 2,
+                             (unsigned long long)item_get_cas(it));
+            else
+                n += sprintf(hdr + n, " %u %u\r\n", it->client_flags, it->nbytes - 2);
+            reply_commit(&c->out, (size_t)n);
+        }
+        reply_item_bytes(&c->out, it, item_value(it), it->nbytes);
+    }
+    if (nkeys == 0) {
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        return;
     }
     out(c, "END\r\n");
 }
@@ -180,8 +202,9 @@ static void complete_store(conn *c)
     ps->it = NULL;
     char *tail = item_value(it) + it->nbytes - 2;
     if (tail[0] != '\r' || tail[1] != '\n') {
-        c->out.suppress = false;
+        c->out.suppress = ps->noreply;
         conn_error(c, "CLIENT_ERROR bad data chunk");
+        c->out.suppress = false;
         op_request_error(&ps->rq, item_key(it), it->nkey);
         item_release(it);
         return;
@@ -202,14 +225,27 @@ static void complete_store(conn *c)
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
+/* Refuses a storage command line. When its length token parses, the data
+ * block that follows is skipped, so it is never read as commands. */
+static void refuse_update(conn *c, token *tokens, int ntokens, bool noreply)
+{
+    int32_t vlen;
+    c->out.suppress = noreply;
+    conn_error(c, "CLIENT_ERROR bad command line format");
+    c->out.suppress = false;
+    if (ntokens >= 5 && parse_i32(tokens[4].value, &vlen) && vlen >= 0)
+        conn_swallow(c, (size_t)vlen + 2);
+}
+
 static void process_update(conn *c, token *tokens, int ntokens, enum store_op op,
                            const char *cmd)
 {
     int need = op == STORE_CAS ? 6 : 5;
     op_request rq;
     start_request(c, &rq, cmd);
+    bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
     if (ntokens < need) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
+        refuse_update(c, tokens, ntokens, false);
         return;
     }
     const char *key = tokens[1].value;
@@ -217,17 +253,16 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
     uint64_t flags64, req_cas = 0;
     int32_t exptime;
     int32_t vlen;
+    if (!parse_i32(tokens[4].value, &vlen) || vlen < 0 || vlen > INT32_MAX - 2) {
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
     if (nkey > KEY_MAX_LENGTH || !parse_u64(tokens[2].value, &flags64) ||
-        !parse_i32(tokens[3].value, &exptime) || !parse_i32(tokens[4].value, &vlen) ||
+        !parse_i32(tokens[3].value, &exptime) ||
         (op == STORE_CAS && !parse_u64(tokens[5].value, &req_cas))) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
+        refuse_update(c, tokens, ntokens, noreply);
         return;
     }
-    if (vlen < 0 || vlen > INT32_MAX - 2) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
-        return;
-    }
-    bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
     enum alloc_failure why;
     item *it = op_alloc(&rq, key, nkey, (uint32_t)flags64, clock_realtime(exptime),
                         (uint32_t)vlen + 2, &why);
@@ -366,9 +401,14 @@ static void process_verbosity(conn *c, token *tokens, int ntokens)
         return;
     }
     bool noreply = is_noreply(&tokens[ntokens - 1]);
-    settings.verbose = atoi(tokens[1].value);
-    if (settings.verbose > 2)
-        settings.verbose = 2;
+    uint64_t level;
+    if (!parse_u64(tokens[1].value, &level)) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        c->out.suppress = false;
+        return;
+    }
+    settings.verbose = (int)(level > 2 ? 2 : level);
     c->out.suppress = noreply;
     out(c, "OK\r\n");
     c->out.suppress = false;
@@ -435,25 +475,36 @@ static void process_debugtime(conn *c, token *tokens, int ntokens)
 #endif
 }
 
-/* Dispatches one command line (NUL-terminated, without "\r\n"). */
+/* Dispatches one command line line[0..len) (NUL at line[len], no "\r\n"). */
 static void process_command(conn *c, char *line, size_t len)
 {
-    token tokens[MAX_TOKENS];
     char *end_of_line = line + len;
-    int ntokens = tokenize(line, tokens, MAX_TOKENS);
-    if (ntokens == 0) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
-        return;
-    }
-    const char *cmd = tokens[0].value;
-    size_t clen = tokens[0].length;
+    char *space = memchr(line, ' ', len);
+    size_t clen = space ? (size_t)(space - line) : len;
+    const char *cmd = line;
 
 #define IS(name) (clen == sizeof(name) - 1 && memcmp(cmd, name, clen) == 0)
-    if (IS("get"))
-        process_get(c, tokens, ntokens, end_of_line, false, false, "get");
-    else if (IS("gets"))
-        process_get(c, tokens, ntokens, end_of_line, true, false, "gets");
-    else if (IS("set"))
+    /* Retrieval takes any number of keys: parsed straight from the line. */
+    if (IS("get") || IS("gets") || IS("gat") || IS("gats")) {
+        char *args = space ? space + 1 : end_of_line;
+        if (IS("get"))
+            process_get(c, args, end_of_line, false, false, "get");
+        else if (IS("gets"))
+            process_get(c, args, end_of_line, true, false, "gets");
+        else if (IS("gat"))
+            process_get(c, args, end_of_line, false, true, "gat");
+        else
+            process_get(c, args, end_of_line, true, true, "gats");
+        return;
+    }
+
+    token tokens[MAX_TOKENS];
+    int ntokens = tokenize(line, len, tokens, MAX_TOKENS);
+    if (clen == 0 || ntokens == 0) {
+        conn_error(c, "ERROR");     /* a line starting with a space */
+        return;
+    }
+    if (IS("set"))
         process_update(c, tokens, ntokens, STORE_SET, "set");
     else if (IS("add"))
         process_update(c, tokens, ntokens, STORE_ADD, "add");
@@ -473,10 +524,6 @@ static void process_command(conn *c, char *line, size_t len)
         process_arith(c, tokens, ntokens, false);
     else if (IS("touch"))
         process_touch(c, tokens, ntokens);
-    else if (IS("gat"))
-        process_get(c, tokens, ntokens, end_of_line, false, true, "gat");
-    else if (IS("gats"))
-        process_get(c, tokens, ntokens, end_of_line, true, true, "gats");
     else if (IS("stats"))
         process_stats(c, tokens, ntokens);
     else if (IS("flush_all"))
@@ -485,20 +532,25 @@ static void process_command(conn *c, char *line, size_t len)
         out(c, "VERSION " MEMCACHED_VERSION "\r\n");
     else if (IS("quit")) {
         c->close_reason = "client";
-        c->state = CONN_CLOSE;
+        c->state = CONN_WRITE;
+        c->next_state = CONN_CLOSE;
     } else if (IS("verbosity"))
         process_verbosity(c, tokens, ntokens);
     else if (IS("cache_memlimit"))
         process_cache_memlimit(c, tokens, ntokens);
     else if (IS("shutdown")) {
-        if (!settings.shutdown_command) {
+        if (!settings.shutdown_command)
             conn_error(c, "ERROR: shutdown not enabled");
-        } else {
+        else
             server_shutdown();
-        }
     } else if (IS("debugtime"))
         process_debugtime(c, tokens, ntokens);
-    else
+    else if (tokens[ntokens - 1].length >= 5 &&
+             memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
+        /* Someone pointed a web client at us: hang up, as memcached does. */
+        c->close_reason = "error";
+        c->state = CONN_CLOSE;
+    } else
         conn_error(c, "ERROR");
 #undef IS
 }
@@ -533,7 +585,10 @@ enum parse_result proto_text_process(conn *c)
 
     reply_mark(&c->out);
     probe_process_command_start(c->sfd, line, (int)len);
-    process_command(c, line, len);
+    if (consumed < 4)
+        conn_error(c, "CLIENT_ERROR bad command line format");
+    else
+        process_command(c, line, len);
     /* Storage commands report their end once the value is in. */
     if (c->state != CONN_NREAD && probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));

@@ -47,6 +47,9 @@ void reply_reset(reply *r)
     r->iovcnt = r->sent_iov = 0;
     r->queued = r->mark_queued = 0;
     r->mark_first = NULL;
+    r->mark_iovcnt = r->mark_nitems = 0;
+    r->mark_last_len = 0;
+    r->mark_block = NULL;
     r->failed = false;
     /* Keep the first standard block; free oversized or extra ones, so an
      * idle connection holds one block at most. */
@@ -232,4 +235,30 @@ int reply_send(reply *r, int fd, int64_t *written)
     }
     reply_reset(r);
     return 1;
+}
+
+void reply_mark(reply *r)
+{
+    r->mark_queued = r->queued;
+    r->mark_first = NULL;
+    r->mark_iovcnt = r->iovcnt;
+    r->mark_last_len = r->iovcnt > r->sent_iov ? r->iov[r->iovcnt - 1].iov_len : 0;
+    r->mark_nitems = r->nitems;
+    r->mark_block = r->cur;
+    r->mark_block_used = r->cur ? r->cur->used : 0;
+}
+
+void reply_rollback(reply *r)
+{
+    for (int i = r->mark_nitems; i < r->nitems; i++)
+        item_release(r->items[i]);
+    r->nitems = r->mark_nitems;
+    r->iovcnt = r->mark_iovcnt;
+    if (r->iovcnt > r->sent_iov)
+        r->iov[r->iovcnt - 1].iov_len = r->mark_last_len;
+    r->cur = r->mark_block;
+    if (r->cur)
+        r->cur->used = r->mark_block_used;
+    r->queued = r->mark_queued;
+    r->mark_first = NULL;
 }

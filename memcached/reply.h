@@ -26,6 +26,11 @@ typedef struct reply {
     uint64_t queued;            /* bytes queued since the last reset */
     uint64_t mark_queued;       /* queued at reply_mark() */
     const char *mark_first;     /* first byte queued after reply_mark(), or NULL */
+    int mark_iovcnt;            /* iovcnt at reply_mark() */
+    size_t mark_last_len;       /* length of the iov before the mark, then */
+    int mark_nitems;            /* nitems at reply_mark() */
+    struct reply_block *mark_block; /* cur and its fill level, then */
+    size_t mark_block_used;
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing */
 } reply;
@@ -57,8 +62,11 @@ int reply_send(reply *r, int fd, int64_t *written);
 /* Drops everything queued (releasing items) without sending. */
 void reply_reset(reply *r);
 
-/* Marks the start of one request's reply, for process__command__end. */
-static inline void reply_mark(reply *r) { r->mark_queued = r->queued; r->mark_first = NULL; }
+/* Marks the start of one request's reply (for process__command__end and
+ * reply_rollback). */
+void reply_mark(reply *r);
+/* Drops everything queued since reply_mark(), releasing its items. */
+void reply_rollback(reply *r);
 static inline int reply_marked_size(const reply *r) { return (int)(r->queued - r->mark_queued); }
 
 static inline void reply_str(reply *r, const char *s)
