@@ -565,8 +565,7 @@ enum parse_result proto_text_process(conn *c)
             char *p = c->rcurr;
             while (p < c->rcurr + c->rbytes && *p == ' ')
                 p++;
-            if (strncmp(p, "get ", 4) != 0 && strncmp(p, "gets ", 5) != 0 &&
-                strncmp(p, "gat ", 4) != 0 && strncmp(p, "gats ", 5) != 0) {
+            if (strncmp(p, "get ", 4) != 0 && strncmp(p, "gets ", 5) != 0) {
                 c->close_reason = "error";
                 c->state = CONN_CLOSE;
                 return PARSE_DONE;

@@ -82,6 +82,7 @@ expect_nothing($s, 200, 'touch noreply: no reply');
 send_bytes($s, "touch nope 0 noreply\r\n");
 expect_nothing($s, 200, 'touch noreply on missing key: no reply');
 send_expect($s, "touch k1 abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n", 'touch with bad exptime');
+# 1.6.18 said ERROR here.
 send_expect($s, "touch k1\r\n", "CLIENT_ERROR bad command line format\r\n", 'touch without exptime');
 send_expect($s, "set tx 0 0 1\r\nx\r\n", "STORED\r\n", 'set tx');
 send_expect($s, "touch tx -1\r\n", "TOUCHED\r\n", 'touch with negative exptime');
@@ -103,6 +104,7 @@ send_expect($s, "gats 100 g nope\r\n", "VALUE g 5 2 $cg\r\ngg\r\nEND\r\n", 'gats
 send_expect($s, "gat -1 g\r\n", "VALUE g 5 2\r\ngg\r\nEND\r\n", 'gat with negative exptime still returns the value');
 mem_get_is($s, 'g', undef, 'then the item is gone');
 send_expect($s, "gat abc k1\r\n", "CLIENT_ERROR invalid exptime argument\r\n", 'gat with bad exptime');
+# 1.6.18 answered "gat 10" with END and "gats" with ERROR.
 send_expect($s, "gat 10\r\n", "CLIENT_ERROR bad command line format\r\n", 'gat without keys');
 send_expect($s, "gats\r\n", "CLIENT_ERROR bad command line format\r\n", 'gats without arguments');
 send_expect($s, "gat 10 $k251\r\n", "CLIENT_ERROR bad command line format\r\n\r\n", 'gat with a 251-byte key');

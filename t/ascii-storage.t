@@ -95,7 +95,8 @@ expect_nothing($s, 200, 'append noreply: no reply');
 send_bytes($s, "prepend nr 0 0 1 noreply\r\ne\r\n");
 expect_nothing($s, 200, 'prepend noreply: no reply');
 mem_get_is($s, 'nr', 'ecd', 'noreply commands all took effect');
-send_bytes($s, "cas nr 0 0 1 1 noreply\r\nf\r\n");
+my $wrong = (gets_cas('nr') // 0) + 1;
+send_bytes($s, "cas nr 0 0 1 $wrong noreply\r\nf\r\n");
 expect_nothing($s, 200, 'cas noreply (EXISTS): no reply');
 mem_get_is($s, 'nr', 'ecd', 'failed cas noreply changed nothing');
 # Pipelined noreply sets followed by a get: only the get answers.

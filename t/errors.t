@@ -69,7 +69,8 @@ mem_get_is($s, 'k', 'd', 'k untouched');
 # Errors are silent under noreply.
 exchange("set k x 0 1 noreply\r\nz\r\n", '', 'bad flags with noreply: no reply, data skipped');
 # A bad data chunk under noreply is silent too; the byte left over after
-# the declared block ("\n") is an empty line, and that one is answered.
+# the declared block ("\n") is an empty line, and that one is answered
+# (1.6.18: ERROR, as for any empty line).
 exchange("set k 0 0 1 noreply\r\nzz\r\n", $BAD, 'bad chunk under noreply');
 mem_get_is($s, 'k', 'd', 'k untouched');
 

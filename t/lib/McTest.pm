@@ -13,14 +13,12 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use Carp qw(croak);
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Temp qw(tempfile);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG _exit);
-use Scalar::Util qw(blessed);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
@@ -43,17 +41,18 @@ my %LIVE;                # pid => server object, for cleanup
 # ---------------------------------------------------------------- binaries
 
 # find_binary($which): path of the server binary to run.
-#   $which undef             -> $ENV{MEMCACHED_BIN}, else BUILDDIR/memcached-debug
+#   $which undef             -> $ENV{MEMCACHED_BIN}, else BUILDDIR/memcached/memcached-debug
 #   'memcached' or
-#   'memcached-debug'        -> $ENV{MEMCACHED_BIN} if set, else BUILDDIR/$which
+#   'memcached-debug'        -> $ENV{MEMCACHED_BIN} if set, else BUILDDIR/memcached/$which
 #   absolute path            -> that path
-# BUILDDIR is $ENV{MC_BUILDDIR}, else the top of the repository.
+# BUILDDIR is $ENV{MC_BUILDDIR} (set by make check), else the top of the
+# repository; the binaries are built in its memcached/ directory.
 sub find_binary {
     my ($which) = @_;
     return $which if defined $which && $which =~ m{^/};
     return $ENV{MEMCACHED_BIN} if defined $ENV{MEMCACHED_BIN} && $ENV{MEMCACHED_BIN} ne '';
     my $dir = (defined $ENV{MC_BUILDDIR} && $ENV{MC_BUILDDIR} ne '') ? $ENV{MC_BUILDDIR} : $TOP;
-    return "$dir/" . ($which // 'memcached-debug');
+    return "$dir/memcached/" . ($which // 'memcached-debug');
 }
 
 sub _free_port {
@@ -587,7 +586,7 @@ McTest - helpers for the memcached-sdt tests (servers, bytes, probes)
 =item find_binary($which)
 
 Path of the binary to run: an absolute C<$which> as is; otherwise
-C<$ENV{MEMCACHED_BIN}> when set; otherwise C<BUILDDIR/$which> (default
+C<$ENV{MEMCACHED_BIN}> when set; otherwise C<BUILDDIR/memcached/$which> (default
 C<memcached-debug>), BUILDDIR being C<$ENV{MC_BUILDDIR}> or the repository top.
 
 =item start_server(args => STR, binary => NAME_OR_PATH, port => N, udp => BOOL)
