@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "assoc.h"
@@ -27,7 +28,9 @@ struct lru {
     /* Counters guarded by lock. */
     uint64_t curr_items, total_items, bytes;
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
-    uint64_t evicted_active;
+    uint64_t evicted_active, evicted_nonzero, outofmemory;
+    uint64_t crawler_reclaimed, crawler_items_checked;
+    rel_time_t evicted_time;
 };
 static struct lru lrus[SLAB_CLASS_MAX];
 
@@ -241,6 +244,8 @@ static bool lru_reclaim_tail(unsigned id, bool evict)
     pthread_mutex_lock(&l->lock);
     item *it = l->tail;
     for (int depth = 0; it != NULL && depth < EVICT_SEARCH_DEPTH; depth++, it = it->prev) {
+        if (it->it_flags & ITEM_CRAWLER)
+            continue;
         uint32_t hv = hash_key(item_key(it), it->nkey);
         if (!item_trylock(hv))
             continue;
@@ -259,6 +264,9 @@ static bool lru_reclaim_tail(unsigned id, bool evict)
                                   flushed ? "flushed" : "expired");
         } else if (evict) {
             l->evictions++;
+            l->evicted_time = current_time - it->time;
+            if (it->exptime != 0)
+                l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
             if (probe_item_evict_enabled())
@@ -297,6 +305,7 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     }
     if (it == NULL) {
         *why = ALLOC_NO_MEMORY;
+        items_count_outofmemory(id);
         return NULL;
     }
     it->next = it->prev = it->h_next = NULL;
@@ -328,6 +337,163 @@ void items_totals(struct items_totals *out)
         out->expired_unfetched += l->expired_unfetched;
         out->evicted_unfetched += l->evicted_unfetched;
         out->evicted_active += l->evicted_active;
+        out->crawler_reclaimed += l->crawler_reclaimed;
+        out->crawler_items_checked += l->crawler_items_checked;
         pthread_mutex_unlock(&l->lock);
     }
+}
+
+void items_count_outofmemory(unsigned id)
+{
+    struct lru *l = &lrus[id];
+    pthread_mutex_lock(&l->lock);
+    l->outofmemory++;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void items_class_stats(unsigned id, struct items_class_stats *out)
+{
+    struct lru *l = &lrus[id];
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&l->lock);
+    out->number = l->curr_items;
+    out->evicted = l->evictions;
+    out->evicted_nonzero = l->evicted_nonzero;
+    out->reclaimed = l->reclaimed;
+    out->expired_unfetched = l->expired_unfetched;
+    out->evicted_unfetched = l->evicted_unfetched;
+    out->crawler_reclaimed = l->crawler_reclaimed;
+    out->crawler_items_checked = l->crawler_items_checked;
+    out->outofmemory = l->outofmemory;
+    out->mem_requested = l->bytes;
+    out->evicted_time = l->evicted_time;
+    item *tail = l->tail;
+    while (tail && (tail->it_flags & ITEM_CRAWLER))
+        tail = tail->prev;
+    out->age = tail ? current_time - tail->time : 0;
+    pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t items_class_count(unsigned id)
+{
+    struct lru *l = &lrus[id];
+    pthread_mutex_lock(&l->lock);
+    uint64_t n = l->curr_items;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+uint64_t items_class_evictions(unsigned id)
+{
+    struct lru *l = &lrus[id];
+    pthread_mutex_lock(&l->lock);
+    uint64_t n = l->evictions;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+/* ---- the LRU crawler's walk ---- */
+
+void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed)
+{
+    struct lru *l = &lrus[id];
+    /* A place marker that moves from the tail toward the head, one item
+     * per step, so the walk survives the lock being dropped between steps. */
+    item *marker = calloc(1, sizeof(item));
+    if (marker == NULL)
+        return;
+    marker->it_flags = ITEM_CRAWLER;
+    *checked = *reclaimed = 0;
+
+    pthread_mutex_lock(&l->lock);
+    marker->prev = l->tail;
+    marker->next = NULL;
+    if (l->tail)
+        l->tail->next = marker;
+    else
+        l->head = marker;
+    l->tail = marker;
+    pthread_mutex_unlock(&l->lock);
+
+    for (;;) {
+        pthread_mutex_lock(&l->lock);
+        item *it = marker->prev;
+        if (it == NULL || (limit != 0 && *checked >= limit)) {
+            lru_remove(l, marker);
+            pthread_mutex_unlock(&l->lock);
+            break;
+        }
+        /* Step the marker over it: ... it->prev, marker, it ... */
+        lru_remove(l, marker);
+        marker->prev = it->prev;
+        marker->next = it;
+        if (it->prev)
+            it->prev->next = marker;
+        else
+            l->head = marker;
+        it->prev = marker;
+
+        if (!(it->it_flags & ITEM_CRAWLER)) {
+            (*checked)++;
+            l->crawler_items_checked++;
+            uint32_t hv = hash_key(item_key(it), it->nkey);
+            if (item_trylock(hv)) {
+                bool flushed;
+                if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 1 &&
+                    item_is_dead(it, &flushed)) {
+                    (*reclaimed)++;
+                    l->crawler_reclaimed++;
+                    if (!flushed && !(it->it_flags & ITEM_FETCHED))
+                        l->expired_unfetched++;
+                    if (probe_item_expire_enabled())
+                        probe_item_expire(item_key(it), it->nkey, value_len(it), (int)id,
+                                          flushed ? "flushed" : "expired");
+                    unlink_with_lru_held(it, hv, l);
+                }
+                item_unlock(hv);
+            }
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+    free(marker);
+}
+
+void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
+{
+    struct lru *l = &lrus[id];
+    pthread_mutex_lock(&l->lock);
+    for (item *it = l->head; it != NULL; it = it->next) {
+        bool flushed;
+        if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
+            fn(it, arg);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+int item_evict_for_move(item *it)
+{
+    if (!(it->it_flags & ITEM_LINKED) || (it->it_flags & (ITEM_SLABBED | ITEM_CRAWLER)))
+        return -1;
+    uint32_t hv = hash_key(item_key(it), it->nkey);
+    if (!item_trylock(hv))
+        return 0;
+    int result;
+    if (!(it->it_flags & ITEM_LINKED)) {
+        result = -1;
+    } else if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) != 1) {
+        result = 0;
+    } else {
+        struct lru *l = &lrus[it->slabs_clsid];
+        pthread_mutex_lock(&l->lock);
+        /* Not counted in evictions: the automover watches those. */
+        if (probe_item_evict_enabled())
+            probe_item_evict(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
+                             (int64_t)(current_time - it->time),
+                             (it->it_flags & ITEM_FETCHED) ? 1 : 0);
+        unlink_with_lru_held(it, hv, l);
+        pthread_mutex_unlock(&l->lock);
+        result = 1;
+    }
+    item_unlock(hv);
+    return result;
 }

@@ -22,6 +22,7 @@
 #define ITEM_CAS     0x02   /* carries an 8-byte CAS unique before the key */
 #define ITEM_SLABBED 0x04   /* the chunk is free, on its class's free list */
 #define ITEM_FETCHED 0x08   /* read at least once since stored */
+#define ITEM_CRAWLER 0x10   /* not an item: the LRU crawler's place marker */
 
 typedef struct item {
     struct item *next;      /* LRU: the next older item */
@@ -125,12 +126,45 @@ uint64_t item_next_cas(void);
 /* Invalidates every item at rel time `when` (0: now); see flush_all. */
 void items_flush(rel_time_t when, bool immediate);
 
+/* Walks class id's LRU from its tail to its head, reclaiming expired and
+ * flushed items, at most limit items (0: all). Counts what it looked at
+ * and freed. Takes the class's LRU lock for one item at a time. */
+void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed);
+
+/* Calls fn for every live item of class id, under the LRU lock (fn must
+ * not block or take item locks). Used by lru_crawler metadump. */
+void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg);
+
+/* Items linked in class id (for the slab mover and stats). */
+uint64_t items_class_count(unsigned id);
+/* Evictions so far in class id. */
+uint64_t items_class_evictions(unsigned id);
+
+/* Frees the chunk of a linked, idle item so its slab page can move.
+ * Returns 1 if freed, 0 if the item is in use (try again later), -1 if it
+ * is no longer a linked item. Takes the item lock by trylock. */
+int item_evict_for_move(item *it);
+
 /* Storage totals for the stats command. */
 struct items_totals {
     uint64_t curr_items, total_items, bytes;
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t evicted_active, crawler_reclaimed, crawler_items_checked;
+    uint64_t lru_crawler_starts;
 };
+
+/* Per-class numbers for stats items. */
+struct items_class_stats {
+    uint64_t number, evicted, evicted_nonzero, reclaimed, expired_unfetched;
+    uint64_t evicted_unfetched, crawler_reclaimed, crawler_items_checked;
+    uint64_t outofmemory, mem_requested;
+    rel_time_t age;             /* seconds since the tail item's last access */
+    rel_time_t evicted_time;    /* idle seconds of the last evicted item */
+};
+void items_class_stats(unsigned id, struct items_class_stats *out);
+
+/* Counts an allocation that failed for lack of memory in class id. */
+void items_count_outofmemory(unsigned id);
 void items_totals(struct items_totals *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "items.h"
 #include "probes.h"
@@ -25,7 +26,10 @@ struct slab_class {
     char *cut_next;             /* next uncut chunk of the newest page */
     unsigned cut_left;          /* uncut chunks left in it */
     uint64_t pages;
+    char **page_list;           /* every page of the class */
+    size_t page_list_size;
     uint64_t requested;         /* bytes asked for by live chunks */
+    char *moving;               /* page being emptied by the mover, or NULL */
     pthread_mutex_t lock;
 };
 
@@ -96,10 +100,25 @@ static bool mem_charge(size_t bytes)
     return true;
 }
 
+/* Records page in p's page list. Caller holds p->lock. */
+static bool page_list_add(struct slab_class *p, char *page)
+{
+    if (p->pages == p->page_list_size) {
+        size_t n = p->page_list_size ? p->page_list_size * 2 : 16;
+        char **bigger = realloc(p->page_list, n * sizeof(char *));
+        if (bigger == NULL)
+            return false;
+        p->page_list = bigger;
+        p->page_list_size = n;
+    }
+    p->page_list[p->pages++] = page;
+    return true;
+}
+
 /* Gives class p a fresh page to cut from. Caller holds p->lock. */
 static bool grow_class(struct slab_class *p, unsigned id)
 {
-    size_t page = (size_t)p->size * p->perpage;
+    size_t page = (size_t)settings.slab_page_size;
     /* The first page of a class is always granted, as memcached does, so
      * that every class can hold at least one item. */
     if (!mem_charge(page)) {
@@ -110,14 +129,14 @@ static bool grow_class(struct slab_class *p, unsigned id)
         atomic_fetch_add(&mem_used, page);
     }
     char *mem = malloc(page);
-    if (mem == NULL) {
+    if (mem == NULL || !page_list_add(p, mem)) {
+        free(mem);
         atomic_fetch_sub(&mem_used, page);
         probe_slabs_slabclass_allocate_failed((int)id);
         return false;
     }
     p->cut_next = mem;
     p->cut_left = p->perpage;
-    p->pages++;
     probe_slabs_slabclass_allocate((int)id);
     return true;
 }
@@ -178,6 +197,12 @@ void slabs_free(void *ptr, size_t size, unsigned id)
         return;
     }
     ((item *)ptr)->it_flags = ITEM_SLABBED;
+    if (p->moving != NULL && (char *)ptr >= p->moving &&
+        (char *)ptr < p->moving + settings.slab_page_size) {
+        /* Its page is being moved: the mover collects it. */
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     struct free_chunk *fc = ptr;
     fc->next = p->free_list;
     p->free_list = fc;
@@ -201,3 +226,77 @@ void slabs_class_stats(unsigned id, struct slab_class_stats *out)
     out->mem_requested = p->requested;
     pthread_mutex_unlock(&p->lock);
 }
+
+/* ---- page moves (see slab_mover.c) ---- */
+
+int slabs_move_begin(unsigned src, struct slab_page_move *move)
+{
+    if (src < 1 || src > largest)
+        return -1;
+    struct slab_class *p = &classes[src];
+    pthread_mutex_lock(&p->lock);
+    if (p->pages < 2 || p->moving != NULL) {
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+    }
+    char *page = p->page_list[0];
+    char *end = page + (size_t)p->size * p->perpage;
+    p->moving = page;
+    move->page = page;
+    move->chunk_size = p->size;
+    move->chunks = p->perpage;
+    move->uncut_from = p->perpage;
+    if (p->cut_left > 0 && p->cut_next >= page && p->cut_next < end) {
+        /* The page is still being cut: chunks past the cut were never used. */
+        move->uncut_from = (unsigned)((p->cut_next - page) / p->size);
+        p->cut_left = 0;
+    }
+    /* Its free chunks leave the free list. */
+    struct free_chunk **link = &p->free_list;
+    while (*link) {
+        char *c = (char *)*link;
+        if (c >= page && c < end) {
+            *link = (*link)->next;
+            p->free_count--;
+        } else {
+            link = &(*link)->next;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 1;
+}
+
+void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move)
+{
+    struct slab_class *p = &classes[src];
+    pthread_mutex_lock(&p->lock);
+    for (uint64_t i = 0; i < p->pages; i++) {
+        if (p->page_list[i] == move->page) {
+            p->page_list[i] = p->page_list[--p->pages];
+            break;
+        }
+    }
+    p->moving = NULL;
+    pthread_mutex_unlock(&p->lock);
+
+    struct slab_class *d = &classes[dst];
+    memset(move->page, 0, (size_t)settings.slab_page_size);
+    pthread_mutex_lock(&d->lock);
+    if (!page_list_add(d, move->page)) {
+        pthread_mutex_unlock(&d->lock);
+        free(move->page);
+        atomic_fetch_sub(&mem_used, (size_t)settings.slab_page_size);
+        return;
+    }
+    /* Every chunk of the page goes on dst's free list. */
+    for (unsigned i = 0; i < d->perpage; i++) {
+        struct free_chunk *fc = (void *)(move->page + (size_t)i * d->size);
+        ((item *)fc)->it_flags = ITEM_SLABBED;
+        fc->next = d->free_list;
+        d->free_list = fc;
+        d->free_count++;
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+unsigned slabs_largest_chunk_class(void) { return largest; }

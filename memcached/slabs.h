@@ -42,6 +42,24 @@ void slabs_set_limit(size_t limit);
 /* Bytes taken from the system for items so far. */
 size_t slabs_mem_used(void);
 
+/* The highest class id with slab pages (the large class is above it). */
+unsigned slabs_largest_chunk_class(void);
+
+/* Moving a page between classes (driven by slab_mover.c). */
+struct slab_page_move {
+    char *page;             /* the page being emptied */
+    size_t chunk_size;      /* its chunks' size in the source class */
+    unsigned chunks;        /* chunks in the page */
+    unsigned uncut_from;    /* chunks from this index on were never used */
+};
+/* Starts emptying a page of class src: its free chunks are taken off the
+ * free list and chunks freed from now on are held back. Returns 1 when
+ * started, 0 when src has no spare page (fewer than two) or a move is
+ * already under way, -1 for a bad class. */
+int slabs_move_begin(unsigned src, struct slab_page_move *move);
+/* Once every chunk of the page is free: hands the page to class dst. */
+void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move);
+
 /* Per-class numbers for stats slabs. */
 struct slab_class_stats {
     size_t chunk_size;

@@ -1,0 +1,168 @@
+/* slab_mover.c: the page mover thread. To move a page it stops the source
+ * class from using it, frees every live item in it (waiting out items that
+ * are being read or written), then hands the empty page to the destination
+ * class. The automover (slabs automove 1/2) picks moves once a second. */
+#include "slab_mover.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "items.h"
+#include "probes.h"
+#include "settings.h"
+#include "slabs.h"
+
+static pthread_mutex_t mover_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mover_wake = PTHREAD_COND_INITIALIZER;
+static int want_src, want_dst;      /* a requested move; dst 0: none */
+static _Atomic int running;
+static _Atomic uint64_t moved, rescues, busy_items;
+
+#define AUTOMOVE_FREE_PAGES 2.5     /* spare memory a donor class must have */
+
+/* Empties and hands over one page. Runs on the mover thread. */
+static void move_page(unsigned src, unsigned dst)
+{
+    struct slab_page_move move;
+    if (slabs_move_begin(src, &move) != 1)
+        return;
+    atomic_store(&running, 1);
+    probe_slabs_reassign_start((int)src, (int)dst);
+    int64_t items_moved = 0;
+    for (unsigned i = 0; i < move.uncut_from; i++) {
+        item *it = (item *)(void *)(move.page + (size_t)i * move.chunk_size);
+        for (;;) {
+            uint8_t flags = __atomic_load_n(&it->it_flags, __ATOMIC_ACQUIRE);
+            if (flags & ITEM_SLABBED)
+                break;
+            int r = (flags & ITEM_LINKED) ? item_evict_for_move(it) : 0;
+            if (r == 1) {
+                items_moved++;
+                atomic_fetch_add(&rescues, 1);
+                continue;       /* now it should read as slabbed */
+            }
+            /* In use, being written, or just unlinked by someone else:
+             * wait for its last reference to go. */
+            atomic_fetch_add(&busy_items, 1);
+            usleep(1000);
+        }
+    }
+    slabs_move_finish(src, dst, &move);
+    atomic_fetch_add(&moved, 1);
+    atomic_store(&running, 0);
+    probe_slabs_reassign_done((int)src, (int)dst, items_moved);
+}
+
+/* The class with the most spare memory, if it has enough to give a page. */
+static unsigned pick_donor(unsigned except)
+{
+    unsigned best = 0;
+    double best_free = 0;
+    for (unsigned id = 1; id <= slabs_largest_chunk_class(); id++) {
+        if (id == except)
+            continue;
+        struct slab_class_stats s;
+        slabs_class_stats(id, &s);
+        if (s.total_pages < 2 || s.chunks_per_page == 0)
+            continue;
+        double free_pages = (double)s.free_chunks / s.chunks_per_page;
+        if (free_pages >= AUTOMOVE_FREE_PAGES && free_pages > best_free) {
+            best = id;
+            best_free = free_pages;
+        }
+    }
+    return best;
+}
+
+/* Automove: find a class that evicted since the last look and a donor. */
+static void automove(uint64_t *last_evictions)
+{
+    unsigned top = slabs_largest_chunk_class();
+    for (unsigned id = 1; id <= top; id++) {
+        uint64_t ev = items_class_evictions(id);
+        uint64_t delta = ev - last_evictions[id];
+        last_evictions[id] = ev;
+        if (delta == 0 || settings.slab_automove == 0)
+            continue;
+        unsigned donor = pick_donor(id);
+        if (donor != 0) {
+            move_page(donor, id);
+            return;
+        }
+    }
+}
+
+static void *mover_main(void *arg)
+{
+    (void)arg;
+    uint64_t last_evictions[SLAB_CLASS_MAX] = {0};
+    pthread_mutex_lock(&mover_lock);
+    for (;;) {
+        if (want_dst == 0) {
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 1;
+            pthread_cond_timedwait(&mover_wake, &mover_lock, &deadline);
+        }
+        int src = want_src, dst = want_dst;
+        want_dst = 0;
+        pthread_mutex_unlock(&mover_lock);
+
+        if (dst != 0) {
+            if (src == -1)
+                src = (int)pick_donor((unsigned)dst);
+            if (src > 0)
+                move_page((unsigned)src, (unsigned)dst);
+        } else if (settings.slab_automove > 0) {
+            automove(last_evictions);
+        }
+        pthread_mutex_lock(&mover_lock);
+    }
+    return NULL;
+}
+
+void slab_mover_start(void)
+{
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, mover_main, NULL) != 0) {
+        perror("pthread_create (slab mover)");
+        return;
+    }
+    pthread_detach(tid);
+}
+
+enum reassign_result slab_mover_reassign(int src, int dst)
+{
+    unsigned top = slabs_largest_chunk_class();
+    if (src == dst)
+        return REASSIGN_SRC_DST_SAME;
+    if ((src < 1 && src != -1) || src > (int)top || dst < 1 || dst > (int)top)
+        return REASSIGN_BADCLASS;
+    if (src != -1) {
+        struct slab_class_stats s;
+        slabs_class_stats((unsigned)src, &s);
+        if (s.total_pages < 2)
+            return REASSIGN_NOSPARE;
+    }
+    pthread_mutex_lock(&mover_lock);
+    if (want_dst != 0 || atomic_load(&running)) {
+        pthread_mutex_unlock(&mover_lock);
+        return REASSIGN_RUNNING;
+    }
+    want_src = src;
+    want_dst = dst;
+    pthread_cond_signal(&mover_wake);
+    pthread_mutex_unlock(&mover_lock);
+    return REASSIGN_OK;
+}
+
+void slab_mover_stats(struct slab_mover_stats *out)
+{
+    out->slabs_moved = atomic_load(&moved);
+    out->rescues = atomic_load(&rescues);
+    out->busy_items = atomic_load(&busy_items);
+    out->running = atomic_load(&running);
+}
