@@ -18,10 +18,12 @@
 
 #include "assoc.h"
 #include "clock.h"
+#include "crawler.h"
 #include "items.h"
 #include "listen.h"
 #include "probes.h"
 #include "settings.h"
+#include "slab_mover.h"
 #include "slabs.h"
 #include "thread.h"
 
@@ -524,6 +526,8 @@ int main(int argc, char **argv)
     items_init();
     assoc_init(settings.hashpower_init);
     assoc_start_expander();
+    crawler_start();
+    slab_mover_start();
 
     main_base = event_base_new();
     if (main_base == NULL) {

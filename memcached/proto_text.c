@@ -12,9 +12,11 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "crawler.h"
 #include "ops.h"
 #include "probes.h"
 #include "settings.h"
+#include "slab_mover.h"
 #include "slabs.h"
 #include "stats.h"
 #include "thread.h"
@@ -475,6 +477,139 @@ static void process_debugtime(conn *c, token *tokens, int ntokens)
 #endif
 }
 
+/* Parses "all" or a comma list of slab class ids into want[]. */
+static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
+{
+    memset(want, 0, sizeof(bool) * SLAB_CLASS_MAX);
+    if (strcmp(arg, "all") == 0) {
+        for (unsigned id = 1; id <= slabs_class_count(); id++)
+            want[id] = true;
+        return true;
+    }
+    const char *p = arg;
+    while (*p) {
+        char *end;
+        errno = 0;
+        unsigned long id = strtoul(p, &end, 10);
+        if (end == p || errno || id < 1 || id > slabs_class_count())
+            return false;
+        want[id] = true;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return true;
+}
+
+/* One "key=... exp=... ..." line of lru_crawler metadump. */
+static void metadump_item(item *it, void *arg)
+{
+    reply *r = arg;
+    char key[KEY_MAX_LENGTH * 3 + 1];
+    size_t n = 0;
+    const unsigned char *k = (const unsigned char *)item_key(it);
+    for (size_t i = 0; i < it->nkey; i++) {
+        unsigned char ch = k[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~')
+            key[n++] = (char)ch;
+        else
+            n += (size_t)sprintf(key + n, "%%%02X", ch);
+    }
+    key[n] = '\0';
+    reply_printf(r, "key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u size=%lu flags=%u \n",
+                 key, it->exptime ? (long)clock_abstime(it->exptime) : -1L,
+                 (unsigned long long)clock_abstime(it->time),
+                 (unsigned long long)item_get_cas(it),
+                 (it->it_flags & ITEM_FETCHED) ? "yes" : "no", it->slabs_clsid,
+                 (unsigned long)item_ntotal(it), it->client_flags);
+}
+
+static void process_lru_crawler(conn *c, token *tokens, int ntokens)
+{
+    if (ntokens < 2) {
+        conn_error(c, "ERROR");
+        return;
+    }
+    const char *sub = tokens[1].value;
+    bool want[SLAB_CLASS_MAX];
+    if (strcmp(sub, "crawl") == 0 && ntokens >= 3) {
+        if (!crawler_enabled())
+            conn_error(c, "CLIENT_ERROR lru crawler disabled");
+        else if (!parse_class_list(tokens[2].value, want))
+            out(c, "BADCLASS invalid class id\r\n");
+        else if (!crawler_request(want))
+            out(c, "BUSY currently processing crawler request\r\n");
+        else
+            out(c, "OK\r\n");
+    } else if (strcmp(sub, "metadump") == 0 && ntokens >= 3) {
+        if (!settings.dump_enabled) {
+            conn_error(c, "ERROR metadump not allowed");
+        } else if (!parse_class_list(tokens[2].value, want)) {
+            out(c, "BADCLASS invalid class id\r\n");
+        } else {
+            for (unsigned id = 1; id <= slabs_class_count(); id++)
+                if (want[id])
+                    items_foreach(id, metadump_item, &c->out);
+            out(c, "END\r\n");
+        }
+    } else if (strcmp(sub, "enable") == 0) {
+        crawler_set_enabled(true);
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "disable") == 0) {
+        crawler_set_enabled(false);
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "sleep") == 0 && ntokens >= 3) {
+        uint64_t us;
+        if (!parse_u64(tokens[2].value, &us) || us > 1000000) {
+            conn_error(c, "CLIENT_ERROR failed to set sleep value");
+            return;
+        }
+        settings.lru_crawler_sleep = (int)us;
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "tocrawl") == 0 && ntokens >= 3) {
+        uint64_t n;
+        if (!parse_u64(tokens[2].value, &n) || n > UINT32_MAX) {
+            conn_error(c, "CLIENT_ERROR failed to set tocrawl value");
+            return;
+        }
+        settings.lru_crawler_tocrawl = (uint32_t)n;
+        out(c, "OK\r\n");
+    } else {
+        conn_error(c, "ERROR");
+    }
+}
+
+static void process_slabs(conn *c, token *tokens, int ntokens)
+{
+    if (ntokens >= 4 && strcmp(tokens[1].value, "reassign") == 0) {
+        int32_t src, dst;
+        if (!parse_i32(tokens[2].value, &src) || !parse_i32(tokens[3].value, &dst)) {
+            conn_error(c, "CLIENT_ERROR bad command line format");
+            return;
+        }
+        switch (slab_mover_reassign(src, dst)) {
+        case REASSIGN_OK: out(c, "OK\r\n"); break;
+        case REASSIGN_RUNNING: out(c, "BUSY currently processing reassign request\r\n"); break;
+        case REASSIGN_BADCLASS: out(c, "BADCLASS invalid src or dst class id\r\n"); break;
+        case REASSIGN_NOSPARE: out(c, "NOSPARE source class has no spare pages\r\n"); break;
+        case REASSIGN_SRC_DST_SAME: out(c, "SAME src and dst class are identical\r\n"); break;
+        }
+    } else if (ntokens >= 3 && strcmp(tokens[1].value, "automove") == 0) {
+        uint64_t level;
+        if (!parse_u64(tokens[2].value, &level) || level > 2) {
+            conn_error(c, "ERROR");
+            return;
+        }
+        settings.slab_automove = (int)level;
+        out(c, "OK\r\n");
+    } else {
+        conn_error(c, "ERROR");
+    }
+}
+
 /* Dispatches one command line line[0..len) (NUL at line[len], no "\r\n"). */
 static void process_command(conn *c, char *line, size_t len)
 {
@@ -538,6 +673,10 @@ static void process_command(conn *c, char *line, size_t len)
         process_verbosity(c, tokens, ntokens);
     else if (IS("cache_memlimit"))
         process_cache_memlimit(c, tokens, ntokens);
+    else if (IS("lru_crawler"))
+        process_lru_crawler(c, tokens, ntokens);
+    else if (IS("slabs"))
+        process_slabs(c, tokens, ntokens);
     else if (IS("shutdown")) {
         if (!settings.shutdown_command)
             conn_error(c, "ERROR: shutdown not enabled");

@@ -14,10 +14,12 @@
 #include "assoc.h"
 #include "clock.h"
 #include "conn.h"
+#include "crawler.h"
 #include "items.h"
 #include "probes.h"
 #include "reply.h"
 #include "settings.h"
+#include "slab_mover.h"
 #include "slabs.h"
 #include "thread.h"
 
@@ -81,8 +83,12 @@ void stats_general(reply *r)
     struct thread_stats_sum t;
     struct items_totals it;
     struct rusage usage;
+    struct slab_mover_stats mover;
+    struct crawler_stats crawler;
     stats_aggregate(&t);
     items_totals(&it);
+    slab_mover_stats(&mover);
+    crawler_stats(&crawler);
     getrusage(RUSAGE_SELF, &usage);
 
     /* X(name, format, value): one line per stat, memcached's order. */
@@ -134,6 +140,12 @@ void stats_general(reply *r)
     X("hash_power_level", "%u", assoc_hashpower()) \
     X("hash_bytes", "%zu", assoc_hash_bytes()) \
     X("hash_is_expanding", "%d", assoc_expanding() ? 1 : 0) \
+    X("slab_reassign_rescues", U64, ULL(mover.rescues)) \
+    X("slab_reassign_busy_items", U64, ULL(mover.busy_items)) \
+    X("slab_reassign_running", "%d", mover.running) \
+    X("slabs_moved", U64, ULL(mover.slabs_moved)) \
+    X("lru_crawler_running", "%d", crawler.running) \
+    X("lru_crawler_starts", U64, ULL(crawler.starts)) \
     X("bytes", U64, ULL(it.bytes)) \
     X("curr_items", U64, ULL(it.curr_items)) \
     X("total_items", U64, ULL(it.total_items)) \
@@ -247,6 +259,38 @@ static void stats_slabs(reply *r)
     stats_line(r, "total_malloced", "%zu", slabs_mem_used());
 }
 
+static void stats_items(reply *r)
+{
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        struct items_class_stats s;
+        items_class_stats(id, &s);
+        if (s.number == 0 && s.evicted == 0 && s.outofmemory == 0)
+            continue;
+        char name[64];
+        /* X(field, format, value): memcached's "items:<class>:<field>" lines. */
+#define ITEMS_STATS(X) \
+        X("number", U64, ULL(s.number)) \
+        X("age", "%u", (unsigned)s.age) \
+        X("mem_requested", U64, ULL(s.mem_requested)) \
+        X("evicted", U64, ULL(s.evicted)) \
+        X("evicted_nonzero", U64, ULL(s.evicted_nonzero)) \
+        X("evicted_time", "%u", (unsigned)s.evicted_time) \
+        X("outofmemory", U64, ULL(s.outofmemory)) \
+        X("tailrepairs", "%d", 0) \
+        X("reclaimed", U64, ULL(s.reclaimed)) \
+        X("expired_unfetched", U64, ULL(s.expired_unfetched)) \
+        X("evicted_unfetched", U64, ULL(s.evicted_unfetched)) \
+        X("evicted_active", "%d", 0) \
+        X("crawler_reclaimed", U64, ULL(s.crawler_reclaimed)) \
+        X("crawler_items_checked", U64, ULL(s.crawler_items_checked))
+#define EMIT_ITEM(field, fmt, value) \
+        snprintf(name, sizeof(name), "items:%u:" field, id); stats_line(r, name, fmt, value);
+        ITEMS_STATS(EMIT_ITEM)
+#undef EMIT_ITEM
+#undef ITEMS_STATS
+    }
+}
+
 /* stats probes: who is tracing, from the probes' semaphores. */
 static void stats_probes(reply *r)
 {
@@ -264,6 +308,10 @@ bool stats_group(reply *r, const char *group, const char *arg)
     (void)arg;
     if (strcmp(group, "slabs") == 0)
         stats_slabs(r);
+    else if (strcmp(group, "items") == 0)
+        stats_items(r);
+    else if (strcmp(group, "sizes") == 0)
+        stats_line(r, "sizes_status", "%s", "disabled");
     else if (strcmp(group, "probes") == 0)
         stats_probes(r);
     else
