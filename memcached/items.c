@@ -1,6 +1,14 @@
 /* items.c: item lifetime (allocate, link, unlink, release), the item lock
- * stripes, the per-class LRU lists and eviction from their tails, lazy
- * expiry and flush_all. */
+ * stripes, the segmented LRU of each slab class (HOT, WARM, COLD, TEMP) with
+ * its maintainer thread, eviction from the COLD tail, lazy expiry and
+ * flush_all.
+ *
+ * New items enter HOT (TEMP when their TTL is under temporary_ttl). The
+ * maintainer moves HOT's tail to WARM if it was fetched again, else to COLD,
+ * and WARM's idle tail to COLD, whenever a segment outgrows its share of the
+ * class or its tail is old relative to COLD's. A hit in COLD moves the item
+ * to WARM. Evictions take COLD's tail. With -o no_lru_segmented everything
+ * lives in COLD and hits bump items to its head once a minute. */
 #include "items.h"
 
 #include <pthread.h>
@@ -8,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "assoc.h"
 #include "hash.h"
@@ -21,6 +30,8 @@
 
 static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER];
 
+enum lru_segment { SEG_HOT, SEG_WARM, SEG_COLD, SEG_TEMP, SEGMENTS };
+
 struct lru {
     item *head;                     /* newest */
     item *tail;                     /* oldest */
@@ -30,9 +41,12 @@ struct lru {
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t evicted_active, evicted_nonzero, outofmemory;
     uint64_t crawler_reclaimed, crawler_items_checked;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru, hits;
     rel_time_t evicted_time;
 };
-static struct lru lrus[SLAB_CLASS_MAX];
+static struct lru lrus[SLAB_CLASS_MAX][SEGMENTS];
+#define LRU_OF(it) (&lrus[(it)->slabs_clsid][(it)->lru_segment])
+static _Atomic uint64_t maintainer_juggles;
 
 static _Atomic uint64_t cas_counter;
 /* flush_all: items last touched at or before oldest_live are dead once
@@ -46,7 +60,8 @@ void items_init(void)
     for (size_t i = 0; i < sizeof(item_locks) / sizeof(item_locks[0]); i++)
         pthread_mutex_init(&item_locks[i], NULL);
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
-        pthread_mutex_init(&lrus[i].lock, NULL);
+        for (unsigned seg = 0; seg < SEGMENTS; seg++)
+            pthread_mutex_init(&lrus[i][seg].lock, NULL);
 }
 
 #define STRIPE(hv) ((hv) & ((1u << ITEM_LOCK_POWER) - 1))
@@ -153,15 +168,27 @@ static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
 
 void item_unlink_locked(item *it, uint32_t hv)
 {
-    struct lru *l = &lrus[it->slabs_clsid];
+    struct lru *l = LRU_OF(it);
     pthread_mutex_lock(&l->lock);
     unlink_with_lru_held(it, hv, l);
     pthread_mutex_unlock(&l->lock);
 }
 
+/* The segment a newly linked item enters. */
+static enum lru_segment entry_segment(const item *it)
+{
+    if (!settings.lru_segmented)
+        return SEG_COLD;
+    if (settings.temp_lru && it->exptime != 0 &&
+        it->exptime - current_time < settings.temporary_ttl)
+        return SEG_TEMP;
+    return SEG_HOT;
+}
+
 void item_link_locked(item *it, uint32_t hv)
 {
-    struct lru *l = &lrus[it->slabs_clsid];
+    it->lru_segment = (uint8_t)entry_segment(it);
+    struct lru *l = LRU_OF(it);
     it->it_flags |= ITEM_LINKED;
     it->time = current_time;
     item_set_cas(it, item_next_cas());
@@ -184,12 +211,50 @@ void item_replace_locked(item *old_it, item *new_it, uint32_t hv)
     item_link_locked(new_it, hv);
 }
 
-/* Bumps a fetched item to the head of its LRU, at most once a minute. */
+/* Moves a linked item to the head of segment to (moves_to_warm etc. are
+ * counted by the caller). Caller holds the item lock and no LRU lock. */
+static void move_to_segment(item *it, enum lru_segment to)
+{
+    struct lru *from = LRU_OF(it);
+    pthread_mutex_lock(&from->lock);
+    lru_remove(from, it);
+    from->curr_items--;
+    from->bytes -= item_ntotal(it);
+    pthread_mutex_unlock(&from->lock);
+    it->lru_segment = (uint8_t)to;
+    struct lru *dest = LRU_OF(it);
+    pthread_mutex_lock(&dest->lock);
+    lru_push_head(dest, it);
+    dest->curr_items++;
+    dest->bytes += item_ntotal(it);
+    pthread_mutex_unlock(&dest->lock);
+}
+
+/* Records a hit on a linked item. Caller holds its item lock. Segmented:
+ * marks it active, and a hit in COLD moves it to WARM. Otherwise: bumps it
+ * to the head of its LRU, at most once a minute. */
 static void item_bump(item *it)
 {
+    if (settings.lru_segmented) {
+        struct lru *l = LRU_OF(it);
+        l->hits++;  /* approximate: read under the item lock only */
+        if (it->it_flags & ITEM_FETCHED)
+            it->it_flags |= ITEM_ACTIVE;
+        it->time = current_time;
+        if (it->lru_segment == SEG_COLD && (it->it_flags & ITEM_ACTIVE)) {
+            probe_item_update(item_key(it), it->nkey, value_len(it));
+            it->it_flags &= ~ITEM_ACTIVE;
+            move_to_segment(it, SEG_WARM);
+            struct lru *warm = LRU_OF(it);
+            pthread_mutex_lock(&warm->lock);
+            warm->moves_to_warm++;
+            pthread_mutex_unlock(&warm->lock);
+        }
+        return;
+    }
     if (it->time >= current_time - ITEM_UPDATE_INTERVAL)
         return;
-    struct lru *l = &lrus[it->slabs_clsid];
+    struct lru *l = LRU_OF(it);
     probe_item_update(item_key(it), it->nkey, value_len(it));
     pthread_mutex_lock(&l->lock);
     if (it->it_flags & ITEM_LINKED) {
@@ -211,7 +276,7 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     bool flushed;
     if (item_is_dead(it, &flushed)) {
         if (!flushed && !(it->it_flags & ITEM_FETCHED)) {
-            struct lru *l = &lrus[it->slabs_clsid];
+            struct lru *l = LRU_OF(it);
             pthread_mutex_lock(&l->lock);
             l->expired_unfetched++;
             pthread_mutex_unlock(&l->lock);
@@ -225,8 +290,8 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     }
     item_ref(it);
     if (do_update) {
-        it->it_flags |= ITEM_FETCHED;
         item_bump(it);
+        it->it_flags |= ITEM_FETCHED;
     }
     *outcome = LOOKUP_HIT;
     return it;
@@ -234,12 +299,12 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
 
 /* ---- eviction ---- */
 
-/* Frees one item from the tail of class id: an expired or flushed one if
- * found, else (when evict) the least recently used idle one. Returns true
- * when an item was freed. Takes the LRU lock, and item locks by trylock. */
-static bool lru_reclaim_tail(unsigned id, bool evict)
+/* Frees one item from the tail of one LRU of class id: an expired or
+ * flushed one if found, else (when evict) the least recently used idle one.
+ * Returns true when an item was freed. Takes the LRU lock, and item locks
+ * by trylock. */
+static bool reclaim_from(unsigned id, struct lru *l, bool evict)
 {
-    struct lru *l = &lrus[id];
     bool freed = false;
     pthread_mutex_lock(&l->lock);
     item *it = l->tail;
@@ -286,6 +351,17 @@ static bool lru_reclaim_tail(unsigned id, bool evict)
     return freed;
 }
 
+/* Frees one item of class id: from COLD first, then HOT and WARM when COLD
+ * has nothing to give; TEMP items only when expired. */
+static bool lru_reclaim_tail(unsigned id, bool evict)
+{
+    static const enum lru_segment order[] = { SEG_COLD, SEG_HOT, SEG_WARM };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (reclaim_from(id, &lrus[id][order[i]], evict))
+            return true;
+    return reclaim_from(id, &lrus[id][SEG_TEMP], false);
+}
+
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
 {
@@ -313,6 +389,7 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     it->refcount = 1;
     it->it_flags = settings.use_cas ? ITEM_CAS : 0;
     it->nkey = (uint8_t)nkey;
+    it->lru_segment = SEG_COLD;
     it->nbytes = nbytes;
     it->exptime = exptime;
     it->client_flags = client_flags;
@@ -327,83 +404,119 @@ void items_totals(struct items_totals *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 1; i <= slabs_class_count(); i++) {
-        struct lru *l = &lrus[i];
-        pthread_mutex_lock(&l->lock);
-        out->curr_items += l->curr_items;
-        out->total_items += l->total_items;
-        out->bytes += l->bytes;
-        out->evictions += l->evictions;
-        out->reclaimed += l->reclaimed;
-        out->expired_unfetched += l->expired_unfetched;
-        out->evicted_unfetched += l->evicted_unfetched;
-        out->evicted_active += l->evicted_active;
-        out->crawler_reclaimed += l->crawler_reclaimed;
-        out->crawler_items_checked += l->crawler_items_checked;
-        pthread_mutex_unlock(&l->lock);
+        for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+            struct lru *l = &lrus[i][seg];
+            pthread_mutex_lock(&l->lock);
+            out->curr_items += l->curr_items;
+            out->total_items += l->total_items;
+            out->bytes += l->bytes;
+            out->evictions += l->evictions;
+            out->reclaimed += l->reclaimed;
+            out->expired_unfetched += l->expired_unfetched;
+            out->evicted_unfetched += l->evicted_unfetched;
+            out->evicted_active += l->evicted_active;
+            out->crawler_reclaimed += l->crawler_reclaimed;
+            out->crawler_items_checked += l->crawler_items_checked;
+            out->moves_to_cold += l->moves_to_cold;
+            out->moves_to_warm += l->moves_to_warm;
+            out->moves_within_lru += l->moves_within_lru;
+            pthread_mutex_unlock(&l->lock);
+        }
     }
+    out->lru_maintainer_juggles = atomic_load(&maintainer_juggles);
 }
 
 void items_count_outofmemory(unsigned id)
 {
-    struct lru *l = &lrus[id];
+    struct lru *l = &lrus[id][SEG_COLD];
     pthread_mutex_lock(&l->lock);
     l->outofmemory++;
     pthread_mutex_unlock(&l->lock);
 }
 
-void items_class_stats(unsigned id, struct items_class_stats *out)
+/* Seconds since the last access of l's oldest item. Caller holds l->lock. */
+static rel_time_t tail_age(const struct lru *l)
 {
-    struct lru *l = &lrus[id];
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&l->lock);
-    out->number = l->curr_items;
-    out->evicted = l->evictions;
-    out->evicted_nonzero = l->evicted_nonzero;
-    out->reclaimed = l->reclaimed;
-    out->expired_unfetched = l->expired_unfetched;
-    out->evicted_unfetched = l->evicted_unfetched;
-    out->crawler_reclaimed = l->crawler_reclaimed;
-    out->crawler_items_checked = l->crawler_items_checked;
-    out->outofmemory = l->outofmemory;
-    out->mem_requested = l->bytes;
-    out->evicted_time = l->evicted_time;
-    item *tail = l->tail;
+    const item *tail = l->tail;
     while (tail && (tail->it_flags & ITEM_CRAWLER))
         tail = tail->prev;
-    out->age = tail ? current_time - tail->time : 0;
-    pthread_mutex_unlock(&l->lock);
+    return tail ? current_time - tail->time : 0;
+}
+
+void items_class_stats(unsigned id, struct items_class_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+        struct lru *l = &lrus[id][seg];
+        pthread_mutex_lock(&l->lock);
+        out->number += l->curr_items;
+        out->evicted += l->evictions;
+        out->evicted_nonzero += l->evicted_nonzero;
+        out->reclaimed += l->reclaimed;
+        out->expired_unfetched += l->expired_unfetched;
+        out->evicted_unfetched += l->evicted_unfetched;
+        out->crawler_reclaimed += l->crawler_reclaimed;
+        out->crawler_items_checked += l->crawler_items_checked;
+        out->outofmemory += l->outofmemory;
+        out->mem_requested += l->bytes;
+        out->moves_to_cold += l->moves_to_cold;
+        out->moves_to_warm += l->moves_to_warm;
+        out->moves_within_lru += l->moves_within_lru;
+        if (l->evicted_time)
+            out->evicted_time = l->evicted_time;
+        switch (seg) {
+        case SEG_HOT:
+            out->number_hot = l->curr_items; out->age_hot = tail_age(l); out->hits_to_hot = l->hits;
+            break;
+        case SEG_WARM:
+            out->number_warm = l->curr_items; out->age_warm = tail_age(l); out->hits_to_warm = l->hits;
+            break;
+        case SEG_COLD:
+            out->number_cold = l->curr_items; out->age = tail_age(l); out->hits_to_cold = l->hits;
+            break;
+        default:
+            out->number_temp = l->curr_items; out->hits_to_temp = l->hits;
+            break;
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
 }
 
 uint64_t items_class_count(unsigned id)
 {
-    struct lru *l = &lrus[id];
-    pthread_mutex_lock(&l->lock);
-    uint64_t n = l->curr_items;
-    pthread_mutex_unlock(&l->lock);
+    uint64_t n = 0;
+    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+        struct lru *l = &lrus[id][seg];
+        pthread_mutex_lock(&l->lock);
+        n += l->curr_items;
+        pthread_mutex_unlock(&l->lock);
+    }
     return n;
 }
 
 uint64_t items_class_evictions(unsigned id)
 {
-    struct lru *l = &lrus[id];
-    pthread_mutex_lock(&l->lock);
-    uint64_t n = l->evictions;
-    pthread_mutex_unlock(&l->lock);
+    uint64_t n = 0;
+    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+        struct lru *l = &lrus[id][seg];
+        pthread_mutex_lock(&l->lock);
+        n += l->evictions;
+        pthread_mutex_unlock(&l->lock);
+    }
     return n;
 }
 
 /* ---- the LRU crawler's walk ---- */
 
-void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed)
+static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
+                          uint64_t *checked, uint64_t *reclaimed)
 {
-    struct lru *l = &lrus[id];
     /* A place marker that moves from the tail toward the head, one item
      * per step, so the walk survives the lock being dropped between steps. */
     item *marker = calloc(1, sizeof(item));
     if (marker == NULL)
         return;
     marker->it_flags = ITEM_CRAWLER;
-    *checked = *reclaimed = 0;
 
     pthread_mutex_lock(&l->lock);
     marker->prev = l->tail;
@@ -458,16 +571,25 @@ void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t 
     free(marker);
 }
 
+void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed)
+{
+    *checked = *reclaimed = 0;
+    for (unsigned seg = 0; seg < SEGMENTS; seg++)
+        crawl_segment(id, &lrus[id][seg], limit, checked, reclaimed);
+}
+
 void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
 {
-    struct lru *l = &lrus[id];
-    pthread_mutex_lock(&l->lock);
-    for (item *it = l->head; it != NULL; it = it->next) {
-        bool flushed;
-        if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
-            fn(it, arg);
+    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+        struct lru *l = &lrus[id][seg];
+        pthread_mutex_lock(&l->lock);
+        for (item *it = l->head; it != NULL; it = it->next) {
+            bool flushed;
+            if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
+                fn(it, arg);
+        }
+        pthread_mutex_unlock(&l->lock);
     }
-    pthread_mutex_unlock(&l->lock);
 }
 
 int item_evict_for_move(item *it)
@@ -483,7 +605,7 @@ int item_evict_for_move(item *it)
     } else if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) != 1) {
         result = 0;
     } else {
-        struct lru *l = &lrus[it->slabs_clsid];
+        struct lru *l = LRU_OF(it);
         pthread_mutex_lock(&l->lock);
         /* Not counted in evictions: the automover watches those. */
         if (probe_item_evict_enabled())
@@ -496,4 +618,106 @@ int item_evict_for_move(item *it)
     }
     item_unlock(hv);
     return result;
+}
+
+/* ---- the LRU maintainer ---- */
+
+/* Moves up to max items off the tail of segment seg of class id while the
+ * segment is over limit_bytes or its tail is older than max_age. Returns
+ * how many moved. */
+static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_bytes,
+                          rel_time_t max_age, int max)
+{
+    struct lru *l = &lrus[id][seg];
+    int moved = 0;
+    while (moved < max) {
+        pthread_mutex_lock(&l->lock);
+        item *it = l->tail;
+        while (it && (it->it_flags & ITEM_CRAWLER))
+            it = it->prev;
+        if (it == NULL || (l->bytes <= limit_bytes && current_time - it->time <= max_age)) {
+            pthread_mutex_unlock(&l->lock);
+            break;
+        }
+        uint32_t hv = hash_key(item_key(it), it->nkey);
+        if (!item_trylock(hv)) {
+            pthread_mutex_unlock(&l->lock);
+            break;
+        }
+        pthread_mutex_unlock(&l->lock);
+        /* Holding the item lock keeps it linked and where it is. */
+        enum lru_segment to = SEG_COLD;
+        if (it->it_flags & ITEM_ACTIVE) {
+            it->it_flags &= ~ITEM_ACTIVE;
+            to = SEG_WARM;
+        }
+        move_to_segment(it, to);
+        struct lru *dest = LRU_OF(it);
+        pthread_mutex_lock(&dest->lock);
+        if (to == SEG_COLD)
+            dest->moves_to_cold++;
+        else if (seg == SEG_WARM)
+            dest->moves_within_lru++;
+        else
+            dest->moves_to_warm++;
+        pthread_mutex_unlock(&dest->lock);
+        item_unlock(hv);
+        moved++;
+    }
+    return moved;
+}
+
+/* One pass over every class; returns items moved. */
+static int maintain_once(void)
+{
+    int moved = 0;
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        uint64_t total = 0;
+        rel_time_t cold_age = 0;
+        for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+            pthread_mutex_lock(&lrus[id][seg].lock);
+            total += lrus[id][seg].bytes;
+            if (seg == SEG_COLD)
+                cold_age = tail_age(&lrus[id][seg]);
+            pthread_mutex_unlock(&lrus[id][seg].lock);
+        }
+        if (total == 0)
+            continue;
+        /* With COLD empty, nothing is old relative to it: limits only. */
+        rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
+        rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
+        moved += juggle_segment(id, SEG_HOT, total * (uint64_t)settings.hot_lru_pct / 100,
+                                hot_age, 500);
+        moved += juggle_segment(id, SEG_WARM, total * (uint64_t)settings.warm_lru_pct / 100,
+                                warm_age, 500);
+    }
+    atomic_fetch_add(&maintainer_juggles, 1);
+    return moved;
+}
+
+static void *maintainer_main(void *arg)
+{
+    (void)arg;
+    useconds_t sleep_us = 1000;
+    for (;;) {
+        usleep(sleep_us);
+        /* Busy: come back soon; idle: back off to a second. */
+        if (maintain_once() > 0)
+            sleep_us = sleep_us > 2000 ? sleep_us / 2 : 1000;
+        else if (sleep_us < 1000000)
+            sleep_us *= 2;
+    }
+    return NULL;
+}
+
+void items_start_maintainer(void)
+{
+    if (!settings.lru_segmented || !settings.lru_maintainer_thread)
+        return;
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, maintainer_main, NULL) != 0) {
+        perror("pthread_create (lru maintainer)");
+        return;
+    }
+    pthread_detach(tid);
 }

@@ -23,6 +23,7 @@
 #define ITEM_SLABBED 0x04   /* the chunk is free, on its class's free list */
 #define ITEM_FETCHED 0x08   /* read at least once since stored */
 #define ITEM_CRAWLER 0x10   /* not an item: the LRU crawler's place marker */
+#define ITEM_ACTIVE  0x20   /* fetched again since it last moved between LRUs */
 
 typedef struct item {
     struct item *next;      /* LRU: the next older item */
@@ -36,6 +37,7 @@ typedef struct item {
     uint8_t it_flags;       /* ITEM_* bits; changed under the item lock */
     uint8_t slabs_clsid;    /* slab class of the chunk */
     uint8_t nkey;           /* key length, without its NUL */
+    uint8_t lru_segment;    /* which of its class's LRUs holds it (HOT, WARM, ...) */
     char data[];            /* [cas if ITEM_CAS] key NUL value "\r\n" */
 } item;
 
@@ -79,6 +81,10 @@ enum lookup_outcome {
 
 /* Sets up item locks and LRUs; call after slabs_init(). */
 void items_init(void);
+
+/* Starts the LRU maintainer thread (segmented LRU: moves items from HOT
+ * and WARM to COLD as they age or the segments outgrow their share). */
+void items_start_maintainer(void);
 
 /* Item lock stripes, chosen by key hash. */
 void item_lock(uint32_t hv);
@@ -150,7 +156,8 @@ struct items_totals {
     uint64_t curr_items, total_items, bytes;
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t evicted_active, crawler_reclaimed, crawler_items_checked;
-    uint64_t lru_crawler_starts;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
+    uint64_t lru_maintainer_juggles;
 };
 
 /* Per-class numbers for stats items. */
@@ -158,8 +165,12 @@ struct items_class_stats {
     uint64_t number, evicted, evicted_nonzero, reclaimed, expired_unfetched;
     uint64_t evicted_unfetched, crawler_reclaimed, crawler_items_checked;
     uint64_t outofmemory, mem_requested;
-    rel_time_t age;             /* seconds since the tail item's last access */
+    rel_time_t age;             /* seconds since the COLD tail's last access */
+    rel_time_t age_hot, age_warm; /* same for the HOT and WARM tails */
     rel_time_t evicted_time;    /* idle seconds of the last evicted item */
+    uint64_t number_hot, number_warm, number_cold, number_temp;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
+    uint64_t hits_to_hot, hits_to_warm, hits_to_cold, hits_to_temp;
 };
 void items_class_stats(unsigned id, struct items_class_stats *out);
 

@@ -526,6 +526,7 @@ int main(int argc, char **argv)
     items_init();
     assoc_init(settings.hashpower_init);
     assoc_start_expander();
+    items_start_maintainer();
     crawler_start();
     slab_mover_start();
 

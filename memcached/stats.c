@@ -146,6 +146,7 @@ void stats_general(reply *r)
     X("slabs_moved", U64, ULL(mover.slabs_moved)) \
     X("lru_crawler_running", "%d", crawler.running) \
     X("lru_crawler_starts", U64, ULL(crawler.starts)) \
+    X("lru_maintainer_juggles", U64, ULL(it.lru_maintainer_juggles)) \
     X("bytes", U64, ULL(it.bytes)) \
     X("curr_items", U64, ULL(it.curr_items)) \
     X("total_items", U64, ULL(it.total_items)) \
@@ -155,7 +156,10 @@ void stats_general(reply *r)
     X("evictions", U64, ULL(it.evictions)) \
     X("reclaimed", U64, ULL(it.reclaimed)) \
     X("crawler_reclaimed", U64, ULL(it.crawler_reclaimed)) \
-    X("crawler_items_checked", U64, ULL(it.crawler_items_checked))
+    X("crawler_items_checked", U64, ULL(it.crawler_items_checked)) \
+    X("moves_to_cold", U64, ULL(it.moves_to_cold)) \
+    X("moves_to_warm", U64, ULL(it.moves_to_warm)) \
+    X("moves_within_lru", U64, ULL(it.moves_within_lru))
 
 #define EMIT(name, fmt, value) stats_line(r, name, fmt, value);
     GENERAL_STATS(EMIT)
@@ -270,6 +274,11 @@ static void stats_items(reply *r)
         /* X(field, format, value): memcached's "items:<class>:<field>" lines. */
 #define ITEMS_STATS(X) \
         X("number", U64, ULL(s.number)) \
+        X("number_hot", U64, ULL(s.number_hot)) \
+        X("number_warm", U64, ULL(s.number_warm)) \
+        X("number_cold", U64, ULL(s.number_cold)) \
+        X("age_hot", "%u", (unsigned)s.age_hot) \
+        X("age_warm", "%u", (unsigned)s.age_warm) \
         X("age", "%u", (unsigned)s.age) \
         X("mem_requested", U64, ULL(s.mem_requested)) \
         X("evicted", U64, ULL(s.evicted)) \
@@ -282,7 +291,16 @@ static void stats_items(reply *r)
         X("evicted_unfetched", U64, ULL(s.evicted_unfetched)) \
         X("evicted_active", "%d", 0) \
         X("crawler_reclaimed", U64, ULL(s.crawler_reclaimed)) \
-        X("crawler_items_checked", U64, ULL(s.crawler_items_checked))
+        X("crawler_items_checked", U64, ULL(s.crawler_items_checked)) \
+        X("lrutail_reflocked", "%d", 0) \
+        X("moves_to_cold", U64, ULL(s.moves_to_cold)) \
+        X("moves_to_warm", U64, ULL(s.moves_to_warm)) \
+        X("moves_within_lru", U64, ULL(s.moves_within_lru)) \
+        X("direct_reclaims", "%d", 0) \
+        X("hits_to_hot", U64, ULL(s.hits_to_hot)) \
+        X("hits_to_warm", U64, ULL(s.hits_to_warm)) \
+        X("hits_to_cold", U64, ULL(s.hits_to_cold)) \
+        X("hits_to_temp", U64, ULL(s.hits_to_temp))
 #define EMIT_ITEM(field, fmt, value) \
         snprintf(name, sizeof(name), "items:%u:" field, id); stats_line(r, name, fmt, value);
         ITEMS_STATS(EMIT_ITEM)
