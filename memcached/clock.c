@@ -8,6 +8,9 @@
 #define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
 #define CLOCK_START_OFFSET 2
 
+/* Seconds current_time had when monotonic_start was read. */
+static int64_t start_offset = CLOCK_START_OFFSET;
+
 volatile rel_time_t current_time;
 time_t process_started;
 
@@ -26,7 +29,15 @@ void clock_tick(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t elapsed = (int64_t)(now.tv_sec - monotonic_start.tv_sec);
-    current_time = (rel_time_t)(elapsed + CLOCK_START_OFFSET + atomic_load(&advanced_seconds));
+    current_time = (rel_time_t)(elapsed + start_offset + atomic_load(&advanced_seconds));
+}
+
+void clock_restore(time_t started)
+{
+    process_started = started;
+    start_offset = (int64_t)(time(NULL) - started);
+    clock_gettime(CLOCK_MONOTONIC, &monotonic_start);
+    current_time = (rel_time_t)start_offset;
 }
 
 void clock_advance(int64_t seconds)

@@ -19,6 +19,10 @@ extern time_t process_started;
 /* Sets process_started and current_time; call once before threads start. */
 void clock_init(void);
 
+/* Warm restart: continues the clock of a process that started at unix
+ * time started, so stored rel_time_t values keep their meaning. */
+void clock_restore(time_t started);
+
 /* Recomputes current_time from the monotonic clock; main thread only. */
 void clock_tick(void);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "probes.h"
+#include "proto_binary.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -252,7 +253,8 @@ static void conn_drive(conn *c, bool readable)
             }
             if (c->protocol == PROTO_NEGOTIATE)
                 c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
-            enum parse_result pr = proto_text_process(c);
+            enum parse_result pr = c->protocol == PROTO_BINARY ? proto_binary_process(c)
+                                                               : proto_text_process(c);
             if (pr == PARSE_NEED_MORE)
                 conn_need_more(c);
             else

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "ops.h"
+#include "proto_binary.h"
 #include "reply.h"
 
 struct worker;
@@ -61,6 +62,7 @@ typedef struct conn {
     size_t rbytes;                  /* unparsed bytes */
     reply out;
     struct pending_store store;
+    struct bin_request bin;         /* binary protocol: the packet being served */
     size_t swallow_left;            /* bytes to discard in CONN_SWALLOW */
     int reqs_left;                  /* requests left in this event (-R) */
     rel_time_t last_cmd_time;       /* for idle_timeout and stats conns */

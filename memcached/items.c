@@ -721,3 +721,32 @@ void items_start_maintainer(void)
     }
     pthread_detach(tid);
 }
+
+/* ---- warm restart ---- */
+
+uint64_t items_cas_counter(void) { return atomic_load(&cas_counter); }
+void items_set_cas_counter(uint64_t cas) { atomic_store(&cas_counter, cas); }
+
+bool item_restore(item *it)
+{
+    bool flushed;
+    it->next = it->prev = it->h_next = NULL;
+    it->refcount = 1;
+    it->it_flags &= (ITEM_LINKED | ITEM_CAS | ITEM_FETCHED);
+    if (!(it->it_flags & ITEM_LINKED) || it->nkey == 0 || it->nkey > KEY_MAX_LENGTH ||
+        item_is_dead(it, &flushed))
+        return false;
+    it->lru_segment = SEG_COLD;
+    uint32_t hv = hash_key(item_key(it), it->nkey);
+    struct lru *l = LRU_OF(it);
+    item_lock(hv);
+    assoc_insert(it, hv);
+    pthread_mutex_lock(&l->lock);
+    lru_push_head(l, it);
+    l->curr_items++;
+    l->total_items++;
+    l->bytes += item_ntotal(it);
+    pthread_mutex_unlock(&l->lock);
+    item_unlock(hv);
+    return true;
+}

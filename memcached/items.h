@@ -151,6 +151,13 @@ uint64_t items_class_evictions(unsigned id);
  * is no longer a linked item. Takes the item lock by trylock. */
 int item_evict_for_move(item *it);
 
+/* Warm restart: the CAS counter, and relinking an item found in a restored
+ * page (single-threaded start-up). item_restore returns false, leaving the
+ * chunk for the caller to free, when it is not a live item. */
+uint64_t items_cas_counter(void);
+void items_set_cas_counter(uint64_t cas);
+bool item_restore(item *it);
+
 /* Storage totals for the stats command. */
 struct items_totals {
     uint64_t curr_items, total_items, bytes;

@@ -21,6 +21,7 @@
 #include "crawler.h"
 #include "items.h"
 #include "listen.h"
+#include "memfile.h"
 #include "probes.h"
 #include "settings.h"
 #include "slab_mover.h"
@@ -211,6 +212,18 @@ static void clock_cb(evutil_socket_t fd, short which, void *arg)
 }
 
 static volatile sig_atomic_t stop_requested;
+static bool save_on_stop;   /* SIGUSR1 with -e: keep the cache for a restart */
+
+static void graceful_stop_cb(evutil_socket_t sig, short which, void *arg)
+{
+    (void)sig;
+    (void)which;
+    (void)arg;
+    fprintf(stderr, "Gracefully stopping\n");
+    save_on_stop = settings.memory_file != NULL;
+    stop_requested = 1;
+    event_base_loopbreak(main_base);
+}
 
 static void stop_cb(evutil_socket_t sig, short which, void *arg)
 {
@@ -343,9 +356,7 @@ int main(int argc, char **argv)
             settings.prefix_delimiter = optarg[0];
             settings.detail_enabled = true;
             break;
-        case 'e':
-            fprintf(stderr, "-e (memory file) is not supported by this build\n");
-            return 1;
+        case 'e': settings.memory_file = optarg; break;
         case 'f':
             settings.factor = atof(optarg);
             if (settings.factor <= 1.0) {
@@ -521,10 +532,26 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
 
+    if (settings.memory_file) {
+        /* Every item must live in the file: no separate allocations for
+         * large items, so slab pages are big enough for the largest. */
+        if (settings.item_size_max > settings.slab_page_size)
+            settings.slab_page_size = settings.item_size_max;
+        settings.slab_chunk_size_max = settings.slab_page_size;
+    }
+
     clock_init();
     slabs_init(settings.maxbytes);
+    if (settings.memory_file) {
+        bool restorable;
+        char *region = memfile_open(settings.maxbytes, &restorable);
+        if (region == NULL)
+            return EX_OSERR;
+        slabs_use_region(region, settings.maxbytes);
+    }
     items_init();
     assoc_init(settings.hashpower_init);
+    memfile_restore();
     assoc_start_expander();
     items_start_maintainer();
     crawler_start();
@@ -547,12 +574,17 @@ int main(int argc, char **argv)
     struct event *intr = evsignal_new(main_base, SIGINT, stop_cb, NULL);
     event_add(term, NULL);
     event_add(intr, NULL);
+    struct event *usr1 = evsignal_new(main_base, SIGUSR1, graceful_stop_cb, NULL);
+    event_add(usr1, NULL);
 
     event_base_dispatch(main_base);
 
     /* Orderly stop: no new clients, close the open ones, exit 0. */
     listen_close();
     threads_stop();
+    if (save_on_stop)
+        memfile_save();
+    event_free(usr1);
     if (settings.pid_file)
         unlink(settings.pid_file);
     event_free(tick);

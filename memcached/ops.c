@@ -33,6 +33,12 @@ void op_request_error(const op_request *rq, const char *key, size_t nkey)
     request_done(rq, key, nkey, "error", -1);
 }
 
+void op_request_done(const op_request *rq, const char *key, size_t nkey,
+                     const char *status, int64_t valuelen)
+{
+    request_done(rq, key, nkey, status, valuelen);
+}
+
 static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
 item *op_get(const op_request *rq, const char *key, size_t nkey,
@@ -287,18 +293,47 @@ static bool parse_counter(const item *it, uint64_t *out)
     return true;
 }
 
+/* Links a new counter item holding value for an autovivifying incr/decr.
+ * Caller holds item_lock(hv) and has seen the key missing. */
+static enum arith_result create_counter(const char *key, size_t nkey, uint32_t hv,
+                                        const struct arith_opts *opts, uint64_t value,
+                                        uint64_t *cas_out)
+{
+    char digits[24];
+    int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)value);
+    enum alloc_failure why;
+    item *fresh = item_alloc(key, nkey, opts->client_flags, opts->exptime,
+                             (uint32_t)len + 2, &why);
+    if (fresh == NULL)
+        return ARITH_NO_MEMORY;
+    memcpy(item_value(fresh), digits, (size_t)len);
+    memcpy(item_value(fresh) + len, "\r\n", 2);
+    item_link_locked(fresh, hv);
+    *cas_out = item_get_cas(fresh);
+    item_release(fresh);
+    return ARITH_OK;
+}
+
 enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
-                           bool incr, uint64_t delta, uint64_t req_cas,
-                           uint64_t *value_out, uint64_t *cas_out)
+                           bool incr, uint64_t delta, const struct arith_opts *opts,
+                           uint64_t *value_out, uint64_t *cas_out, bool *created)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     enum arith_result result = ARITH_OK;
     uint64_t value = 0;
+    uint64_t req_cas = opts ? opts->req_cas : 0;
+    bool made = false;
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it == NULL) {
-        result = ARITH_NOT_FOUND;
+        if (opts != NULL && opts->autovivify) {
+            value = opts->initial;
+            result = create_counter(key, nkey, hv, opts, value, cas_out);
+            made = result == ARITH_OK;
+        } else {
+            result = ARITH_NOT_FOUND;
+        }
     } else if (req_cas != 0 && item_get_cas(it) != req_cas) {
         result = ARITH_EXISTS;
     } else if (!parse_counter(it, &value)) {
@@ -338,7 +373,9 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
         item_release(it);
 
     struct thread_stats *ts = rq->stats;
-    if (result == ARITH_OK) {
+    if (made) {
+        /* memcached counts neither a hit nor a miss for a created key. */
+    } else if (result == ARITH_OK) {
         if (incr)
             STAT_INC(ts, incr_hits);
         else
@@ -363,10 +400,27 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
                  result == ARITH_NOT_FOUND ? "not_found" :
                  result == ARITH_EXISTS ? "exists" : "error", -1);
     *value_out = value;
+    if (created != NULL)
+        *created = made;
     return result;
 }
 
-bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime)
+void op_discard(const op_request *rq, const char *key, size_t nkey)
+{
+    (void)rq;
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it != NULL)
+        item_unlink_locked(it, hv);
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+}
+
+bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime,
+              uint32_t *flags_out, uint64_t *cas_out)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
@@ -378,6 +432,10 @@ bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exp
         it->exptime = exptime;
         size = value_len(it);
         cas = (int64_t)item_get_cas(it);
+        if (flags_out != NULL)
+            *flags_out = it->client_flags;
+        if (cas_out != NULL)
+            *cas_out = (uint64_t)cas;
     }
     item_unlock(hv);
     if (it != NULL)

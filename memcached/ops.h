@@ -66,15 +66,33 @@ enum store_result op_store(const op_request *rq, item *it, enum store_op op,
 enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
                              uint64_t cas);
 
-/* incr (incr true) or decr by delta; decr stops at 0, incr wraps at 2^64.
- * On ARITH_OK *value_out is the new value and *cas_out its unique. A
- * non-zero req_cas must match the item's. */
-enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
-                           bool incr, uint64_t delta, uint64_t req_cas,
-                           uint64_t *value_out, uint64_t *cas_out);
+/* What incr/decr may do beyond ASCII's (binary and meta requests). */
+struct arith_opts {
+    uint64_t req_cas;       /* non-zero: must match the item's unique (ARITH_EXISTS) */
+    bool autovivify;        /* on a miss, create the key holding `initial` */
+    uint64_t initial;       /* value of a created key (the delta is not applied) */
+    uint32_t client_flags;  /* flags of a created key */
+    rel_time_t exptime;     /* exptime of a created key */
+};
 
-/* Sets a key's exptime. Returns true if the key was found. */
-bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime);
+/* incr (incr true) or decr by delta; decr stops at 0, incr wraps at 2^64.
+ * opts may be NULL (plain ASCII incr/decr). On ARITH_OK *value_out is the
+ * new value and *cas_out its unique. With opts->autovivify a miss creates
+ * the key (as memcached does: no incr/decr miss is counted) and returns
+ * ARITH_OK with *created set; created may be NULL. */
+enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
+                           bool incr, uint64_t delta, const struct arith_opts *opts,
+                           uint64_t *value_out, uint64_t *cas_out, bool *created);
+
+/* Unlinks a key's value without counting stats or firing command probes:
+ * a set whose new value could not be allocated must not leave the old
+ * value visible, and memcached does not count that as a delete. */
+void op_discard(const op_request *rq, const char *key, size_t nkey);
+
+/* Sets a key's exptime. Returns true if the key was found; then the
+ * item's flags and unique go to *flags_out and *cas_out (either may be NULL). */
+bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime,
+              uint32_t *flags_out, uint64_t *cas_out);
 
 /* Applies flush_all with a delay in seconds (<= 0: now). */
 void op_flush_all(const op_request *rq, int64_t delay);
@@ -82,5 +100,11 @@ void op_flush_all(const op_request *rq, int64_t delay);
 /* Fires request__done for a request that failed before reaching the
  * storage layer (status "error"). */
 void op_request_error(const op_request *rq, const char *key, size_t nkey);
+
+/* Fires request__done for a request served outside the storage layer (the
+ * debug build's debugsleep): status must be a static string; valuelen is
+ * -1 when no value moved. */
+void op_request_done(const op_request *rq, const char *key, size_t nkey,
+                     const char *status, int64_t valuelen);
 
 #endif

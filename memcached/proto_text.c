@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -209,6 +210,8 @@ static void complete_store(conn *c)
         c->out.suppress = false;
         op_request_error(&ps->rq, item_key(it), it->nkey);
         item_release(it);
+        if (probe_process_command_end_enabled())
+            probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
         return;
     }
     uint64_t cas = 0;
@@ -278,7 +281,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         op_request_error(&rq, key, nkey);
         /* A failed set must not leave the old value visible. */
         if (op == STORE_SET)
-            op_delete(&rq, key, nkey, 0);
+            op_discard(&rq, key, nkey);
         conn_swallow(c, (size_t)vlen + 2);
         return;
     }
@@ -329,7 +332,8 @@ static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
         return;
     }
     uint64_t value, cas;
-    switch (op_arith(&rq, tokens[1].value, tokens[1].length, incr, delta, 0, &value, &cas)) {
+    switch (op_arith(&rq, tokens[1].value, tokens[1].length, incr, delta, NULL, &value, &cas,
+                     NULL)) {
     case ARITH_OK:
         reply_printf(&c->out, "%llu\r\n", (unsigned long long)value);
         break;
@@ -361,7 +365,8 @@ static void process_touch(conn *c, token *tokens, int ntokens)
     if (!parse_i32(tokens[2].value, &exptime)) {
         conn_error(c, "CLIENT_ERROR invalid exptime argument");
     } else {
-        bool found = op_touch(&rq, tokens[1].value, tokens[1].length, clock_realtime(exptime));
+        bool found = op_touch(&rq, tokens[1].value, tokens[1].length, clock_realtime(exptime),
+                              NULL, NULL);
         out(c, found ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
     }
     c->out.suppress = false;
@@ -470,6 +475,33 @@ static void process_debugtime(conn *c, token *tokens, int ntokens)
     }
     clock_advance(seconds);
     out(c, "OK\r\n");
+#else
+    (void)tokens;
+    (void)ntokens;
+    conn_error(c, "ERROR");
+#endif
+}
+
+/* debugsleep <ms> [key] (debug build only): holds the worker for ms
+ * milliseconds, then replies OK; request__done reports it (cmd
+ * "debugsleep", status "ok"), so tracing tools can be shown a slow request. */
+static void process_debugsleep(conn *c, token *tokens, int ntokens)
+{
+#ifdef MC_DEBUG_BUILD
+    op_request rq;
+    start_request(c, &rq, "debugsleep");
+    int64_t ms;
+    if (ntokens < 2 || !parse_i64(tokens[1].value, &ms) || ms < 0 || ms > 60000 ||
+        (ntokens > 2 && tokens[2].length > KEY_MAX_LENGTH)) {
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    out(c, "OK\r\n");
+    op_request_done(&rq, ntokens > 2 ? tokens[2].value : "", ntokens > 2 ? tokens[2].length : 0,
+                    "ok", -1);
 #else
     (void)tokens;
     (void)ntokens;
@@ -684,6 +716,8 @@ static void process_command(conn *c, char *line, size_t len)
             server_shutdown();
     } else if (IS("debugtime"))
         process_debugtime(c, tokens, ntokens);
+    else if (IS("debugsleep"))
+        process_debugsleep(c, tokens, ntokens);
     else if (tokens[ntokens - 1].length >= 5 &&
              memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
         /* Someone pointed a web client at us: hang up, as memcached does. */

@@ -53,6 +53,7 @@ struct settings {
     char *pid_file;           /* -P */
     bool daemonize;           /* -d */
     bool maxcore;             /* -r */
+    char *memory_file;        /* -e: warm restart memory file; NULL: off */
     /* LRU tuning (-o), used by the storage engine. */
     bool lru_crawler;
     int lru_crawler_sleep;

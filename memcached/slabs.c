@@ -39,6 +39,35 @@ static unsigned large_id;       /* largest + 1: items with an allocation each */
 static _Atomic size_t mem_limit;
 static _Atomic size_t mem_used;
 
+/* With -e, pages come from one file-backed region instead of malloc;
+ * region_class[n] is the class owning page n (0: not yet used). */
+static char *region;
+static size_t region_pages, region_next;
+static uint8_t *region_class;
+static pthread_mutex_t region_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A fresh page: from the region when there is one, else malloc. */
+static char *page_take(unsigned id)
+{
+    if (region == NULL)
+        return malloc((size_t)settings.slab_page_size);
+    char *page = NULL;
+    pthread_mutex_lock(&region_lock);
+    if (region_next < region_pages) {
+        region_class[region_next] = (uint8_t)id;
+        page = region + region_next * (size_t)settings.slab_page_size;
+        region_next++;
+    }
+    pthread_mutex_unlock(&region_lock);
+    return page;
+}
+
+static void page_set_owner(char *page, unsigned id)
+{
+    if (region != NULL)
+        region_class[(size_t)(page - region) / (size_t)settings.slab_page_size] = (uint8_t)id;
+}
+
 void slabs_init(size_t limit)
 {
     size_t size = sizeof(item) + (size_t)settings.chunk_size;
@@ -120,17 +149,19 @@ static bool grow_class(struct slab_class *p, unsigned id)
 {
     size_t page = (size_t)settings.slab_page_size;
     /* The first page of a class is always granted, as memcached does, so
-     * that every class can hold at least one item. */
+     * that every class can hold at least one item (not from a region,
+     * which has only -m bytes). */
     if (!mem_charge(page)) {
-        if (p->pages != 0) {
+        if (p->pages != 0 || region != NULL) {
             probe_slabs_slabclass_allocate_failed((int)id);
             return false;
         }
         atomic_fetch_add(&mem_used, page);
     }
-    char *mem = malloc(page);
+    char *mem = page_take(id);
     if (mem == NULL || !page_list_add(p, mem)) {
-        free(mem);
+        if (region == NULL)
+            free(mem);
         atomic_fetch_sub(&mem_used, page);
         probe_slabs_slabclass_allocate_failed((int)id);
         return false;
@@ -281,10 +312,12 @@ void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move)
 
     struct slab_class *d = &classes[dst];
     memset(move->page, 0, (size_t)settings.slab_page_size);
+    page_set_owner(move->page, dst);
     pthread_mutex_lock(&d->lock);
     if (!page_list_add(d, move->page)) {
         pthread_mutex_unlock(&d->lock);
-        free(move->page);
+        if (region == NULL)
+            free(move->page);
         atomic_fetch_sub(&mem_used, (size_t)settings.slab_page_size);
         return;
     }
@@ -300,3 +333,54 @@ void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move)
 }
 
 unsigned slabs_largest_chunk_class(void) { return largest; }
+
+/* ---- warm restart (see memfile.c) ---- */
+
+void slabs_use_region(char *base, size_t size)
+{
+    region = base;
+    region_pages = size / (size_t)settings.slab_page_size;
+    region_next = 0;
+    region_class = calloc(region_pages ? region_pages : 1, 1);
+}
+
+size_t slabs_region_pages(const uint8_t **owners)
+{
+    *owners = region_class;
+    return region_next;
+}
+
+char *slabs_restore_page(size_t n, unsigned id)
+{
+    if (region == NULL || n >= region_pages || id < 1 || id > largest)
+        return NULL;
+    struct slab_class *p = &classes[id];
+    char *page = region + n * (size_t)settings.slab_page_size;
+    pthread_mutex_lock(&p->lock);
+    if (!page_list_add(p, page)) {
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    region_class[n] = (uint8_t)id;
+    if (n + 1 > region_next)
+        region_next = n + 1;
+    atomic_fetch_add(&mem_used, (size_t)settings.slab_page_size);
+    return page;
+}
+
+void slabs_restore_chunk(unsigned id, void *chunk, size_t requested)
+{
+    struct slab_class *p = &classes[id];
+    pthread_mutex_lock(&p->lock);
+    if (requested == 0) {
+        ((item *)chunk)->it_flags = ITEM_SLABBED;
+        struct free_chunk *fc = chunk;
+        fc->next = p->free_list;
+        p->free_list = fc;
+        p->free_count++;
+    } else {
+        p->requested += requested;
+    }
+    pthread_mutex_unlock(&p->lock);
+}

@@ -60,6 +60,17 @@ int slabs_move_begin(unsigned src, struct slab_page_move *move);
 /* Once every chunk of the page is free: hands the page to class dst. */
 void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move);
 
+/* Warm restart: take pages from the region [base, base+size) instead of
+ * malloc. Call after slabs_init(), before any allocation. */
+void slabs_use_region(char *base, size_t size);
+/* Pages of the region in use so far; *owners[n] is page n's class. */
+size_t slabs_region_pages(const uint8_t **owners);
+/* Gives region page n back to class id on restore; returns its address. */
+char *slabs_restore_page(size_t n, unsigned id);
+/* On restore: a free chunk (requested 0) goes on the free list; a live
+ * one is counted with its size. */
+void slabs_restore_chunk(unsigned id, void *chunk, size_t requested);
+
 /* Per-class numbers for stats slabs. */
 struct slab_class_stats {
     size_t chunk_size;

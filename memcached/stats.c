@@ -231,6 +231,7 @@ void stats_settings(reply *r)
     X("read_buf_mem_limit", "%d", settings.read_buf_mem_limit) \
     X("track_sizes", "%s", "no") \
     X("inline_ascii_response", "%s", "no") \
+    X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
     X("client_flags_size", "%d", 4)
 
 #define EMIT(name, fmt, value) stats_line(r, name, fmt, value);

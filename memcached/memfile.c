@@ -1,0 +1,189 @@
+/* memfile.c: the memory file of a warm restart and its metadata. The
+ * metadata is a small text file (<memory file>.meta): the settings that
+ * shape item memory (a restart with other values starts empty), the clock
+ * and CAS counter to continue from, and which slab class owns each page. */
+#include "memfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "items.h"
+#include "settings.h"
+#include "slabs.h"
+
+#define META_MAGIC "memcached-sdt warm restart 1"
+
+static char *mapping;
+static size_t mapping_size;
+static bool restore_pending;
+
+/* What was read from the metadata file. */
+static struct {
+    long long started;
+    uint64_t cas;
+    size_t npages;
+    uint8_t *owners;
+} saved;
+
+static char *meta_path(void)
+{
+    size_t n = strlen(settings.memory_file) + 6;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s.meta", settings.memory_file);
+    return path;
+}
+
+/* The settings line a restart must match exactly. */
+static void settings_fingerprint(char *buf, size_t n)
+{
+    snprintf(buf, n, "maxbytes=%zu page=%d chunk=%d factor=%.4f itemmax=%d chunkmax=%d cas=%d",
+             settings.maxbytes, settings.slab_page_size, settings.chunk_size, settings.factor,
+             settings.item_size_max, settings.slab_chunk_size_max, settings.use_cas ? 1 : 0);
+}
+
+/* Reads and checks the metadata; true when it fits these settings. */
+static bool read_meta(FILE *f)
+{
+    char line[512], want[256];
+    settings_fingerprint(want, sizeof(want));
+    if (!fgets(line, sizeof(line), f) || strncmp(line, META_MAGIC, strlen(META_MAGIC)) != 0)
+        return false;
+    if (!fgets(line, sizeof(line), f))
+        return false;
+    line[strcspn(line, "\n")] = '\0';
+    if (strcmp(line, want) != 0) {
+        fprintf(stderr, "[restart] memory settings differ from the saved cache (%s), starting with a clean cache\n",
+                line);
+        return false;
+    }
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " pages=%zu\n", &saved.started, &saved.cas,
+               &saved.npages) != 3)
+        return false;
+    if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
+        return false;
+    saved.owners = calloc(saved.npages ? saved.npages : 1, 1);
+    if (saved.owners == NULL)
+        return false;
+    for (size_t i = 0; i < saved.npages; i++) {
+        unsigned id;
+        if (fscanf(f, "%u", &id) != 1 || id >= SLAB_CLASS_MAX)
+            return false;
+        saved.owners[i] = (uint8_t)id;
+    }
+    return true;
+}
+
+char *memfile_open(size_t size, bool *restorable)
+{
+    *restorable = false;
+    int fd = open(settings.memory_file, O_RDWR | O_CREAT, 0700);
+    if (fd < 0) {
+        fprintf(stderr, "failed to open memory file %s: %s\n", settings.memory_file, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    bool same_size = fstat(fd, &st) == 0 && (size_t)st.st_size == size;
+    if (!same_size && ftruncate(fd, (off_t)size) != 0) {
+        fprintf(stderr, "failed to size memory file %s: %s\n", settings.memory_file, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (mapping == MAP_FAILED) {
+        fprintf(stderr, "failed to map memory file %s: %s\n", settings.memory_file, strerror(errno));
+        mapping = NULL;
+        return NULL;
+    }
+    mapping_size = size;
+
+    char *path = meta_path();
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (f == NULL) {
+        fprintf(stderr, "[restart] no metadata save file, starting with a clean cache\n");
+    } else {
+        *restorable = same_size && read_meta(f);
+        fclose(f);
+        if (!*restorable && same_size)
+            fprintf(stderr, "[restart] metadata does not match, starting with a clean cache\n");
+        else if (!same_size)
+            fprintf(stderr, "[restart] memory file size differs, starting with a clean cache\n");
+        /* Used once: a crash from here on must not restore this state. */
+        unlink(path);
+    }
+    free(path);
+    restore_pending = *restorable;
+    return mapping;
+}
+
+void memfile_restore(void)
+{
+    if (!restore_pending)
+        return;
+    clock_restore((time_t)saved.started);
+    items_set_cas_counter(saved.cas);
+    uint64_t restored = 0;
+    for (size_t n = 0; n < saved.npages; n++) {
+        unsigned id = saved.owners[n];
+        if (id == 0)
+            continue;
+        char *page = slabs_restore_page(n, id);
+        if (page == NULL)
+            continue;
+        size_t size = slabs_chunk_size(id);
+        size_t per = (size_t)settings.slab_page_size / size;
+        for (size_t i = 0; i < per; i++) {
+            item *it = (item *)(void *)(page + i * size);
+            if (item_restore(it)) {
+                restored++;
+                slabs_restore_chunk(id, it, item_ntotal(it));
+            } else {
+                slabs_restore_chunk(id, it, 0);
+            }
+        }
+    }
+    free(saved.owners);
+    fprintf(stderr, "[restart] restored %" PRIu64 " items\n", restored);
+}
+
+void memfile_save(void)
+{
+    if (mapping == NULL)
+        return;
+    msync(mapping, mapping_size, MS_SYNC);
+    char *path = meta_path();
+    if (path == NULL)
+        return;
+    size_t tmplen = strlen(path) + 5;
+    char *tmp = malloc(tmplen);
+    if (tmp == NULL) {
+        free(path);
+        return;
+    }
+    snprintf(tmp, tmplen, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f != NULL) {
+        char fp[256];
+        const uint8_t *owners;
+        size_t npages = slabs_region_pages(&owners);
+        settings_fingerprint(fp, sizeof(fp));
+        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " pages=%zu\n", META_MAGIC, fp,
+                (long long)process_started, items_cas_counter(), npages);
+        for (size_t i = 0; i < npages; i++)
+            fprintf(f, "%u%c", owners[i], (i + 1) % 32 == 0 ? '\n' : ' ');
+        fprintf(f, "\n");
+        if (fclose(f) == 0)
+            rename(tmp, path);
+    }
+    free(tmp);
+    free(path);
+}
