@@ -1,0 +1,115 @@
+#!/usr/bin/perl
+# Warm restart (-e): a graceful stop (SIGUSR1) and a start with the same
+# memory settings bring back every item with its value, flags, CAS unique
+# and expiry; a start with other settings begins empty.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use McTest;
+
+my $dir = tempdir(CLEANUP => 1);
+my $file = "$dir/cache.mem";
+my $N = 10_000;
+
+sub value_for { my $i = shift; return "value-$i-" . ('x' x ($i % 97)) }
+
+# Stops with SIGUSR1 and returns the exit status.
+sub graceful_stop {
+    my $srv = shift;
+    my $pid = $srv->pid;
+    kill 'USR1', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $r = waitpid($pid, WNOHANG);
+        if ($r == $pid) { $srv->{pid} = undef; return $? }
+        sleep 0.05;
+    }
+    return -1;
+}
+
+# key => "exp=... cas=... flags=... size=..." from lru_crawler metadump.
+sub dump_items {
+    my $sock = shift;
+    send_bytes($sock, "lru_crawler metadump all\r\n");
+    # Dump lines end in a bare "\n"; the dump ends with "END\r\n".
+    my $text = '';
+    while (defined(my $chunk = read_line($sock))) {
+        $text .= $chunk;
+        last if $text =~ /(?:^|\n)END\r\n\z/;
+    }
+    my %items;
+    for my $line (split /\n/, $text) {
+        my ($key) = $line =~ /^key=(\S+)/ or next;
+        my %f = $line =~ /(\w+)=(\S+)/g;
+        $items{$key} = join ' ', map { "$_=$f{$_}" } qw(exp cas flags size cls);
+    }
+    return \%items;
+}
+
+my $srv = start_server(args => "-e $file -m 64");
+my $s = $srv->new_sock;
+my $now = time;
+for my $i (1 .. $N) {
+    # Every third key never expires, every third has a relative TTL, the
+    # rest an absolute one.
+    my $exp = $i % 3 == 0 ? 0 : $i % 3 == 1 ? 3600 : int($now) + 7200;
+    my $v = value_for($i);
+    send_bytes($s, "set k$i $i $exp " . length($v) . " noreply\r\n$v\r\n");
+}
+my $big = join '', map { chr(($_ * 7) % 251) } 1 .. 500_000;
+send_expect($s, "set big 42 0 " . length($big) . "\r\n$big\r\n", "STORED\r\n", 'a 500 KB value too');
+my $before = dump_items($s);
+is(scalar keys %$before, $N + 1, 'metadump lists every item before the stop');
+
+my %cas;
+for my $i (1 .. $N) {
+    send_bytes($s, "gets k$i\r\n");
+    my $hdr = read_line($s) // '';
+    ($cas{$i}) = $hdr =~ /^VALUE k$i $i \d+ (\d+)\r\n$/;
+    read_bytes($s, length(value_for($i)) + 2);
+    read_line($s);
+}
+is(scalar(grep { defined } values %cas), $N, 'every key has a CAS unique');
+
+is(graceful_stop($srv), 0, 'SIGUSR1 stops the server with status 0');
+ok(-s "$file.meta", 'the stop saved the metadata file');
+
+$srv = start_server(args => "-e $file -m 64");
+$s = $srv->new_sock;
+like($srv->stderr_text, qr/restored \d+ items/, 'the restart says it restored items');
+ok(!-e "$file.meta", 'the metadata is used once and removed');
+my $after = dump_items($s);
+is_deeply($after, $before, 'same keys with the same expiry, CAS, flags, size and class');
+
+my $bad = 0;
+for my $i (1 .. $N) {
+    my $v = value_for($i);
+    send_bytes($s, "gets k$i\r\n");
+    my $got = read_line($s) // '';
+    my $data = read_bytes($s, length($v) + 2);
+    my $end = read_line($s) // '';
+    $bad++ unless $got eq "VALUE k$i $i " . length($v) . " $cas{$i}\r\n"
+        && $data eq "$v\r\n" && $end eq "END\r\n";
+}
+is($bad, 0, "all $N values come back byte-exact with their CAS unique");
+send_expect($s, "get big\r\n", "VALUE big 42 " . length($big) . "\r\n$big\r\nEND\r\n",
+            'the large value too');
+send_expect($s, "set new 0 0 1\r\nn\r\n", "STORED\r\n", 'the restored cache takes new items');
+send_bytes($s, "gets new\r\n");
+my ($newcas) = (read_line($s) // '') =~ /^VALUE new 0 1 (\d+)/;
+read_line($s); read_line($s);
+ok(defined $newcas && $newcas > $N + 1, 'CAS uniques continue after the saved counter');
+
+is(graceful_stop($srv), 0, 'second graceful stop');
+$srv = start_server(args => "-e $file -m 32");
+$s = $srv->new_sock;
+is(mem_stats($s)->{curr_items}, 0, 'a restart with a different -m starts empty');
+like($srv->stderr_text, qr/clean cache/, 'and says so');
+mem_get_is($s, 'k1', undef, 'k1 is gone');
+
+done_testing;
