@@ -24,6 +24,9 @@
 #define ITEM_FETCHED 0x08   /* read at least once since stored */
 #define ITEM_CRAWLER 0x10   /* not an item: the LRU crawler's place marker */
 #define ITEM_ACTIVE  0x20   /* fetched again since it last moved between LRUs */
+#define ITEM_KEY_BINARY 0x40 /* meta: stored under a base64 key (b): k and me answer in base64 */
+#define ITEM_STALE   0x80   /* meta: invalidated (md I, or ms I with an older CAS): mg says X */
+#define ITEM_TOKEN_SENT 0x100 /* meta: one client was told it won the recache (W); others see Z */
 
 typedef struct item {
     struct item *next;      /* LRU: the next older item */
@@ -34,11 +37,12 @@ typedef struct item {
     uint32_t nbytes;        /* value length including the trailing "\r\n" */
     uint32_t client_flags;  /* opaque flags the client stored */
     uint16_t refcount;      /* atomic: 1 for the link, 1 per user */
-    uint8_t it_flags;       /* ITEM_* bits; changed under the item lock */
+    uint16_t it_flags;      /* ITEM_* bits; changed under the item lock */
     uint8_t slabs_clsid;    /* slab class of the chunk */
     uint8_t nkey;           /* key length, without its NUL */
     uint8_t lru_segment;    /* which of its class's LRUs holds it (HOT, WARM, ...) */
-    char data[];            /* [cas if ITEM_CAS] key NUL value "\r\n" */
+    /* [cas if ITEM_CAS] key NUL value "\r\n"; 8-aligned for the CAS. */
+    char data[] __attribute__((aligned(8)));
 } item;
 
 static inline uint64_t *item_cas_slot(item *it) { return (uint64_t *)(void *)it->data; }
@@ -106,6 +110,11 @@ bool item_size_ok(size_t nkey, uint32_t nbytes);
  * if do_update, marks it fetched and bumps it in its LRU. */
 item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
                       bool do_update, enum lookup_outcome *outcome);
+
+/* Records a read of an item found with do_update false: bumps it in its
+ * LRU and marks it fetched, as do_update would have. Caller holds
+ * item_lock(hv) and a reference. (mg reads the before-state first.) */
+void item_mark_fetched_locked(item *it);
 
 /* Makes an unlinked item visible and stamps its CAS. Caller holds
  * item_lock(hv); no item with the key may be linked. */

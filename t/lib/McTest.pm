@@ -92,14 +92,21 @@ sub start_server {
     die $last_err;
 }
 
+# Servers whose stderr carried a sanitizer report (ASAN/LSan/UBSan builds).
+our $SANITIZER_REPORTS = 0;
+
 END {
-    local ($?, $!, $@);
-    if ($$ == $OWNER_PID) {
-        # TERM them all first: each may take about a second to exit.
-        my @srv = grep { defined && $_->{pid} } values %LIVE;
-        kill 'TERM', map { $_->{pid} } @srv;
-        $_->stop for @srv;
+    {
+        local ($?, $!, $@);
+        if ($$ == $OWNER_PID) {
+            # TERM them all first: each may take about a second to exit.
+            my @srv = grep { defined && $_->{pid} } values %LIVE;
+            kill 'TERM', map { $_->{pid} } @srv;
+            $_->stop for @srv;
+        }
     }
+    # A sanitizer finding fails the test file even if every test passed.
+    $? = 1 if $$ == $OWNER_PID && $SANITIZER_REPORTS && !$?;
 }
 
 # ---------------------------------------------------------------- bytes
@@ -491,10 +498,19 @@ sub _spawn {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                       Proto => 'tcp', Timeout => 1);
         if ($s) {
-            McTest::send_bytes($s, "version\r\n");
-            my $line = McTest::read_line($s, 1);
+            # A -B binary server only speaks binary: ask with a version packet.
+            my $up;
+            if ("@$argv" =~ /(?:^|\s)(?:-B\s*|--protocol=)binary\b/) {
+                McTest::send_bytes($s, "\x80\x0b" . ("\0" x 22));
+                my $hdr = McTest::read_bytes($s, 24, 1);
+                $up = length($hdr) == 24 && substr($hdr, 0, 2) eq "\x81\x0b";
+            } else {
+                McTest::send_bytes($s, "version\r\n");
+                my $line = McTest::read_line($s, 1);
+                $up = defined $line && $line =~ /^VERSION /;
+            }
             close $s;
-            return $self if defined $line && $line =~ /^VERSION /;
+            return $self if $up;
         }
         if (time > $deadline) {
             $self->stop;
@@ -550,6 +566,11 @@ sub stop {
     }
     delete $LIVE{$pid};
     $self->{pid} = undef;
+    my $err = $self->stderr_text;
+    if ($err =~ /AddressSanitizer|LeakSanitizer|runtime error:/) {
+        $SANITIZER_REPORTS++;
+        print STDERR "# sanitizer report from the server (pid $pid):\n$err";
+    }
     return $status;
 }
 
@@ -593,7 +614,8 @@ C<memcached-debug>), BUILDDIR being C<$ENV{MC_BUILDDIR}> or the repository top.
 
 Starts the server with C<-p PORT -U 0 -l 127.0.0.1> (C<-U PORT> with
 C<udp>), C<-u root> when running as root, then C<args>.  Picks a free port
-unless C<port> is given.  Returns once C<version> gets a C<VERSION> reply;
+unless C<port> is given.  Returns once C<version> gets a C<VERSION> reply
+(a binary version packet when C<args> has C<-B binary>);
 dies with the server's output if it exits or doesn't answer within ~5 s.
 The object has C<port>, C<pid>, C<binary>, C<new_sock>, C<stop>,
 C<stderr_text> and C<is_debug_build>.  Servers still running are stopped
