@@ -1222,14 +1222,15 @@ static void usage(FILE *f)
 "  -S SEED      random seed (default: from the clock)\n"
 "  -C PID       also report the CPU use of process PID (the server) over\n"
 "               the measured window: server_cpu (cores) and\n"
-"               ops_per_server_cpu_s; client_cpu is always reported\n"
+"               ops_per_server_cpu_s; client_cpu (this program) and\n"
+"               other_cpu (all other processes) are always reported\n"
 "  -q           quiet: no progress messages on stderr\n"
 "  -h           this help\n"
 "\n"
 "Output: one line on stdout of key=value pairs:\n"
 "  ops ops_per_sec gets sets get_keys keys_per_sec hits misses hit_rate\n"
 "  errors desyncs reconnects p50_us p90_us p99_us p999_us max_us elapsed_s\n"
-"  threads conns depth client_cpu [server_cpu ops_per_server_cpu_s]\n"
+"  threads conns depth client_cpu [server_cpu ops_per_server_cpu_s] other_cpu\n"
 "A multi-get counts as one op; get_keys/keys_per_sec count its keys.\n"
 "Latency is per command, from queueing it to its last reply byte.\n"
 "With -P, a line for the prefill phase (phase=prefill) goes to stderr.\n"
@@ -1412,13 +1413,32 @@ static double self_cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-struct cpu_sample { uint64_t wall; double self, server; };
+/* CPU seconds all processes on the machine have used (user, nice,
+ * system, steal; not irq/softirq time, which our own loopback traffic
+ * inflates and which no process is charged for), or -1 */
+static double machine_cpu_seconds(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1.0;
+    unsigned long long v[8] = { 0 };
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return -1.0;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(v[0] + v[1] + v[2] + v[7]) / (double)(hz > 0 ? hz : 100);
+}
+
+struct cpu_sample { uint64_t wall; double self, server, machine; };
 
 static void cpu_sample(struct cpu_sample *cs)
 {
     cs->wall = now_ns();
     cs->self = self_cpu_seconds();
     cs->server = opt.server_pid ? proc_cpu_seconds(opt.server_pid) : -1.0;
+    cs->machine = machine_cpu_seconds();
 }
 
 /* sleep until CLOCK_MONOTONIC reaches t (ns) or we are interrupted */
@@ -1444,12 +1464,22 @@ static void print_cpu(FILE *f, uint64_t ops)
     if (!g_have_cpu || g_cpu1.wall <= g_cpu0.wall)
         return;
     double wall = (double)(g_cpu1.wall - g_cpu0.wall) / 1e9;
-    if (g_cpu0.self >= 0 && g_cpu1.self >= 0)
-        fprintf(f, " client_cpu=%.2f", (g_cpu1.self - g_cpu0.self) / wall);
+    double client = -1.0, server = -1.0;
+    if (g_cpu0.self >= 0 && g_cpu1.self >= 0) {
+        client = (g_cpu1.self - g_cpu0.self) / wall;
+        fprintf(f, " client_cpu=%.2f", client);
+    }
     if (g_cpu0.server >= 0 && g_cpu1.server >= 0) {
         double used = g_cpu1.server - g_cpu0.server;
-        fprintf(f, " server_cpu=%.2f ops_per_server_cpu_s=%.0f", used / wall,
+        server = used / wall;
+        fprintf(f, " server_cpu=%.2f ops_per_server_cpu_s=%.0f", server,
                 used > 0 ? (double)ops / used : 0.0);
+    }
+    if (g_cpu0.machine >= 0 && g_cpu1.machine >= 0 && client >= 0) {
+        /* what everything else on the machine used meanwhile */
+        double other = (g_cpu1.machine - g_cpu0.machine) / wall - client -
+                       (server >= 0 ? server : 0.0);
+        fprintf(f, " other_cpu=%.2f", other > 0 ? other : 0.0);
     }
 }
 
@@ -1610,6 +1640,26 @@ int main(int argc, char **argv)
     }
     if (g_interrupted)
         info("interrupted");
+
+    for (int t = 0; t < opt.threads; t++) {
+        struct thread *th = &ths[t];
+        for (int i = 0; i < th->nconns; i++) {
+            struct conn *c = th->conns[i];
+            if (c->fd >= 0)
+                close(c->fd);
+            free(c->rbuf);
+            free(c->wbuf);
+            free(c->reqs);
+            free(c->keys);
+            free(c);
+        }
+        free(th->conns);
+        close(th->epfd);
+    }
+    free(ths);
+    free(total);
+    free(g_value);
     freeaddrinfo(g_addr);
+    pthread_barrier_destroy(&g_barrier);
     return rc;
 }

@@ -28,8 +28,8 @@ and ROUNDS DURATION WARMUP PIN WORKLOADS OUT_DIR as for the options.
 EOF
 }
 
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-1}
 SETTLE=${SETTLE:-1}
 PIN=${PIN:-yes}
@@ -160,10 +160,10 @@ run_load() {
 RAW="$OUT_DIR/results.txt"
 : >"$RAW"
 TABLE="$OUT_DIR/table.txt"
-FMT='%-19s %10s %10s %6s  %10s %10s %6s  %8s %8s %7s %s\n'
+FMT='%-19s %10s %10s %6s  %10s %10s %6s  %8s %8s %7s %5s %s\n'
 # shellcheck disable=SC2059
 printf "$FMT" workload ours_ops/s ref_ops/s ratio ours/cpu_s ref/cpu_s ratio \
-    ours_p99 ref_p99 spread% notes >"$TABLE"
+    ours_p99 ref_p99 spread% other notes >"$TABLE"
 
 for i in "${!WL_NAME[@]}"; do
     name=${WL_NAME[$i]}
@@ -178,7 +178,7 @@ for i in "${!WL_NAME[@]}"; do
         run_load "$port" -t "$LOAD_THREADS" -k "$KEYS" -D "$SETTLE" "${args[@]}" || true
     done
     check_alive
-    a_ops=() b_ops=() a_p99=() b_p99=() a_eff=() b_eff=() client_max=0 notes=""
+    a_ops=() b_ops=() a_p99=() b_p99=() a_eff=() b_eff=() client_max=0 other_max=0 notes=""
     for r in $(seq 1 "$ROUNDS"); do
         for side in A B; do
             if [ $side = A ]; then port=$A_PORT pid=$A_PID; else port=$B_PORT pid=$B_PID; fi
@@ -192,6 +192,8 @@ for i in "${!WL_NAME[@]}"; do
             eff=$(field ops_per_server_cpu_s "$line")
             ccpu=$(field client_cpu "$line")
             client_max=$(awk -v a="$client_max" -v b="${ccpu:-0}" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+            ocpu=$(field other_cpu "$line")
+            other_max=$(awk -v a="$other_max" -v b="${ocpu:-0}" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
             if [ $rc -eq 3 ]; then
                 err="$side:errors=$(field errors "$line"),desyncs=$(field desyncs "$line")"
                 note "round $r $side: $err"
@@ -202,7 +204,7 @@ for i in "${!WL_NAME[@]}"; do
             else
                 b_ops+=("$ops") b_p99+=("$p99") b_eff+=("${eff:-0}")
             fi
-            note "  round $r $([ $side = A ] && echo "ours" || echo "ref "): ops_per_sec=$ops p99_us=$p99 ops_per_server_cpu_s=$eff server_cpu=$(field server_cpu "$line") client_cpu=$ccpu"
+            note "  round $r $([ $side = A ] && echo "ours" || echo "ref "): ops_per_sec=$ops p99_us=$p99 ops_per_server_cpu_s=$eff server_cpu=$(field server_cpu "$line") client_cpu=$ccpu other_cpu=$ocpu"
         done
     done
     am=$(median "${a_ops[@]}")
@@ -222,7 +224,8 @@ for i in "${!WL_NAME[@]}"; do
     # shellcheck disable=SC2059
     printf "$FMT" "$name" "$(printf %.0f "$am")" "$(printf %.0f "$bm")" "$ratio" \
         "$(printf %.0f "$ae")" "$(printf %.0f "$be")" "$eratio" \
-        "$(median "${a_p99[@]}")" "$(median "${b_p99[@]}")" "$spread" "${notes# }" >>"$TABLE"
+        "$(printf %.0f "$(median "${a_p99[@]}")")" "$(printf %.0f "$(median "${b_p99[@]}")")" \
+        "$spread" "$other_max" "${notes# }" >>"$TABLE"
 done
 
 {
@@ -234,4 +237,6 @@ done
     echo "  its ratio is the per-core efficiency, less sensitive to other load on the box."
     echo "p99: microseconds, median over rounds.  spread%: (max-min)/median of the rounds'"
     echo "  ops/s, the larger of the two servers; differences smaller than it are noise."
+    echo "other: most CPU (in cores) that other processes on the machine used during a"
+    echo "  measured run; above ~0.2 the raw ops/s were disturbed, read the /cpu_s ratio."
 } | tee -a "$OUT_DIR/summary.txt"
