@@ -19,7 +19,7 @@
 #include "settings.h"
 #include "slabs.h"
 
-#define META_MAGIC "memcached-sdt warm restart 1"
+#define META_MAGIC "memcached-sdt warm restart 2"   /* 2: it_flags widened to 16 bits */
 
 static char *mapping;
 static size_t mapping_size;
@@ -45,9 +45,14 @@ static char *meta_path(void)
 /* The settings line a restart must match exactly. */
 static void settings_fingerprint(char *buf, size_t n)
 {
-    snprintf(buf, n, "maxbytes=%zu page=%d chunk=%d factor=%.4f itemmax=%d chunkmax=%d cas=%d",
-             settings.maxbytes, settings.slab_page_size, settings.chunk_size, settings.factor,
-             settings.item_size_max, settings.slab_chunk_size_max, settings.use_cas ? 1 : 0);
+    /* -o slab_sizes replaces the -f steps: fold its list into one number. */
+    uint64_t sizes = 0;
+    for (const uint32_t *p = settings.slab_sizes; p && *p; p++)
+        sizes = sizes * 1000003 + *p;
+    snprintf(buf, n, "maxbytes=%zu page=%d chunk=%d factor=%.4f itemmax=%d chunkmax=%d cas=%d "
+             "sizes=%llx", settings.maxbytes, settings.slab_page_size, settings.chunk_size,
+             settings.factor, settings.item_size_max, settings.slab_chunk_size_max,
+             settings.use_cas ? 1 : 0, (unsigned long long)sizes);
 }
 
 /* Reads and checks the metadata; true when it fits these settings. */
