@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "udp.h"
 
 #define READ_BUFFER_INITIAL 16384
 #define READ_BUFFER_MAX (64 * 1024 * 1024)  /* bounds a multi-get line */
@@ -23,6 +24,29 @@
 static _Atomic int open_conns;
 
 int conn_count(void) { return atomic_load(&open_conns); }
+
+void conn_count_add(void)
+{
+    atomic_fetch_add(&open_conns, 1);
+    uint64_t curr = atomic_fetch_add(&global_stats.curr_conns, 1) + 1;
+    atomic_fetch_add(&global_stats.total_conns, 1);
+    /* The listener is the only thread that adds: a plain peak update. */
+    if (curr > atomic_load(&global_stats.conn_structs))
+        atomic_store(&global_stats.conn_structs, curr);
+}
+
+/* read_buf_count / read_buf_bytes in stats. */
+static void rbuf_account(int count, int64_t bytes)
+{
+    atomic_fetch_add_explicit(&global_stats.read_buf_count, count, memory_order_relaxed);
+    atomic_fetch_add_explicit(&global_stats.read_buf_bytes, bytes, memory_order_relaxed);
+}
+
+void conn_count_sub(void)
+{
+    atomic_fetch_sub(&open_conns, 1);
+    atomic_fetch_sub(&global_stats.curr_conns, 1);
+}
 
 static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
 
@@ -38,7 +62,34 @@ static bool conn_wait(conn *c, short flags)
     return event_add(c->event, NULL) == 0;
 }
 
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer)
+/* Links c into its worker's list (under the lock stats conns takes). */
+static void conn_link(conn *c)
+{
+    worker *w = c->worker;
+    pthread_mutex_lock(&w->conns_lock);
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    pthread_mutex_unlock(&w->conns_lock);
+}
+
+static void conn_unlink(conn *c)
+{
+    worker *w = c->worker;
+    pthread_mutex_lock(&w->conns_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&w->conns_lock);
+}
+
+conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
+               const char *listen_addr)
 {
     conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -48,11 +99,14 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     c->sfd = sfd;
     c->worker = w;
     c->transport = transport;
+    c->listen_addr = listen_addr;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->rsize = READ_BUFFER_INITIAL;
     c->rbuf = malloc(c->rsize);
     c->event = event_new(w->base, -1, 0, conn_event_cb, c);
     if (c->rbuf == NULL || c->event == NULL) {
+        if (c->rbuf == NULL)
+            atomic_fetch_add(&global_stats.read_buf_oom, 1);
         free(c->rbuf);
         if (c->event)
             event_free(c->event);
@@ -67,6 +121,7 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
                   PROTO_NEGOTIATE;
     c->state = CONN_READ;
     c->last_cmd_time = current_time;
+    c->authenticated = settings.auth_file == NULL;  /* -Y: log in first */
     if (!conn_wait(c, EV_READ)) {
         event_free(c->event);
         free(c->rbuf);
@@ -74,15 +129,8 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
         close(sfd);
         return NULL;
     }
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-
-    atomic_fetch_add(&open_conns, 1);
-    atomic_fetch_add(&global_stats.curr_conns, 1);
-    atomic_fetch_add(&global_stats.total_conns, 1);
-    atomic_fetch_add(&global_stats.conn_structs, 1);
+    conn_link(c);
+    rbuf_account(1, (int64_t)c->rsize);
     probe_conn_create(c);
     probe_conn_allocate(sfd);
     probe_conn_open(sfd, transport, c->peer);
@@ -99,21 +147,79 @@ void conn_close(conn *c, const char *reason)
     }
     free(c->store.proto_state);
     reply_free(&c->out);
+    rbuf_account(-1, -(int64_t)c->rsize);
     free(c->rbuf);
     worker *w = c->worker;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    conn_unlink(c);
     probe_conn_release(c->sfd);
     close(c->sfd);
-    atomic_fetch_sub(&open_conns, 1);
-    atomic_fetch_sub(&global_stats.curr_conns, 1);
-    atomic_fetch_sub(&global_stats.conn_structs, 1);
+    if (c->udp)
+        free(c->udp);   /* a UDP socket is not a client: not counted */
+    else
+        conn_count_sub();
     probe_conn_destroy(c);
     free(c);
+    if (w->stopping && w->conns == NULL)
+        event_base_loopbreak(w->base);
+}
+
+conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
+{
+    struct udp_peer *up = calloc(1, sizeof(*up));
+    char *rbuf = malloc(UDP_READ_BUFFER);
+    if (up == NULL || rbuf == NULL) {
+        free(up);
+        free(rbuf);
+        close(sfd);
+        return NULL;
+    }
+    /* conn__open's peer for a UDP socket is its own address: datagrams
+     * come from anyone. local_addr is "udp:<address>". */
+    const char *colon = strchr(local_addr, ':');
+    conn *c = conn_new(sfd, w, "udp", colon ? colon + 1 : local_addr, local_addr);
+    if (c == NULL) {
+        free(up);
+        free(rbuf);
+        return NULL;
+    }
+    free(c->rbuf);
+    rbuf_account(0, (int64_t)UDP_READ_BUFFER - (int64_t)c->rsize);
+    c->rbuf = c->rcurr = rbuf;
+    c->rsize = UDP_READ_BUFFER;
+    c->udp = up;
+    c->state = CONN_PARSE;  /* with nothing buffered: wants a datagram */
+    if (!reply_track_breaks(&c->out)) {
+        conn_close(c, "error");
+        return NULL;
+    }
+    return c;
+}
+
+void conn_shutdown(conn *c)
+{
+    if (c->udp == NULL && (c->state == CONN_WRITE || reply_pending(&c->out))) {
+        /* Finish the replies already queued, then close. */
+        if (c->state != CONN_WRITE || c->next_state != CONN_CLOSE)
+            c->close_reason = "shutdown";
+        c->state = CONN_WRITE;
+        c->next_state = CONN_CLOSE;
+        conn_wait(c, EV_WRITE);
+        event_active(c->event, EV_WRITE, 0);
+        return;
+    }
+    conn_close(c, "shutdown");
+}
+
+void conn_check_idle(conn *c)
+{
+    /* Like memcached: only a connection waiting for a request is idle (not
+     * one in the middle of a value, nor one whose replies are not read). */
+    if (c->udp != NULL || c->state != CONN_READ)
+        return;
+    if (current_time - c->last_cmd_time <= (rel_time_t)settings.idle_timeout)
+        return;
+    STAT_INC(&c->worker->stats, idle_kicks);
+    conn_close(c, "idle_timeout");
 }
 
 void conn_swallow(conn *c, size_t n)
@@ -148,8 +254,11 @@ static bool rbuf_make_room(conn *c)
     if (c->rsize >= READ_BUFFER_MAX)
         return false;
     char *bigger = realloc(c->rbuf, c->rsize * 2);
-    if (bigger == NULL)
+    if (bigger == NULL) {
+        atomic_fetch_add(&global_stats.read_buf_oom, 1);
         return false;
+    }
+    rbuf_account(0, (int64_t)c->rsize);
     c->rbuf = c->rcurr = bigger;
     c->rsize *= 2;
     return true;
@@ -161,6 +270,7 @@ static void rbuf_shrink(conn *c)
     if (c->rsize > READ_BUFFER_INITIAL && c->rbytes == 0) {
         char *smaller = realloc(c->rbuf, READ_BUFFER_INITIAL);
         if (smaller) {
+            rbuf_account(0, (int64_t)READ_BUFFER_INITIAL - (int64_t)c->rsize);
             c->rbuf = c->rcurr = smaller;
             c->rsize = READ_BUFFER_INITIAL;
         }
@@ -211,6 +321,100 @@ static bool conn_flush_before_wait(conn *c)
     return true;
 }
 
+/* Serves the request at c->rcurr with the connection's protocol (the
+ * first byte decides when it is not yet known). */
+static enum parse_result conn_parse_one(conn *c)
+{
+    if (c->protocol == PROTO_NEGOTIATE)
+        c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
+    return c->protocol == PROTO_BINARY ? proto_binary_process(c) : proto_text_process(c);
+}
+
+/* UDP: a request whose value did not fit in its datagram is dropped (no
+ * reply, as memcached does); so is the unparsed rest of a datagram. */
+static void udp_drop_partial(conn *c)
+{
+    if (c->state == CONN_NREAD && c->store.it) {
+        item_release(c->store.it);
+        c->store.it = NULL;
+    }
+    c->swallow_left = 0;
+    c->rbytes = 0;
+    c->state = CONN_PARSE;
+}
+
+/* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
+ * of requests whose replies leave one message per request. */
+static void conn_drive_udp(conn *c)
+{
+    int datagrams_left = settings.reqs_per_event;
+    for (;;) {
+        if (c->rbytes == 0) {
+            if (c->state != CONN_PARSE)
+                udp_drop_partial(c);
+            if (reply_pending(&c->out))
+                udp_send_reply(c);
+            if (c->worker->stopping)
+                return;
+            if (datagrams_left-- <= 0) {
+                /* -R: the socket stays readable, so the poller calls again
+                 * after the worker's other ready sockets. */
+                STAT_INC(&c->worker->stats, conn_yields);
+                probe_conn_yield(c->sfd);
+                return;
+            }
+            int r = udp_receive(c);
+            if (r < 0)
+                return;     /* the persistent read event calls again */
+            if (r == 0)
+                continue;
+            c->seen_data = true;
+            c->last_cmd_time = current_time;
+            if (settings.binding_protocol == PROTOCOL_AUTO)
+                c->protocol = PROTO_NEGOTIATE;
+        }
+        switch (c->state) {
+        case CONN_PARSE:
+            /* Each request's reply is its own message. */
+            if (reply_pending(&c->out))
+                udp_send_reply(c);
+            if (conn_parse_one(c) == PARSE_NEED_MORE)
+                udp_drop_partial(c);
+            break;
+        case CONN_NREAD: {
+            struct pending_store *ps = &c->store;
+            size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
+            memcpy(ps->dest, c->rcurr, n);
+            ps->dest += n;
+            ps->left -= n;
+            c->rcurr += n;
+            c->rbytes -= n;
+            if (ps->left == 0) {
+                c->state = CONN_PARSE;
+                ps->complete(c);
+            }
+            break;
+        }
+        case CONN_SWALLOW: {
+            size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
+            c->rcurr += n;
+            c->rbytes -= n;
+            c->swallow_left -= n;
+            if (c->swallow_left == 0)
+                c->state = CONN_PARSE;
+            break;
+        }
+        case CONN_WRITE:
+        case CONN_CLOSE:
+        case CONN_READ:
+            /* quit and the like: a UDP socket is never closed by a client;
+             * the rest of the datagram is dropped. */
+            udp_drop_partial(c);
+            break;
+        }
+    }
+}
+
 /* Runs the connection until it has to wait or closes. readable: the socket
  * was reported readable (a read will not just say EAGAIN). */
 static void conn_drive(conn *c, bool readable)
@@ -247,14 +451,13 @@ static void conn_drive(conn *c, bool readable)
                     }
                     c->state = CONN_PARSE;
                 }
-                conn_wait(c, EV_READ);
-                event_active(c->event, EV_READ, 0);
+                /* Come back through the poller, behind the other ready
+                 * sockets (event_active would run us again first). The
+                 * socket is writable, so this fires on the next poll. */
+                conn_wait(c, EV_WRITE);
                 return;
             }
-            if (c->protocol == PROTO_NEGOTIATE)
-                c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
-            enum parse_result pr = c->protocol == PROTO_BINARY ? proto_binary_process(c)
-                                                               : proto_text_process(c);
+            enum parse_result pr = conn_parse_one(c);
             if (pr == PARSE_NEED_MORE)
                 conn_need_more(c);
             else
@@ -263,6 +466,11 @@ static void conn_drive(conn *c, bool readable)
         }
 
         case CONN_READ: {
+            if (c->worker->stopping) {
+                c->close_reason = "shutdown";
+                c->state = CONN_CLOSE;
+                break;
+            }
             if (!readable) {
                 conn_wait(c, EV_READ);
                 return;
@@ -289,6 +497,7 @@ static void conn_drive(conn *c, bool readable)
             readable = (size_t)n == c->rsize - c->rbytes;
             c->rbytes += (size_t)n;
             c->last_cmd_time = current_time;
+            c->seen_data = true;
             c->state = CONN_PARSE;
             break;
         }
@@ -398,8 +607,9 @@ static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
 {
     conn *c = arg;
     (void)fd;
-    if (c->state == CONN_WRITE && (which & EV_WRITE) == 0) {
-        /* A yield re-activated us while a write is pending. */
+    if (c->udp) {
+        conn_drive_udp(c);
+        return;
     }
     conn_drive(c, (which & EV_READ) != 0);
 }

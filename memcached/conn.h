@@ -15,6 +15,7 @@
 #include "reply.h"
 
 struct worker;
+struct udp_peer;
 struct conn;
 
 enum conn_state {
@@ -67,12 +68,33 @@ typedef struct conn {
     int reqs_left;                  /* requests left in this event (-R) */
     rel_time_t last_cmd_time;       /* for idle_timeout and stats conns */
     const char *close_reason;       /* for conn__close */
+    bool authenticated;             /* false until an ASCII login with -Y */
+    uint32_t auth_value_len;        /* -Y login: size of the value block awaited (incl. "\r\n"); 0: none */
+    const char *listen_addr;        /* stats conns: the listener's address text */
+    bool seen_data;                 /* stats conns: conn_new_cmd until first read */
+    struct udp_peer *udp;           /* UDP socket: sender of the current
+                                     * datagram (NULL for stream sockets) */
+    int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
     struct conn *next, *prev;       /* the worker's list */
 } conn;
 
 /* Creates a connection for an accepted socket on worker w; NULL on failure
- * (the socket is closed). */
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer);
+ * (the socket is closed; the caller counts the client out). listen_addr:
+ * the listener's stats text, static. */
+conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
+               const char *listen_addr);
+
+/* Creates the connection that serves a UDP socket on worker w (it lives
+ * until shutdown); local_addr: the socket's stats text, static. */
+conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr);
+
+/* Shutdown: a connection with replies pending sends them, then closes;
+ * any other closes now. Reason "shutdown". Worker thread only. */
+void conn_shutdown(conn *c);
+
+/* -o idle_timeout: closes c if it has waited for a request for longer
+ * than the timeout (reason "idle_timeout", counts idle_kicks). */
+void conn_check_idle(conn *c);
 
 /* Closes and frees the connection. reason: static string for conn__close. */
 void conn_close(conn *c, const char *reason);
@@ -84,7 +106,18 @@ void conn_swallow(conn *c, size_t n);
  * and fires protocol__error. line has no "\r\n". */
 void conn_error(conn *c, const char *line);
 
-/* Number of open client connections. */
+/* Client connection accounting for the -c limit. The listener counts a
+ * client in as soon as it accepts it (conn_count_add, listener thread
+ * only), so the limit sees it before a worker has set it up; conn_close
+ * counts it out, and so must whoever drops it before (conn_count_sub). */
+void conn_count_add(void);
+void conn_count_sub(void);
+/* Number of open client connections (UDP sockets not included). */
 int conn_count(void);
+
+/* Appends the "stats conns" lines (no END): one group per listening
+ * socket, UDP socket and client connection, in descriptor order, in
+ * memcached's format. Any thread. */
+void conn_stats_conns(reply *r);
 
 #endif

@@ -41,7 +41,7 @@ struct lru {
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t evicted_active, evicted_nonzero, outofmemory;
     uint64_t crawler_reclaimed, crawler_items_checked;
-    uint64_t moves_to_cold, moves_to_warm, moves_within_lru, hits;
+    uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
     rel_time_t evicted_time;
 };
 static struct lru lrus[SLAB_CLASS_MAX][SEGMENTS];
@@ -236,11 +236,12 @@ static void move_to_segment(item *it, enum lru_segment to)
 static void item_bump(item *it)
 {
     if (settings.lru_segmented) {
-        struct lru *l = LRU_OF(it);
-        l->hits++;  /* approximate: read under the item lock only */
-        if (it->it_flags & ITEM_FETCHED)
+        /* Write the item only when something changes: a hot key read by
+         * every worker must not bounce its cache line on each hit. */
+        if ((it->it_flags & (ITEM_FETCHED | ITEM_ACTIVE)) == ITEM_FETCHED)
             it->it_flags |= ITEM_ACTIVE;
-        it->time = current_time;
+        if (it->time != current_time)
+            it->time = current_time;
         if (it->lru_segment == SEG_COLD && (it->it_flags & ITEM_ACTIVE)) {
             probe_item_update(item_key(it), it->nkey, value_len(it));
             it->it_flags &= ~ITEM_ACTIVE;
@@ -295,6 +296,12 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     }
     *outcome = LOOKUP_HIT;
     return it;
+}
+
+void item_mark_fetched_locked(item *it)
+{
+    item_bump(it);
+    it->it_flags |= ITEM_FETCHED;
 }
 
 /* ---- eviction ---- */
@@ -466,16 +473,16 @@ void items_class_stats(unsigned id, struct items_class_stats *out)
             out->evicted_time = l->evicted_time;
         switch (seg) {
         case SEG_HOT:
-            out->number_hot = l->curr_items; out->age_hot = tail_age(l); out->hits_to_hot = l->hits;
+            out->number_hot = l->curr_items; out->age_hot = tail_age(l);
             break;
         case SEG_WARM:
-            out->number_warm = l->curr_items; out->age_warm = tail_age(l); out->hits_to_warm = l->hits;
+            out->number_warm = l->curr_items; out->age_warm = tail_age(l);
             break;
         case SEG_COLD:
-            out->number_cold = l->curr_items; out->age = tail_age(l); out->hits_to_cold = l->hits;
+            out->number_cold = l->curr_items; out->age = tail_age(l);
             break;
         default:
-            out->number_temp = l->curr_items; out->hits_to_temp = l->hits;
+            out->number_temp = l->curr_items;
             break;
         }
         pthread_mutex_unlock(&l->lock);
@@ -732,7 +739,8 @@ bool item_restore(item *it)
     bool flushed;
     it->next = it->prev = it->h_next = NULL;
     it->refcount = 1;
-    it->it_flags &= (ITEM_LINKED | ITEM_CAS | ITEM_FETCHED);
+    it->it_flags &= (ITEM_LINKED | ITEM_CAS | ITEM_FETCHED |
+                     ITEM_KEY_BINARY | ITEM_STALE | ITEM_TOKEN_SENT);
     if (!(it->it_flags & ITEM_LINKED) || it->nkey == 0 || it->nkey > KEY_MAX_LENGTH ||
         item_is_dead(it, &flushed))
         return false;

@@ -186,7 +186,6 @@ struct items_class_stats {
     rel_time_t evicted_time;    /* idle seconds of the last evicted item */
     uint64_t number_hot, number_warm, number_cold, number_temp;
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
-    uint64_t hits_to_hot, hits_to_warm, hits_to_cold, hits_to_temp;
 };
 void items_class_stats(unsigned id, struct items_class_stats *out);
 

@@ -1,6 +1,9 @@
-/* listen.c: listening sockets and accepting clients. Accepted sockets are
- * made non-blocking and handed to a worker; over the -c limit they are
- * told "ERROR Too many open connections" and closed, as memcached does. */
+/* listen.c: listening sockets (TCP on each -l address, or the -s UNIX
+ * socket), the UDP sockets handed to the workers, and accepting clients.
+ * Accepted sockets are made non-blocking and handed to a worker. At the -c
+ * limit, as memcached does: by default they are told "ERROR Too many open
+ * connections" and closed; with -o no_maxconns_fast accepting pauses until
+ * a client leaves. Main thread only, except listen_info(). */
 #include "listen.h"
 
 #include <arpa/inet.h>
@@ -14,23 +17,70 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "portfile.h"
 #include "probes.h"
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
 
 #define MAX_LISTENERS 32
+#define ADDR_TEXT 128
+#define RESUME_POLL_USEC 10000      /* paused accepts: check every 10 ms */
 
 struct listener {
     int fd;
     struct event *event;
+    const char *transport;          /* "tcp" or "unix" */
+    char addr[ADDR_TEXT];           /* stats text: "tcp:127.0.0.1:11211", ... */
+    rel_time_t opened;
 };
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
+
+/* UDP sockets: each served by a worker; their addresses must outlive it. */
+static char udp_addrs[MAX_LISTENERS][ADDR_TEXT];
+static int nudp_addrs;
+static int next_udp_worker;
+
+/* Accepting is paused (no_maxconns_fast at the limit, or out of fds). */
+static struct event *resume_timer;
+static bool paused;
+static struct timeval paused_since;
+
+/* "tcp:1.2.3.4:5" / "tcp6:[::1]:5" for a socket's own address. */
+static void format_local(int fd, const char *proto, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    memset(&ss, 0, sizeof(ss));
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(out, outlen, "%s6:[%s]:%d", proto, host, ntohs(sin6->sin6_port));
+    } else {
+        const struct sockaddr_in *sin = (const void *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(out, outlen, "%s:%s:%d", proto, host, ntohs(sin->sin_port));
+    }
+}
+
+/* A listening or UDP socket counts as a connection in memcached's stats. */
+static void count_server_socket(void)
+{
+    uint64_t curr = atomic_fetch_add(&global_stats.curr_conns, 1) + 1;
+    atomic_fetch_add(&global_stats.total_conns, 1);
+    if (curr > atomic_load(&global_stats.conn_structs))
+        atomic_store(&global_stats.conn_structs, curr);
+}
 
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
 {
@@ -51,32 +101,93 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
     }
 }
 
-static void accept_cb(evutil_socket_t lfd, short which, void *arg)
+static void resume_cb(evutil_socket_t fd, short which, void *arg);
+
+/* Stops accepting until resume_cb finds room again. */
+static void accept_pause(void)
 {
+    if (paused)
+        return;
+    paused = true;
+    for (int i = 0; i < nlisteners; i++)
+        event_del(listeners[i].event);
+    atomic_store(&global_stats.accepting_conns, 0);
+    atomic_fetch_add(&global_stats.listen_disabled_num, 1);
+    gettimeofday(&paused_since, NULL);
+    probe_conn_limit(conn_count(), settings.maxconns);
+    struct timeval poll = { 0, RESUME_POLL_USEC };
+    evtimer_add(resume_timer, &poll);
+}
+
+static void resume_cb(evutil_socket_t fd, short which, void *arg)
+{
+    (void)fd;
     (void)which;
     (void)arg;
+    if (!paused)
+        return;
+    if (conn_count() >= settings.maxconns) {
+        struct timeval poll = { 0, RESUME_POLL_USEC };
+        evtimer_add(resume_timer, &poll);
+        return;
+    }
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    int64_t us = (int64_t)(now.tv_sec - paused_since.tv_sec) * 1000000 +
+                 (now.tv_usec - paused_since.tv_usec);
+    atomic_fetch_add(&global_stats.time_in_listen_disabled_us, (uint64_t)(us > 0 ? us : 0));
+    paused = false;
+    atomic_store(&global_stats.accepting_conns, 1);
+    for (int i = 0; i < nlisteners; i++)
+        event_add(listeners[i].event, NULL);
+}
+
+/* maxconns_fast: the client over the limit is told so and closed. */
+static void reject_client(int fd, const struct listener *l, const struct sockaddr_storage *ss)
+{
+    static const char msg[] = "ERROR Too many open connections\r\n";
+    probe_conn_limit(conn_count(), settings.maxconns);
+    if (probe_conn_open_enabled()) {
+        char peer[64];
+        format_peer(ss, peer, sizeof(peer));
+        probe_conn_open(fd, l->transport, peer);
+    }
+    ssize_t ignored = write(fd, msg, sizeof(msg) - 1);
+    (void)ignored;
+    probe_conn_close(fd, "limit");
+    close(fd);
+    atomic_fetch_add(&global_stats.rejected_conns, 1);
+}
+
+static void accept_cb(evutil_socket_t lfd, short which, void *arg)
+{
+    struct listener *l = arg;
+    (void)which;
     for (int i = 0; i < 64; i++) {
+        if (!settings.maxconns_fast && conn_count() >= settings.maxconns) {
+            /* At the limit. Woken for a waiting client: leave it in the
+             * backlog and stop accepting until one goes. After accepting
+             * some: stop here; if more wait, the next wake-up pauses. */
+            if (i == 0)
+                accept_pause();
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
+        memset(&ss, 0, sizeof(ss));
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
-                if (settings.verbose > 0)
-                    perror("Too many open connections");
-                probe_conn_limit(conn_count(), settings.maxconns);
+                perror("accept4()");
+                accept_pause();
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                       settings.verbose > 0) {
+                       errno != ECONNABORTED && settings.verbose > 0) {
                 perror("accept()");
             }
             return;
         }
         if (conn_count() >= settings.maxconns) {
-            static const char msg[] = "ERROR Too many open connections\r\n";
-            ssize_t ignored = write(fd, msg, sizeof(msg) - 1);
-            (void)ignored;
-            close(fd);
-            atomic_fetch_add(&global_stats.rejected_conns, 1);
-            probe_conn_limit(conn_count(), settings.maxconns);
+            reject_client(fd, l, &ss);
             continue;
         }
         int one = 1;
@@ -84,19 +195,71 @@ static void accept_cb(evutil_socket_t lfd, short which, void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         char peer[64];
         format_peer(&ss, peer, sizeof(peer));
-        thread_dispatch(fd, ss.ss_family == AF_UNIX ? "unix" : "tcp", peer);
+        conn_count_add();
+        thread_dispatch(fd, l->transport, peer, l->addr);
     }
 }
 
-static int open_one(struct event_base *base, const char *host, int port)
+static bool add_listener(struct event_base *base, int fd, const char *transport)
+{
+    if (nlisteners == MAX_LISTENERS) {
+        fprintf(stderr, "too many listening sockets (at most %d)\n", MAX_LISTENERS);
+        return false;
+    }
+    struct listener *l = &listeners[nlisteners];
+    l->fd = fd;
+    l->transport = transport;
+    l->opened = current_time;
+    if (strcmp(transport, "unix") == 0)
+        snprintf(l->addr, sizeof(l->addr), "unix:%s", settings.socketpath);
+    else
+        format_local(fd, "tcp", l->addr, sizeof(l->addr));
+    l->event = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
+    if (l->event == NULL || event_add(l->event, NULL) != 0) {
+        fprintf(stderr, "failed to watch a listening socket\n");
+        return false;
+    }
+    nlisteners++;
+    count_server_socket();
+    return true;
+}
+
+/* Hands a bound UDP socket to workers: memcached gives each worker its own
+ * descriptor (a dup) of the one socket with a single -l address, and one
+ * worker per socket with several. */
+static bool add_udp(int fd)
+{
+    if (nudp_addrs == MAX_LISTENERS) {
+        fprintf(stderr, "too many UDP sockets (at most %d)\n", MAX_LISTENERS);
+        return false;
+    }
+    char *addr = udp_addrs[nudp_addrs++];
+    format_local(fd, "udp", addr, ADDR_TEXT);
+    int per_socket = listen_udp_threads();
+    for (int i = 0; i < per_socket; i++) {
+        int dfd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (dfd < 0) {
+            perror("dup");
+            return false;
+        }
+        count_server_socket();
+        thread_dispatch_udp(dfd, next_udp_worker++, addr);
+    }
+    return true;
+}
+
+/* Opens TCP (udp false) or UDP sockets on every address host resolves to.
+ * Like memcached, an address already in use is skipped quietly; any other
+ * failure ends it. Returns the number opened, -1 on failure (errno set). */
+static int open_one(struct event_base *base, const char *host, int port, bool udp)
 {
     struct addrinfo hints, *ai, *res;
     char portbuf[16];
     memset(&hints, 0, sizeof(hints));
     hints.ai_flags = AI_PASSIVE;
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
+    snprintf(portbuf, sizeof(portbuf), "%d", port < 0 ? 0 : port);    /* -1: any free port */
     int err = getaddrinfo(host, portbuf, &hints, &res);
     if (err != 0) {
         if (err != EAI_SYSTEM)
@@ -106,69 +269,150 @@ static int open_one(struct event_base *base, const char *host, int port)
         return -1;
     }
     int opened = 0;
-    bool failed = false;
+    int saved_errno = 0;
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                         ai->ai_protocol);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE) {
+                perror("server_socket");
+                exit(EX_OSERR);
+            }
+            saved_errno = errno;
             continue;
+        }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        if (udp) {
+            /* Room for bursts of reply datagrams. */
+            int sndbuf = 4 * 1024 * 1024;
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        } else {
+            struct linger no_linger = { 0, 0 };
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        if (settings.sock_cookie_id != 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_MARK, &settings.sock_cookie_id,
+                       sizeof(settings.sock_cookie_id)) != 0)
+            perror("setsockopt");
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            perror("bind()");
-            failed = true;
+            saved_errno = errno;
             close(fd);
-            continue;
+            if (saved_errno == EADDRINUSE)
+                continue;
+            errno = saved_errno;
+            perror("bind()");
+            freeaddrinfo(res);
+            errno = saved_errno;
+            return -1;
         }
-        if (listen(fd, settings.backlog) != 0) {
+        if (!udp && listen(fd, settings.backlog) != 0) {
+            saved_errno = errno;
             perror("listen()");
             close(fd);
-            failed = true;
-            continue;
+            freeaddrinfo(res);
+            errno = saved_errno;
+            return -1;
         }
-        if (nlisteners == MAX_LISTENERS) {
+        portfile_record(fd, udp);
+        if (!(udp ? add_udp(fd) : add_listener(base, fd, "tcp"))) {
             close(fd);
-            continue;
+            freeaddrinfo(res);
+            errno = EINVAL;
+            return -1;
         }
-        struct listener *l = &listeners[nlisteners++];
-        l->fd = fd;
-        l->event = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-        event_add(l->event, NULL);
         opened++;
     }
     freeaddrinfo(res);
-    return failed && opened == 0 ? -1 : opened;
+    if (opened == 0) {
+        errno = saved_errno;
+        return -1;
+    }
+    return opened;
 }
 
-int listen_open(struct event_base *base)
+/* -s: the UNIX socket (a stale socket file is replaced; -a sets its mode). */
+static bool open_unix(struct event_base *base, const char *path)
 {
-    if (settings.port == -1)
-        return 0;
-    if (settings.inter == NULL) {
-        if (open_one(base, NULL, settings.port) <= 0) {
-            fprintf(stderr, "failed to listen on TCP port %d: %s\n", settings.port,
-                    strerror(errno));
-            exit(EX_OSERR);
-        }
-        return nlisteners;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return false;
     }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("socket()");
+        return false;
+    }
+    int one = 1;
+    struct linger no_linger = { 0, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
+    mode_t old_umask = umask((mode_t)(~settings.access & 0777));
+    int r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    int saved_errno = errno;
+    umask(old_umask);
+    if (r != 0) {
+        errno = saved_errno;
+        perror("bind()");
+        close(fd);
+        errno = saved_errno;
+        return false;
+    }
+    if (listen(fd, settings.backlog) != 0) {
+        saved_errno = errno;
+        perror("listen()");
+        close(fd);
+        errno = saved_errno;
+        return false;
+    }
+    if (!add_listener(base, fd, "unix")) {
+        close(fd);
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+/* Opens TCP or UDP sockets on every -l entry ("host", "host:port",
+ * "[v6]", "[v6]:port"; separated by commas). False after a message of
+ * memcached's when an entry is malformed or a socket fails. */
+static bool open_interfaces(struct event_base *base, int default_port, bool udp)
+{
+    if (settings.inter == NULL)
+        return open_one(base, NULL, default_port, udp) > 0;
     char *list = strdup(settings.inter);
+    if (list == NULL)
+        return false;
+    bool ok = true;
     char *save = NULL;
-    for (char *addr = strtok_r(list, ", ", &save); addr; addr = strtok_r(NULL, ", ", &save)) {
-        char *host = addr;
-        int port = settings.port;
-        /* [v6addr]:port, v4addr:port, or a bare address. */
+    for (char *entry = strtok_r(list, ";,", &save); entry && ok;
+         entry = strtok_r(NULL, ";,", &save)) {
+        char *host = entry;
+        int port = default_port;
         if (host[0] == '[') {
-            char *close = strchr(host, ']');
-            if (close) {
-                *close = '\0';
-                if (close[1] == ':')
-                    port = atoi(close + 2);
-                host++;
+            char *end = strchr(host, ']');
+            if (end == NULL) {
+                fprintf(stderr, "Invalid IPV6 address: \"%s\"", entry);
+                errno = 0;
+                ok = false;
+                break;
             }
+            *end = '\0';
+            if (end[1] == ':')
+                port = atoi(end + 2);
+            host++;
         } else {
             char *colon = strchr(host, ':');
             if (colon && strchr(colon + 1, ':') == NULL) {
@@ -178,20 +422,80 @@ int listen_open(struct event_base *base)
         }
         if (strcmp(host, "INADDR_ANY") == 0 || *host == '\0')
             host = NULL;
-        if (open_one(base, host, port) <= 0) {
-            fprintf(stderr, "failed to listen on TCP port %d: %s\n", port, strerror(errno));
-            exit(EX_OSERR);
-        }
+        ok = open_one(base, host, port, udp) > 0;
     }
     free(list);
+    return ok;
+}
+
+int listen_udp_threads(void)
+{
+    /* memcached: one worker per UDP socket when -l names several
+     * addresses, else every worker reads the one socket. */
+    if (settings.inter && strchr(settings.inter, ','))
+        return 1;
+    return settings.num_threads;
+}
+
+int listen_open(struct event_base *base)
+{
+    resume_timer = evtimer_new(base, resume_cb, NULL);
+    if (resume_timer == NULL) {
+        fprintf(stderr, "failed to create the accept timer\n");
+        exit(EX_OSERR);
+    }
+    /* -s: the UNIX socket only; TCP and UDP are off, as in memcached. */
+    if (settings.socketpath) {
+        if (!open_unix(base, settings.socketpath)) {
+            fprintf(stderr, "failed to listen on UNIX socket: %s: %s\n", settings.socketpath,
+                    strerror(errno));
+            exit(EX_OSERR);
+        }
+        return nlisteners;
+    }
+    /* -p 0: no TCP, as in memcached (-p -1 picks a free port). */
+    if (settings.port != 0 && !open_interfaces(base, settings.port, false)) {
+        if (settings.inter)
+            fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n",
+                    settings.inter, strerror(errno));
+        else
+            fprintf(stderr, "failed to listen on TCP port %d: %s\n", settings.port,
+                    strerror(errno));
+        exit(EX_OSERR);
+    }
+    if (settings.udpport != 0 && !open_interfaces(base, settings.udpport, true)) {
+        if (settings.inter)
+            fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n",
+                    settings.inter, strerror(errno));
+        else
+            fprintf(stderr, "failed to listen on UDP port %d: %s\n", settings.udpport,
+                    strerror(errno));
+        exit(EX_OSERR);
+    }
     return nlisteners;
 }
 
 void listen_close(void)
 {
+    if (resume_timer) {
+        event_free(resume_timer);
+        resume_timer = NULL;
+    }
+    /* The UNIX socket file stays, as memcached leaves it. */
     for (int i = 0; i < nlisteners; i++) {
         event_free(listeners[i].event);
         close(listeners[i].fd);
     }
     nlisteners = 0;
+}
+
+int listen_info(struct listen_info *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < nlisteners && n < max; i++, n++) {
+        out[n].fd = listeners[i].fd;
+        out[n].addr = listeners[i].addr;
+        out[n].opened = listeners[i].opened;
+    }
+    return n;
 }

@@ -61,8 +61,10 @@ item *op_get(const op_request *rq, const char *key, size_t nkey,
             STAT_INC(ts, touch_misses);
     } else {
         STAT_INC(ts, get_cmds);
-        if (it)
+        if (it) {
             STAT_INC(ts, get_hits);
+            STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
+        }
         else
             STAT_INC(ts, get_misses);
     }
@@ -109,6 +111,7 @@ static item *join_values(item *old, item *it, bool append)
                               old->exptime, nbytes, &why);
     if (joined == NULL)
         return NULL;
+    joined->it_flags |= it->it_flags & ITEM_KEY_BINARY;
     item *first = append ? old : it;
     item *second = append ? it : old;
     memcpy(item_value(joined), item_value(first), first->nbytes - 2);
@@ -160,17 +163,30 @@ static bool store_probe_enabled(enum store_op op)
 enum store_result op_store(const op_request *rq, item *it, enum store_op op,
                            uint64_t req_cas, uint64_t *cas_out)
 {
+    /* A set carrying a unique (binary) behaves as cas. */
+    struct op_store_opts o = {
+        .op = (op == STORE_SET && req_cas != 0) ? STORE_CAS : op,
+        .req_cas = req_cas,
+    };
+    struct op_store_out out;
+    enum store_result r = op_store_ex(rq, it, &o, &out);
+    *cas_out = out.cas;
+    return r;
+}
+
+enum store_result op_store_ex(const op_request *rq, item *it, const struct op_store_opts *o,
+                              struct op_store_out *out)
+{
     const char *key = item_key(it);
     size_t nkey = it->nkey;
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     enum store_result result = STORE_NOT_STORED;
+    enum store_op op = o->op;
+    uint64_t req_cas = o->req_cas;
     item *stored = NULL;    /* the item linked by this call */
+    bool stale = false;     /* stored by an invalidating CAS older than the item's */
     struct thread_stats *ts = rq->stats;
-
-    /* A set carrying a unique (meta, binary) behaves as cas. */
-    if (op == STORE_SET && req_cas != 0)
-        op = STORE_CAS;
 
     item_lock(hv);
     item *old = item_get_locked(key, nkey, hv, false, &outcome);
@@ -193,6 +209,10 @@ enum store_result op_store(const op_request *rq, item *it, enum store_op op,
         } else if (item_get_cas(old) == req_cas) {
             stored = it;
             STAT_INC(ts, cas_hits);
+        } else if (o->invalidate && req_cas != 0 && req_cas < item_get_cas(old)) {
+            stored = it;
+            stale = true;
+            STAT_INC(ts, cas_hits);
         } else {
             result = STORE_EXISTS;
             STAT_INC(ts, cas_badval);
@@ -200,8 +220,13 @@ enum store_result op_store(const op_request *rq, item *it, enum store_op op,
         break;
     case STORE_APPEND:
     case STORE_PREPEND:
-        if (old == NULL)
+        if (old == NULL) {
+            if (o->vivify) {
+                it->exptime = o->vivify_exptime;
+                stored = it;
+            }
             break;
+        }
         if (req_cas != 0 && item_get_cas(old) != req_cas) {
             result = STORE_EXISTS;
             break;
@@ -212,20 +237,26 @@ enum store_result op_store(const op_request *rq, item *it, enum store_op op,
         break;
     }
     if (stored != NULL) {
+        if (stale)
+            stored->it_flags |= ITEM_STALE;
         if (old != NULL)
             item_replace_locked(old, stored, hv);
         else
             item_link_locked(stored, hv);
+        if (o->new_cas != 0)
+            item_set_cas(stored, o->new_cas);
         result = STORE_STORED;
-        *cas_out = item_get_cas(stored);
+        out->cas = item_get_cas(stored);
+        out->size = (uint32_t)value_len(stored);
     } else {
-        *cas_out = 0;
+        out->cas = 0;
+        out->size = (uint32_t)value_len(it);
     }
     item_unlock(hv);
 
     STAT_INC(ts, set_cmds);
     if (store_probe_enabled(op))
-        fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : *cas_out);
+        fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : out->cas);
     request_done(rq, key, nkey, store_status(result), value_len(it));
 
     if (old != NULL)
@@ -269,6 +300,189 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
     return result;
 }
 
+/* ---- meta protocol ---- */
+
+/* Links an empty item for an mg that vivifies a miss. Caller holds
+ * item_lock(hv). Returns it with the caller's reference, or NULL. */
+static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
+                           const struct op_mget_opts *o)
+{
+    enum alloc_failure why;
+    item *it = item_alloc(key, nkey, 0, o->vivify_exptime, 2, &why);
+    if (it == NULL)
+        return NULL;
+    memcpy(item_value(it), "\r\n", 2);
+    item_link_locked(it, hv);
+    if (o->new_cas != 0)
+        item_set_cas(it, o->new_cas);
+    if (!o->no_bump)
+        it->it_flags |= ITEM_FETCHED;
+    return it;
+}
+
+void op_meta_get(const op_request *rq, const char *key, size_t nkey,
+                 const struct op_mget_opts *o, struct op_mget_result *r)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    memset(r, 0, sizeof(*r));
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it != NULL) {
+        r->fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
+        r->time_before = it->time;
+        r->exptime_before = it->exptime;
+        r->stale = (it->it_flags & ITEM_STALE) != 0;
+        r->token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
+        if (o->touch)
+            it->exptime = o->touch_exptime;
+        if (!r->token_sent_before) {
+            /* A stale item, or one expiring before R's time, goes to the
+             * first client that asks; the rest see Z until it is replaced. */
+            rel_time_t exp = (o->touch && o->recache_sees_touch) ? o->touch_exptime
+                                                                 : r->exptime_before;
+            if (r->stale || (o->recache_before != 0 && exp != 0 && exp < o->recache_before))
+                r->won = true;
+        }
+        if (r->won)
+            it->it_flags |= ITEM_TOKEN_SENT;
+        if (!o->no_bump)
+            item_mark_fetched_locked(it);
+    } else if (o->vivify) {
+        it = vivify_locked(key, nkey, hv, o);
+        if (it != NULL) {
+            r->created = true;
+            r->won = true;
+            r->time_before = it->time;
+            it->it_flags |= ITEM_TOKEN_SENT;
+        }
+    }
+    item_unlock(hv);
+    r->it = it;
+
+    struct thread_stats *ts = rq->stats;
+    if (it != NULL && o->touch) {
+        STAT_INC(ts, touch_cmds);
+        STAT_INC(ts, touch_hits);
+    } else {
+        STAT_INC(ts, get_cmds);
+        if (it != NULL)
+            STAT_INC(ts, get_hits);     /* a vivified key too, as memcached counts */
+        else
+            STAT_INC(ts, get_misses);
+    }
+    if (outcome == LOOKUP_EXPIRED)
+        STAT_INC(ts, get_expired);
+    else if (outcome == LOOKUP_FLUSHED)
+        STAT_INC(ts, get_flushed);
+
+    bool found = it != NULL && !r->created;
+    if (o->touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
+        probe_key_buf kb;
+        const char *k = probe_key(&kb, key, nkey);
+        int size = found ? value_len(it) : -1;
+        int64_t cas = found ? (int64_t)item_get_cas(it) : 0;
+        if (o->touch)
+            probe_command_touch(rq->connid, k, (int)nkey, size, cas);
+        else
+            probe_command_get(rq->connid, k, (int)nkey, size, cas);
+    }
+    request_done(rq, key, nkey, found ? "hit" : "miss", found ? value_len(it) : -1);
+}
+
+/* Replaces it by an empty item with the same key (md x). Caller holds
+ * item_lock(hv). Returns false when no memory is left for it. */
+static bool empty_value_locked(item *it, uint32_t hv, const struct op_delete_opts *o)
+{
+    enum alloc_failure why;
+    rel_time_t exptime = (o->invalidate && o->touch) ? o->touch_exptime : 0;
+    item *empty = item_alloc(item_key(it), it->nkey, 0, exptime, 2, &why);
+    if (empty == NULL)
+        return false;
+    uint64_t cas = o->new_cas != 0 ? o->new_cas : o->invalidate ? 0 : item_get_cas(it);
+    memcpy(item_value(empty), "\r\n", 2);
+    empty->it_flags |= it->it_flags & ITEM_KEY_BINARY;
+    if (o->invalidate)
+        empty->it_flags |= ITEM_STALE;
+    item_replace_locked(it, empty, hv);
+    if (cas != 0)
+        item_set_cas(empty, cas);
+    item_release(empty);
+    return true;
+}
+
+enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nkey,
+                                const struct op_delete_opts *o)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    enum delete_result result = DELETE_NOT_FOUND;
+    bool removed = false;   /* the value went away: a delete hit */
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it != NULL) {
+        if (o->has_cas && item_get_cas(it) != o->req_cas) {
+            result = DELETE_EXISTS;
+        } else {
+            result = DELETE_DELETED;
+            if (o->remove_value && empty_value_locked(it, hv, o)) {
+                removed = !o->invalidate;
+            } else if (o->invalidate && !o->remove_value) {
+                it->it_flags |= ITEM_STALE;
+                it->it_flags &= (uint16_t)~ITEM_TOKEN_SENT;
+                item_set_cas(it, o->new_cas != 0 ? o->new_cas : item_next_cas());
+                if (o->touch)
+                    it->exptime = o->touch_exptime;
+            } else {
+                /* A plain delete, or an x that found no memory for the
+                 * empty item: the key goes. */
+                item_unlink_locked(it, hv);
+                removed = true;
+            }
+        }
+    }
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+
+    if (removed)
+        STAT_INC(rq->stats, delete_hits);
+    else if (result != DELETE_DELETED)
+        STAT_INC(rq->stats, delete_misses);
+    if (probe_command_delete_enabled()) {
+        probe_key_buf kb;
+        probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
+    }
+    request_done(rq, key, nkey,
+                 result == DELETE_DELETED ? "deleted" :
+                 result == DELETE_EXISTS ? "exists" : "not_found", -1);
+    return result;
+}
+
+bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
+                   struct op_item_info *info)
+{
+    uint32_t hv = hash_key(key, nkey);
+    enum lookup_outcome outcome;
+    item_lock(hv);
+    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    if (it != NULL) {
+        info->exptime = it->exptime;
+        info->time = it->time;
+        info->cas = item_get_cas(it);
+        info->fetched = (it->it_flags & ITEM_FETCHED) != 0;
+        info->key_binary = (it->it_flags & ITEM_KEY_BINARY) != 0;
+        info->clsid = it->slabs_clsid;
+        info->ntotal = item_ntotal(it);
+    }
+    item_unlock(hv);
+    if (it != NULL)
+        item_release(it);
+    STAT_INC(rq->stats, meta_cmds);
+    request_done(rq, key, nkey, it ? "hit" : "miss", -1);
+    return it != NULL;
+}
+
 /* Parses a stored value as memcached's incr does: optional leading spaces,
  * decimal digits, then only spaces before "\r\n"; must fit in 64 bits. */
 static bool parse_counter(const item *it, uint64_t *out)
@@ -309,6 +523,8 @@ static enum arith_result create_counter(const char *key, size_t nkey, uint32_t h
     memcpy(item_value(fresh), digits, (size_t)len);
     memcpy(item_value(fresh) + len, "\r\n", 2);
     item_link_locked(fresh, hv);
+    if (opts->new_cas != 0)
+        item_set_cas(fresh, opts->new_cas);
     *cas_out = item_get_cas(fresh);
     item_release(fresh);
     return ARITH_OK;
@@ -318,18 +534,36 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
                            bool incr, uint64_t delta, const struct arith_opts *opts,
                            uint64_t *value_out, uint64_t *cas_out, bool *created)
 {
+    struct arith_out out;
+    enum arith_result r = op_arith_ex(rq, key, nkey, incr, delta, opts, &out);
+    *value_out = out.value;
+    *cas_out = out.cas;
+    if (created != NULL)
+        *created = out.created;
+    return r;
+}
+
+enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey,
+                              bool incr, uint64_t delta, const struct arith_opts *opts,
+                              struct arith_out *out)
+{
+    static const struct arith_opts no_opts;
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     enum arith_result result = ARITH_OK;
     uint64_t value = 0;
-    uint64_t req_cas = opts ? opts->req_cas : 0;
+    if (opts == NULL)
+        opts = &no_opts;
+    uint64_t req_cas = opts->req_cas;
     bool made = false;
+    out->cas = 0;
+    out->exptime_before = 0;
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it == NULL) {
-        if (opts != NULL && opts->autovivify) {
+        if (opts->autovivify) {
             value = opts->initial;
-            result = create_counter(key, nkey, hv, opts, value, cas_out);
+            result = create_counter(key, nkey, hv, opts, value, &out->cas);
             made = result == ARITH_OK;
         } else {
             result = ARITH_NOT_FOUND;
@@ -339,6 +573,9 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
     } else if (!parse_counter(it, &value)) {
         result = ARITH_NON_NUMERIC;
     } else {
+        out->exptime_before = it->exptime;
+        rel_time_t exptime = opts->touch ? opts->touch_exptime : it->exptime;
+        uint64_t cas = opts->new_cas;
         if (incr)
             value += delta;
         else
@@ -351,19 +588,23 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
              * to the old length, as memcached does. */
             memcpy(item_value(it), digits, (size_t)len);
             memset(item_value(it) + len, ' ', it->nbytes - 2 - (size_t)len);
-            item_set_cas(it, item_next_cas());
-            *cas_out = item_get_cas(it);
+            item_set_cas(it, cas != 0 ? cas : item_next_cas());
+            it->exptime = exptime;
+            out->cas = item_get_cas(it);
         } else {
             enum alloc_failure why;
-            item *fresh = item_alloc(key, nkey, it->client_flags, it->exptime,
+            item *fresh = item_alloc(key, nkey, it->client_flags, exptime,
                                      (uint32_t)len + 2, &why);
             if (fresh == NULL) {
                 result = ARITH_NO_MEMORY;
             } else {
                 memcpy(item_value(fresh), digits, (size_t)len);
                 memcpy(item_value(fresh) + len, "\r\n", 2);
+                fresh->it_flags |= it->it_flags & ITEM_KEY_BINARY;
                 item_replace_locked(it, fresh, hv);
-                *cas_out = item_get_cas(fresh);
+                if (cas != 0)
+                    item_set_cas(fresh, cas);
+                out->cas = item_get_cas(fresh);
                 item_release(fresh);
             }
         }
@@ -399,9 +640,8 @@ enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
                  result == ARITH_OK ? "stored" :
                  result == ARITH_NOT_FOUND ? "not_found" :
                  result == ARITH_EXISTS ? "exists" : "error", -1);
-    *value_out = value;
-    if (created != NULL)
-        *created = made;
+    out->value = value;
+    out->created = made;
     return result;
 }
 

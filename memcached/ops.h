@@ -66,6 +66,88 @@ enum store_result op_store(const op_request *rq, item *it, enum store_op op,
 enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
                              uint64_t cas);
 
+/* ---- meta protocol (mg, ms, md, me; ma uses op_arith_ex) ---- */
+
+/* What an mg may do besides reading the key. */
+struct op_mget_opts {
+    bool no_bump;               /* u: neither bump the item nor mark it fetched */
+    bool touch;                 /* T: give a found item touch_exptime */
+    rel_time_t touch_exptime;
+    rel_time_t recache_before;  /* R: win when the exptime is set and earlier; 0: no R */
+    bool recache_sees_touch;    /* R came after T: compare the touched exptime */
+    bool vivify;                /* N: on a miss, link an empty item and win */
+    rel_time_t vivify_exptime;  /* the created item's exptime */
+    uint64_t new_cas;           /* E: unique of a created item; 0: a fresh one */
+};
+
+/* What an mg found: the item as it was before this request, and the
+ * stale-while-revalidate verdict. */
+struct op_mget_result {
+    item *it;                   /* a reference the caller releases; NULL on a miss */
+    bool created;               /* vivified by this request */
+    bool fetched_before;        /* h */
+    rel_time_t time_before;     /* l: last access before this request */
+    rel_time_t exptime_before;  /* before T (0 for a created item) */
+    bool stale;                 /* X: invalidated by md I or a stale ms */
+    bool token_sent_before;     /* Z: another client already won the recache */
+    bool won;                   /* W: this client won it (and others will see Z) */
+};
+
+/* mg: looks a key up (counting it as a get, or a touch with T), applying
+ * the options under the item lock. Fires command__get (command__touch with
+ * T) and request__done ("hit"/"miss"; a vivified key is a miss). */
+void op_meta_get(const op_request *rq, const char *key, size_t nkey,
+                 const struct op_mget_opts *o, struct op_mget_result *r);
+
+/* ms: a storage request. Modes map to store_op; a CAS with set or replace
+ * is STORE_CAS. */
+struct op_store_opts {
+    enum store_op op;
+    uint64_t req_cas;           /* STORE_CAS: must match (0 included); append/
+                                 * prepend: must match when non-zero */
+    bool invalidate;            /* I with STORE_CAS: a unique older than the item's
+                                 * stores the value anyway, marked stale */
+    bool vivify;                /* append/prepend: a miss stores the value as new */
+    rel_time_t vivify_exptime;  /* ... with this exptime */
+    uint64_t new_cas;           /* E: unique of the stored item; 0: a fresh one */
+};
+struct op_store_out {
+    uint64_t cas;               /* the stored item's unique, 0 if not stored */
+    uint32_t size;              /* value length stored (the joined one for append),
+                                 * or the request's when not stored */
+};
+/* op_store with the meta options; the caller keeps its reference to it. */
+enum store_result op_store_ex(const op_request *rq, item *it, const struct op_store_opts *o,
+                              struct op_store_out *out);
+
+/* md: a delete request. */
+struct op_delete_opts {
+    bool has_cas;               /* C: req_cas must match (0 included) */
+    uint64_t req_cas;
+    bool invalidate;            /* I: keep the item, marked stale, with a new unique */
+    bool touch;                 /* T (with I): give it touch_exptime */
+    rel_time_t touch_exptime;
+    bool remove_value;          /* x: keep the key with an empty value and flags 0 */
+    uint64_t new_cas;           /* E: unique of the kept item; 0: fresh (I) or the old one */
+};
+/* Counts as memcached's meta delete does: a CAS mismatch is a delete miss,
+ * an invalidation neither hit nor miss. Fires command__delete and
+ * request__done ("deleted", "not_found", "exists"). */
+enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nkey,
+                                const struct op_delete_opts *o);
+
+/* me: an item's metadata, read without bumping it or marking it fetched. */
+struct op_item_info {
+    rel_time_t exptime, time;   /* 0: never expires; last access */
+    uint64_t cas;
+    bool fetched, key_binary;
+    unsigned clsid;             /* slab class */
+    size_t ntotal;              /* bytes the item takes */
+};
+/* Returns false on a miss. Counts cmd_meta; fires request__done. */
+bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
+                   struct op_item_info *info);
+
 /* What incr/decr may do beyond ASCII's (binary and meta requests). */
 struct arith_opts {
     uint64_t req_cas;       /* non-zero: must match the item's unique (ARITH_EXISTS) */
@@ -73,7 +155,23 @@ struct arith_opts {
     uint64_t initial;       /* value of a created key (the delta is not applied) */
     uint32_t client_flags;  /* flags of a created key */
     rel_time_t exptime;     /* exptime of a created key */
+    bool touch;             /* meta T: on success give an existing key touch_exptime */
+    rel_time_t touch_exptime;
+    uint64_t new_cas;       /* meta E: unique of the result; 0: a fresh one */
 };
+
+/* What op_arith_ex reports besides its result. */
+struct arith_out {
+    uint64_t value;             /* the new value (ARITH_OK), `initial` when created */
+    uint64_t cas;               /* the result's unique (ARITH_OK) */
+    bool created;               /* the key was autovivified */
+    rel_time_t exptime_before;  /* an existing key's exptime before touch */
+};
+
+/* op_arith with every output; opts may be NULL. */
+enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey,
+                              bool incr, uint64_t delta, const struct arith_opts *opts,
+                              struct arith_out *out);
 
 /* incr (incr true) or decr by delta; decr stops at 0, incr wraps at 2^64.
  * opts may be NULL (plain ASCII incr/decr). On ARITH_OK *value_out is the

@@ -32,7 +32,9 @@ enum {
     OP_STAT = 0x10, OP_SETQ = 0x11, OP_ADDQ = 0x12, OP_REPLACEQ = 0x13,
     OP_DELETEQ = 0x14, OP_INCREMENTQ = 0x15, OP_DECREMENTQ = 0x16, OP_QUITQ = 0x17,
     OP_FLUSHQ = 0x18, OP_APPENDQ = 0x19, OP_PREPENDQ = 0x1a,
-    OP_TOUCH = 0x1c, OP_GAT = 0x1d, OP_GATQ = 0x1e, OP_GATK = 0x23, OP_GATKQ = 0x24
+    OP_TOUCH = 0x1c, OP_GAT = 0x1d, OP_GATQ = 0x1e, OP_GATK = 0x23, OP_GATKQ = 0x24,
+    /* SASL: checked like memcached does, then refused (no SASL here). */
+    OP_SASL_LIST_MECHS = 0x20, OP_SASL_AUTH = 0x21, OP_SASL_STEP = 0x22
 };
 
 enum {
@@ -130,6 +132,11 @@ static int shape_ok(uint8_t op, const struct bin_request *req)
     case OP_GAT:
     case OP_GATK:
         return ext == 4 && key > 0;
+    case OP_SASL_LIST_MECHS:
+        return ext == 0 && key == 0 && body == 0;
+    case OP_SASL_AUTH:
+    case OP_SASL_STEP:
+        return ext == 0 && key > 0;
     default:
         return -1;
     }
@@ -198,9 +205,12 @@ static void put_error(conn *c, uint16_t status)
 
 /* Sends what is queued before the next packet is parsed. memcached does
  * this after a noop and after most error replies; it matters when a later
- * packet makes it hang up, which drops replies still queued. */
+ * packet makes it hang up, which drops replies still queued. (Over UDP
+ * every reply leaves as its own message anyway.) */
 static void flush_now(conn *c)
 {
+    if (c->udp != NULL)
+        return;
     c->state = CONN_WRITE;
     c->next_state = CONN_PARSE;
 }
@@ -219,6 +229,21 @@ static void error_and_close(conn *c, uint16_t status)
     c->close_reason = "error";
     c->state = CONN_WRITE;
     c->next_state = CONN_CLOSE;
+}
+
+/* Answers "Unknown command" and skips the n body bytes that follow (a
+ * reply with nothing to skip is flushed, as memcached does). */
+static void refuse_unknown(conn *c, uint32_t n)
+{
+    size_t here = c->rbytes < n ? c->rbytes : n;
+    c->rcurr += here;
+    c->rbytes -= here;
+    if (n == 0)
+        send_error(c, ST_UNKNOWN_COMMAND);
+    else
+        put_error(c, ST_UNKNOWN_COMMAND);
+    if (n > here)
+        conn_swallow(c, n - here);
 }
 
 static void command_end(conn *c)
@@ -354,12 +379,11 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
         /* A failed set must not leave the old value visible. */
         if (op == OP_SET)
             op_discard(&rq, key, nkey);
-        if (why == ALLOC_TOO_LARGE) {
-            put_error(c, ST_E2BIG);
-            conn_swallow(c, vlen);
-        } else {
-            put_error(c, ST_ENOMEM);
-            c->swallow_left = vlen;
+        /* The value's bytes are skipped; memcached flushes an out of
+         * memory reply first, not a too large one. */
+        put_error(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM);
+        conn_swallow(c, vlen);
+        if (why != ALLOC_TOO_LARGE && c->udp == NULL) {
             c->state = CONN_WRITE;
             c->next_state = CONN_SWALLOW;
         }
@@ -497,7 +521,8 @@ static void bin_stat(conn *c, const char *key, size_t nkey)
         char group[KEY_MAX_LENGTH + 1];
         memcpy(group, key, nkey);
         group[nkey] = '\0';
-        known = stats_group(&text, group, NULL);
+        /* memcached lists connections to ASCII clients only. */
+        known = strcmp(group, "conns") != 0 && stats_group(&text, group, NULL);
     }
     if (known) {
         put_stat_packets(c, &text);
@@ -544,20 +569,10 @@ enum parse_result proto_binary_process(conn *c)
         probe_process_command_start(c->sfd, c->rcurr, HEADER_LEN);
         c->rcurr += HEADER_LEN;
         c->rbytes -= HEADER_LEN;
-        if (fault != 0) {
+        if (fault != 0)
             error_and_close(c, fault);
-        } else {
-            /* An opcode memcached does not serve: its body is skipped. */
-            size_t here = c->rbytes < req->bodylen ? c->rbytes : req->bodylen;
-            c->rcurr += here;
-            c->rbytes -= here;
-            if (req->bodylen == 0)
-                send_error(c, ST_UNKNOWN_COMMAND);
-            else
-                put_error(c, ST_UNKNOWN_COMMAND);
-            if (req->bodylen > here)
-                conn_swallow(c, req->bodylen - here);
-        }
+        else
+            refuse_unknown(c, req->bodylen);   /* an opcode memcached does not serve */
         command_end(c);
         return PARSE_DONE;
     }
@@ -620,6 +635,11 @@ enum parse_result proto_binary_process(conn *c)
         break;
     case OP_STAT:
         bin_stat(c, key, nkey);
+        break;
+    case OP_SASL_LIST_MECHS:
+    case OP_SASL_AUTH:
+    case OP_SASL_STEP:
+        refuse_unknown(c, req->bodylen - (uint32_t)nkey);
         break;
     }
     /* Storage commands report their end once the value is in. */

@@ -16,6 +16,8 @@
 #include "crawler.h"
 #include "ops.h"
 #include "probes.h"
+#include "proto_auth.h"
+#include "proto_meta.h"
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
@@ -121,6 +123,38 @@ static void start_request(conn *c, op_request *rq, const char *cmd)
 
 /* ---- retrieval ---- */
 
+/* Writes the decimal digits of v at p; returns how many. */
+static int put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* " <flags> <bytes>[ <cas>]\r\n" of a VALUE line, without printf (this is
+ * the hottest formatting in the server). Returns the length. */
+static int format_value_tail(char *p, uint32_t flags, uint32_t bytes, uint64_t cas, bool with_cas)
+{
+    int n = 0;
+    p[n++] = ' ';
+    n += put_u64(p + n, flags);
+    p[n++] = ' ';
+    n += put_u64(p + n, bytes);
+    if (with_cas) {
+        p[n++] = ' ';
+        n += put_u64(p + n, cas);
+    }
+    p[n++] = '\r';
+    p[n++] = '\n';
+    return n;
+}
+
 /* get/gets/gat/gats. args..end is the line after the command name (end
  * points at the line's NUL); keys are split on spaces only. */
 static void process_get(conn *c, char *args, char *end, bool return_cas, bool touch,
@@ -172,6 +206,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             return;
         }
         nkeys++;
+        reply_message_break(&c->out);   /* UDP: one message per key */
         item *it = op_get(&rq, key, nkey, touch, exptime);
         if (it == NULL)
             continue;
@@ -181,10 +216,10 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             memcpy(hdr + 6, key, nkey);
             int n = (int)(6 + nkey);
             if (return_cas)
-                n += sprintf(hdr + n, " %u %u %llu\r\n", it->client_flags, it->nbytes - 2,
-                             (unsigned long long)item_get_cas(it));
+                n += format_value_tail(hdr + n, it->client_flags, it->nbytes - 2,
+                                       item_get_cas(it), true);
             else
-                n += sprintf(hdr + n, " %u %u\r\n", it->client_flags, it->nbytes - 2);
+                n += format_value_tail(hdr + n, it->client_flags, it->nbytes - 2, 0, false);
             reply_commit(&c->out, (size_t)n);
         }
         reply_item_bytes(&c->out, it, item_value(it), it->nbytes);
@@ -618,6 +653,10 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
 {
     if (ntokens >= 4 && strcmp(tokens[1].value, "reassign") == 0) {
         int32_t src, dst;
+        if (!settings.slab_reassign) {      /* -o no_slab_reassign */
+            conn_error(c, "CLIENT_ERROR slab reassignment disabled");
+            return;
+        }
         if (!parse_i32(tokens[2].value, &src) || !parse_i32(tokens[3].value, &dst)) {
             conn_error(c, "CLIENT_ERROR bad command line format");
             return;
@@ -651,6 +690,11 @@ static void process_command(conn *c, char *line, size_t len)
     const char *cmd = line;
 
 #define IS(name) (clen == sizeof(name) - 1 && memcmp(cmd, name, clen) == 0)
+    /* mg, ms, md, ma, mn, me: the meta commands have their own parser. */
+    if (proto_meta_is_command(cmd, clen)) {
+        proto_meta_command(c, line, len);
+        return;
+    }
     /* Retrieval takes any number of keys: parsed straight from the line. */
     if (IS("get") || IS("gets") || IS("gat") || IS("gats")) {
         char *args = space ? space + 1 : end_of_line;
@@ -710,10 +754,18 @@ static void process_command(conn *c, char *line, size_t len)
     else if (IS("slabs"))
         process_slabs(c, tokens, ntokens);
     else if (IS("shutdown")) {
-        if (!settings.shutdown_command)
-            conn_error(c, "ERROR: shutdown not enabled");
-        else
+        /* -A: "shutdown" and "shutdown graceful" both stop the server as
+         * SIGTERM does; no reply, the connection closes. */
+        if (!settings.shutdown_command) {
+            conn_error(c, "SERVER_ERROR: shutdown not enabled");
+        } else if (ntokens > 2 || (ntokens == 2 && strcmp(tokens[1].value, "graceful") != 0)) {
+            conn_error(c, "CLIENT_ERROR invalid shutdown mode");
+        } else {
+            c->close_reason = "client";
+            c->state = CONN_WRITE;
+            c->next_state = CONN_CLOSE;
             server_shutdown();
+        }
     } else if (IS("debugtime"))
         process_debugtime(c, tokens, ntokens);
     else if (IS("debugsleep"))
@@ -730,6 +782,8 @@ static void process_command(conn *c, char *line, size_t len)
 
 enum parse_result proto_text_process(conn *c)
 {
+    if (!c->authenticated)
+        return proto_auth_process(c);   /* -Y: nothing else before a login */
     char *nl = memchr(c->rcurr, '\n', c->rbytes);
     if (nl == NULL) {
         if (c->rbytes > LINE_LIMIT_NO_NEWLINE) {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "stats.h"
+
 #define BLOCK_BYTES 16384
 #define IOV_INITIAL 64
 #define ITEMS_INITIAL 32
@@ -30,8 +32,23 @@ static struct reply_block *block_new(size_t size)
         b->next = NULL;
         b->size = size;
         b->used = 0;
+        atomic_fetch_add_explicit(&global_stats.response_obj_count, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&global_stats.response_obj_bytes, (int64_t)size,
+                                  memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
     }
     return b;
+}
+
+static void block_free(struct reply_block *b)
+{
+    if (b == NULL)
+        return;
+    atomic_fetch_sub_explicit(&global_stats.response_obj_count, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&global_stats.response_obj_bytes, (int64_t)b->size,
+                              memory_order_relaxed);
+    free(b);
 }
 
 void reply_init(reply *r)
@@ -51,6 +68,7 @@ void reply_reset(reply *r)
     r->mark_last_len = 0;
     r->mark_block = NULL;
     r->failed = false;
+    r->nbreaks = 0;
     /* Keep the first standard block; free oversized or extra ones, so an
      * idle connection holds one block at most. */
     struct reply_block *b = r->blocks, *keep = NULL;
@@ -61,7 +79,7 @@ void reply_reset(reply *r)
             keep->used = 0;
             keep->next = NULL;
         } else {
-            free(b);
+            block_free(b);
         }
         b = next;
     }
@@ -71,7 +89,8 @@ void reply_reset(reply *r)
 void reply_free(reply *r)
 {
     reply_reset(r);
-    free(r->blocks);
+    free(r->breaks);
+    block_free(r->blocks);
     free(r->iov);
     free(r->items);
     memset(r, 0, sizeof(*r));
@@ -261,4 +280,32 @@ void reply_rollback(reply *r)
         r->cur->used = r->mark_block_used;
     r->queued = r->mark_queued;
     r->mark_first = NULL;
+    while (r->nbreaks > 0 && r->breaks[r->nbreaks - 1] > r->queued)
+        r->nbreaks--;
+}
+
+bool reply_track_breaks(reply *r)
+{
+    if (r->breaks == NULL) {
+        r->breaks = malloc(16 * sizeof(*r->breaks));
+        if (r->breaks == NULL)
+            return false;
+        r->breakcap = 16;
+        r->nbreaks = 0;
+    }
+    return true;
+}
+
+void reply_note_break(reply *r)
+{
+    if (r->nbreaks > 0 && r->breaks[r->nbreaks - 1] == r->queued)
+        return;     /* nothing since the last one */
+    if (r->nbreaks == r->breakcap) {
+        uint64_t *more = realloc(r->breaks, (size_t)r->breakcap * 2 * sizeof(*more));
+        if (more == NULL)
+            return; /* the parts just stay in one message */
+        r->breaks = more;
+        r->breakcap *= 2;
+    }
+    r->breaks[r->nbreaks++] = r->queued;
 }

@@ -33,6 +33,9 @@ typedef struct reply {
     size_t mark_block_used;
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing */
+    uint64_t *breaks;           /* UDP only (else NULL): offsets in queued
+                                 * where a new message starts */
+    int nbreaks, breakcap;
 } reply;
 
 void reply_init(reply *r);
@@ -67,6 +70,18 @@ void reply_reset(reply *r);
 void reply_mark(reply *r);
 /* Drops everything queued since reply_mark(), releasing its items. */
 void reply_rollback(reply *r);
+
+/* UDP: memcached sends each key's part of a multi-key get reply as a
+ * message of its own. Parsers call reply_message_break() where such a part
+ * starts; it does nothing unless reply_track_breaks() was called (UDP
+ * sockets only). reply_track_breaks returns false when out of memory. */
+bool reply_track_breaks(reply *r);
+void reply_note_break(reply *r);
+static inline void reply_message_break(reply *r)
+{
+    if (r->breaks)
+        reply_note_break(r);
+}
 static inline int reply_marked_size(const reply *r) { return (int)(r->queued - r->mark_queued); }
 
 static inline void reply_str(reply *r, const char *s)

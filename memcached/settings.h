@@ -54,6 +54,8 @@ struct settings {
     bool daemonize;           /* -d */
     bool maxcore;             /* -r */
     char *memory_file;        /* -e: warm restart memory file; NULL: off */
+    char *auth_file;          /* -Y: ASCII login password file; NULL: no login */
+    int num_napi_ids;         /* -N (accepted; no NAPI-based thread choice) */
     /* LRU tuning (-o), used by the storage engine. */
     bool lru_crawler;
     int lru_crawler_sleep;
@@ -72,9 +74,15 @@ struct settings {
     int slab_automove_window;
     int tail_repair_time;
     const char *hash_algorithm;
-    int read_buf_mem_limit;
-    int watcher_logbuf_size;
-    int worker_logbuf_size;
+    uint32_t read_buf_mem_limit;  /* bytes (-o read_buf_mem_limit takes MB) */
+    uint32_t watcher_logbuf_size; /* bytes (-o takes KB) */
+    uint32_t worker_logbuf_size;  /* bytes (-o takes KB) */
+    /* More -o options (see docs/options.md). */
+    bool hash_expand;         /* false with no_hashexpand: the table never grows */
+    uint32_t *slab_sizes;     /* slab_sizes: chunk sizes, 0-terminated; NULL: use -f */
+    bool track_sizes;         /* track_sizes: "stats sizes" reports item sizes */
+    bool drop_privileges;     /* [no_]drop_privileges (accepted; no sandboxing here) */
+    uint32_t sock_cookie_id;  /* sock_cookie_id: SO_MARK for listening sockets; 0: none */
 };
 
 extern struct settings settings;

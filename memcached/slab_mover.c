@@ -35,7 +35,7 @@ static void move_page(unsigned src, unsigned dst)
     for (unsigned i = 0; i < move.uncut_from; i++) {
         item *it = (item *)(void *)(move.page + (size_t)i * move.chunk_size);
         for (;;) {
-            uint8_t flags = __atomic_load_n(&it->it_flags, __ATOMIC_ACQUIRE);
+            uint16_t flags = __atomic_load_n(&it->it_flags, __ATOMIC_ACQUIRE);
             if (flags & ITEM_SLABBED)
                 break;
             int r = (flags & ITEM_LINKED) ? item_evict_for_move(it) : 0;

@@ -75,7 +75,10 @@ void slabs_init(size_t limit)
     unsigned id = 1;
     atomic_store(&mem_limit, limit);
 
-    while (id < SLAB_CLASS_MAX - 2 && size <= max / settings.factor) {
+    const uint32_t *given = settings.slab_sizes;    /* -o slab_sizes, else -f steps */
+    while (id < SLAB_CLASS_MAX - 2 && (given ? *given != 0 : size <= max / settings.factor)) {
+        if (given)
+            size = *given++;
         if (size % CHUNK_ALIGN)
             size += CHUNK_ALIGN - size % CHUNK_ALIGN;
         classes[id].size = size;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -16,6 +17,7 @@
 #include "conn.h"
 #include "crawler.h"
 #include "items.h"
+#include "listen.h"
 #include "probes.h"
 #include "reply.h"
 #include "settings.h"
@@ -37,6 +39,16 @@ static void sum_threads(struct thread_stats_sum *out)
 #define ADD_FIELD(name) out->name += atomic_load_explicit(&ts->name, memory_order_relaxed);
         THREAD_STATS(ADD_FIELD)
 #undef ADD_FIELD
+    }
+}
+
+void stats_lru_hits(unsigned id, uint64_t out[4])
+{
+    for (int seg = 0; seg < 4; seg++) {
+        out[seg] = 0;
+        for (int i = 0; i < settings.num_threads; i++)
+            out[seg] += atomic_load_explicit(&workers[i].stats.lru_hits[id][seg],
+                                             memory_order_relaxed);
     }
 }
 
@@ -78,6 +90,24 @@ static double timeval_seconds(struct timeval tv)
 #define U64 "%llu"
 #define ULL(x) ((unsigned long long)(x))
 
+/* memcached counts its listening and UDP sockets as connections, and shows
+ * one less than it counts. */
+static uint64_t curr_connections(void)
+{
+    uint64_t n = atomic_load(&global_stats.curr_conns);
+    return n > 0 ? n - 1 : 0;
+}
+
+/* Lines memcached shows only in some configurations. */
+static bool general_stat_shown(const char *name)
+{
+    if (strcmp(name, "rejected_connections") == 0)
+        return settings.maxconns_fast;
+    if (strcmp(name, "idle_kicks") == 0)
+        return settings.idle_timeout > 0;
+    return true;
+}
+
 void stats_general(reply *r)
 {
     struct thread_stats_sum t;
@@ -102,10 +132,17 @@ void stats_general(reply *r)
     X("rusage_user", "%.6f", timeval_seconds(usage.ru_utime)) \
     X("rusage_system", "%.6f", timeval_seconds(usage.ru_stime)) \
     X("max_connections", "%d", settings.maxconns) \
-    X("curr_connections", U64, ULL(atomic_load(&global_stats.curr_conns))) \
+    X("curr_connections", U64, ULL(curr_connections())) \
     X("total_connections", U64, ULL(atomic_load(&global_stats.total_conns))) \
     X("rejected_connections", U64, ULL(atomic_load(&global_stats.rejected_conns))) \
     X("connection_structures", U64, ULL(atomic_load(&global_stats.conn_structs))) \
+    X("response_obj_oom", U64, ULL(atomic_load(&global_stats.response_obj_oom))) \
+    X("response_obj_count", "%lld", (long long)atomic_load(&global_stats.response_obj_count)) \
+    X("response_obj_bytes", "%lld", (long long)atomic_load(&global_stats.response_obj_bytes)) \
+    X("read_buf_count", "%lld", (long long)atomic_load(&global_stats.read_buf_count)) \
+    X("read_buf_bytes", "%lld", (long long)atomic_load(&global_stats.read_buf_bytes)) \
+    X("read_buf_bytes_free", "%d", 0) \
+    X("read_buf_oom", U64, ULL(atomic_load(&global_stats.read_buf_oom))) \
     X("cmd_get", U64, ULL(t.get_cmds)) \
     X("cmd_set", U64, ULL(t.set_cmds)) \
     X("cmd_flush", U64, ULL(t.flush_cmds)) \
@@ -130,11 +167,14 @@ void stats_general(reply *r)
     X("store_no_memory", U64, ULL(t.store_no_memory)) \
     X("auth_cmds", U64, ULL(t.auth_cmds)) \
     X("auth_errors", U64, ULL(t.auth_errors)) \
+    X("idle_kicks", U64, ULL(t.idle_kicks)) \
     X("bytes_read", U64, ULL(t.bytes_read)) \
     X("bytes_written", U64, ULL(t.bytes_written)) \
     X("limit_maxbytes", "%zu", settings.maxbytes) \
     X("accepting_conns", "%d", atomic_load(&global_stats.accepting_conns)) \
     X("listen_disabled_num", U64, ULL(atomic_load(&global_stats.listen_disabled_num))) \
+    X("time_in_listen_disabled_us", U64, \
+      ULL(atomic_load(&global_stats.time_in_listen_disabled_us))) \
     X("threads", "%d", settings.num_threads) \
     X("conn_yields", U64, ULL(t.conn_yields)) \
     X("hash_power_level", "%u", assoc_hashpower()) \
@@ -161,7 +201,7 @@ void stats_general(reply *r)
     X("moves_to_warm", U64, ULL(it.moves_to_warm)) \
     X("moves_within_lru", U64, ULL(it.moves_within_lru))
 
-#define EMIT(name, fmt, value) stats_line(r, name, fmt, value);
+#define EMIT(name, fmt, value) if (general_stat_shown(name)) stats_line(r, name, fmt, value);
     GENERAL_STATS(EMIT)
 #undef EMIT
 }
@@ -193,7 +233,7 @@ void stats_settings(reply *r)
     X("growth_factor", "%.2f", settings.factor) \
     X("chunk_size", "%d", settings.chunk_size) \
     X("num_threads", "%d", settings.num_threads) \
-    X("num_threads_per_udp", "%d", settings.num_threads) \
+    X("num_threads_per_udp", "%d", listen_udp_threads()) \
     X("stat_key_prefix", "%c", settings.prefix_delimiter) \
     X("detail_enabled", "%s", YESNO(settings.detail_enabled)) \
     X("reqs_per_event", "%d", settings.reqs_per_event) \
@@ -201,7 +241,7 @@ void stats_settings(reply *r)
     X("tcp_backlog", "%d", settings.backlog) \
     X("binding_protocol", "%s", protocol_name()) \
     X("auth_enabled_sasl", "%s", "no") \
-    X("auth_enabled_ascii", "%s", "no") \
+    X("auth_enabled_ascii", "%s", settings.auth_file ? settings.auth_file : "no") \
     X("item_size_max", "%d", settings.item_size_max) \
     X("maxconns_fast", "%s", YESNO(settings.maxconns_fast)) \
     X("hashpower_init", "%d", settings.hashpower_init) \
@@ -226,11 +266,12 @@ void stats_settings(reply *r)
     X("temp_lru", "%s", YESNO(settings.temp_lru)) \
     X("temporary_ttl", "%u", settings.temporary_ttl) \
     X("idle_timeout", "%d", settings.idle_timeout) \
-    X("watcher_logbuf_size", "%d", settings.watcher_logbuf_size) \
-    X("worker_logbuf_size", "%d", settings.worker_logbuf_size) \
-    X("read_buf_mem_limit", "%d", settings.read_buf_mem_limit) \
-    X("track_sizes", "%s", "no") \
+    X("watcher_logbuf_size", "%u", settings.watcher_logbuf_size) \
+    X("worker_logbuf_size", "%u", settings.worker_logbuf_size) \
+    X("read_buf_mem_limit", "%u", settings.read_buf_mem_limit) \
+    X("track_sizes", "%s", YESNO(settings.track_sizes)) \
     X("inline_ascii_response", "%s", "no") \
+    X("num_napi_ids", "%d", settings.num_napi_ids) \
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
     X("client_flags_size", "%d", 4)
 
@@ -268,7 +309,9 @@ static void stats_items(reply *r)
 {
     for (unsigned id = 1; id <= slabs_class_count(); id++) {
         struct items_class_stats s;
+        uint64_t hits[4];
         items_class_stats(id, &s);
+        stats_lru_hits(id, hits);
         if (s.number == 0 && s.evicted == 0 && s.outofmemory == 0)
             continue;
         char name[64];
@@ -298,16 +341,53 @@ static void stats_items(reply *r)
         X("moves_to_warm", U64, ULL(s.moves_to_warm)) \
         X("moves_within_lru", U64, ULL(s.moves_within_lru)) \
         X("direct_reclaims", "%d", 0) \
-        X("hits_to_hot", U64, ULL(s.hits_to_hot)) \
-        X("hits_to_warm", U64, ULL(s.hits_to_warm)) \
-        X("hits_to_cold", U64, ULL(s.hits_to_cold)) \
-        X("hits_to_temp", U64, ULL(s.hits_to_temp))
+        X("hits_to_hot", U64, ULL(hits[0])) \
+        X("hits_to_warm", U64, ULL(hits[1])) \
+        X("hits_to_cold", U64, ULL(hits[2])) \
+        X("hits_to_temp", U64, ULL(hits[3]))
 #define EMIT_ITEM(field, fmt, value) \
         snprintf(name, sizeof(name), "items:%u:" field, id); stats_line(r, name, fmt, value);
         ITEMS_STATS(EMIT_ITEM)
 #undef EMIT_ITEM
 #undef ITEMS_STATS
     }
+}
+
+/* stats sizes with -o track_sizes: live items per 32-byte size bucket,
+ * counted by walking every class when asked (memcached keeps the counts
+ * up to date instead; the numbers are approximate there too). */
+struct size_histogram {
+    uint32_t *count;
+    size_t buckets;
+};
+
+static void count_item_size(item *it, void *arg)
+{
+    struct size_histogram *h = arg;
+    size_t bucket = (item_ntotal(it) + 31) / 32;
+    if (bucket < h->buckets)
+        h->count[bucket]++;
+}
+
+static void stats_sizes(reply *r)
+{
+    struct size_histogram h = { NULL, (size_t)settings.item_size_max / 32 + 2 };
+    if (settings.track_sizes)
+        h.count = calloc(h.buckets, sizeof(*h.count));
+    if (h.count == NULL) {
+        stats_line(r, "sizes_status", "%s", "disabled");
+        return;
+    }
+    for (unsigned id = 1; id <= slabs_class_count(); id++)
+        items_foreach(id, count_item_size, &h);
+    for (size_t b = 0; b < h.buckets; b++) {
+        if (h.count[b] == 0)
+            continue;
+        char name[24];
+        snprintf(name, sizeof(name), "%zu", b * 32);
+        stats_line(r, name, "%u", h.count[b]);
+    }
+    free(h.count);
 }
 
 /* stats probes: who is tracing, from the probes' semaphores. */
@@ -330,7 +410,9 @@ bool stats_group(reply *r, const char *group, const char *arg)
     else if (strcmp(group, "items") == 0)
         stats_items(r);
     else if (strcmp(group, "sizes") == 0)
-        stats_line(r, "sizes_status", "%s", "disabled");
+        stats_sizes(r);
+    else if (strcmp(group, "conns") == 0)
+        conn_stats_conns(r);
     else if (strcmp(group, "probes") == 0)
         stats_probes(r);
     else

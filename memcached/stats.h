@@ -45,7 +45,13 @@ struct thread_stats {
 #define STAT_FIELD(name) _Atomic uint64_t name;
     THREAD_STATS(STAT_FIELD)
 #undef STAT_FIELD
+    /* Hits by slab class and LRU segment (HOT, WARM, COLD, TEMP), for the
+     * hits_to_* lines of stats items. */
+    _Atomic uint64_t lru_hits[64][4];
 };
+
+/* Sums every thread's hits for slab class id into out[segment]. */
+void stats_lru_hits(unsigned id, uint64_t out[4]);
 
 /* A plain (non-atomic) copy of the sums. */
 struct thread_stats_sum {
@@ -62,12 +68,23 @@ struct thread_stats_sum {
 
 /* Process-wide counters (any thread, atomic). */
 struct global_stats {
-    _Atomic uint64_t curr_conns;        /* open client connections */
-    _Atomic uint64_t total_conns;       /* accepted since start */
+    /* As memcached counts them, listening sockets and UDP sockets are
+     * connections too: curr_conns and total_conns include them (stats shows
+     * curr_connections as curr_conns - 1, as memcached does). */
+    _Atomic uint64_t curr_conns;        /* open clients + listening/UDP sockets */
+    _Atomic uint64_t total_conns;       /* accepted since start (+ listeners) */
     _Atomic uint64_t rejected_conns;    /* refused by the -c limit */
-    _Atomic uint64_t conn_structs;      /* connection objects allocated */
+    _Atomic uint64_t conn_structs;      /* peak of curr_conns */
     _Atomic uint64_t listen_disabled_num; /* times accepts were paused */
+    _Atomic uint64_t time_in_listen_disabled_us; /* how long they were paused */
     _Atomic int accepting_conns;        /* 1 unless paused by the limit */
+    /* Connection buffers (gauges, except the _oom counts). */
+    _Atomic int64_t read_buf_count;     /* read buffers allocated */
+    _Atomic int64_t read_buf_bytes;     /* their size */
+    _Atomic uint64_t read_buf_oom;      /* a read buffer could not be had */
+    _Atomic int64_t response_obj_count; /* reply text blocks allocated */
+    _Atomic int64_t response_obj_bytes; /* their size */
+    _Atomic uint64_t response_obj_oom;  /* a reply block could not be had */
 };
 extern struct global_stats global_stats;
 

@@ -16,9 +16,12 @@
 struct new_conn {
     struct new_conn *next;
     int sfd;
-    const char *transport;
+    const char *transport;      /* "tcp", "unix" or "udp" */
+    const char *listen_addr;    /* listener's (or UDP socket's) stats text */
     char peer[64];
 };
+
+#define STOP_DEADLINE_SECONDS 2     /* shutdown: time given to pending replies */
 
 worker *workers;
 static int nworkers;
@@ -26,6 +29,51 @@ static int next_worker;     /* listener thread only */
 static pthread_mutex_t started_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t started_cond = PTHREAD_COND_INITIALIZER;
 static int started;
+
+/* Shutdown deadline: whatever is still writing is closed. */
+static void stop_deadline_cb(evutil_socket_t fd, short which, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)which;
+    while (w->conns)
+        conn_close(w->conns, "shutdown");
+    event_base_loopbreak(w->base);
+}
+
+/* Shutdown: no more requests are served; queued replies are sent, then
+ * the connections close. The loop ends when the last one has gone (see
+ * conn_close) or at the deadline. */
+static void worker_begin_stop(worker *w)
+{
+    w->stopping = true;
+    if (w->idle_timer)
+        event_del(w->idle_timer);
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        conn_shutdown(c);
+    }
+    if (w->conns == NULL) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    struct timeval deadline = { STOP_DEADLINE_SECONDS, 0 };
+    w->stop_timer = evtimer_new(w->base, stop_deadline_cb, w);
+    if (w->stop_timer == NULL || evtimer_add(w->stop_timer, &deadline) != 0)
+        stop_deadline_cb(-1, 0, w);
+}
+
+/* -o idle_timeout: once a second, close the connections idle too long. */
+static void idle_cb(evutil_socket_t fd, short which, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)which;
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        conn_check_idle(c);
+    }
+}
 
 /* Wake-up bytes: 'c' a new connection is queued, 's' stop. */
 static void notify_cb(evutil_socket_t fd, short which, void *arg)
@@ -36,9 +84,8 @@ static void notify_cb(evutil_socket_t fd, short which, void *arg)
     ssize_t n = read(fd, buf, sizeof(buf));
     for (ssize_t i = 0; i < n; i++) {
         if (buf[i] == 's') {
-            while (w->conns)
-                conn_close(w->conns, "shutdown");
-            event_base_loopbreak(w->base);
+            if (!w->stopping)
+                worker_begin_stop(w);
             return;
         }
         pthread_mutex_lock(&w->queue_lock);
@@ -51,7 +98,11 @@ static void notify_cb(evutil_socket_t fd, short which, void *arg)
         pthread_mutex_unlock(&w->queue_lock);
         if (nc == NULL)
             continue;
-        conn_new(nc->sfd, w, nc->transport, nc->peer);
+        if (strcmp(nc->transport, "udp") == 0) {
+            conn_new_udp(nc->sfd, w, nc->listen_addr);
+        } else if (conn_new(nc->sfd, w, nc->transport, nc->peer, nc->listen_addr) == NULL) {
+            conn_count_sub();
+        }
         free(nc);
     }
 }
@@ -86,6 +137,7 @@ void threads_init(int nthreads)
         w->notify_receive_fd = fds[0];
         w->notify_send_fd = fds[1];
         pthread_mutex_init(&w->queue_lock, NULL);
+        pthread_mutex_init(&w->conns_lock, NULL);
         w->base = event_base_new();
         if (w->base == NULL) {
             fprintf(stderr, "Can't allocate event base\n");
@@ -95,6 +147,14 @@ void threads_init(int nthreads)
         if (w->notify_event == NULL || event_add(w->notify_event, NULL) != 0) {
             fprintf(stderr, "Can't monitor libevent notify pipe\n");
             exit(EXIT_FAILURE);
+        }
+        if (settings.idle_timeout > 0) {
+            struct timeval second = { 1, 0 };
+            w->idle_timer = event_new(w->base, -1, EV_PERSIST, idle_cb, w);
+            if (w->idle_timer == NULL || event_add(w->idle_timer, &second) != 0) {
+                fprintf(stderr, "Can't create the idle connection timer\n");
+                exit(EXIT_FAILURE);
+            }
         }
     }
     for (int i = 0; i < nthreads; i++) {
@@ -109,19 +169,21 @@ void threads_init(int nthreads)
     pthread_mutex_unlock(&started_lock);
 }
 
-void thread_dispatch(int sfd, const char *transport, const char *peer)
+static void queue_to_worker(worker *w, int sfd, const char *transport, const char *peer,
+                            const char *listen_addr)
 {
     struct new_conn *nc = malloc(sizeof(*nc));
     if (nc == NULL) {
         close(sfd);
+        if (strcmp(transport, "udp") != 0)
+            conn_count_sub();
         return;
     }
     nc->next = NULL;
     nc->sfd = sfd;
     nc->transport = transport;
+    nc->listen_addr = listen_addr;
     snprintf(nc->peer, sizeof(nc->peer), "%s", peer);
-    worker *w = &workers[next_worker];
-    next_worker = (next_worker + 1) % nworkers;
 
     pthread_mutex_lock(&w->queue_lock);
     if (w->queue_tail)
@@ -133,6 +195,19 @@ void thread_dispatch(int sfd, const char *transport, const char *peer)
     probe_conn_dispatch(sfd, (int64_t)w->index);
     if (write(w->notify_send_fd, "c", 1) != 1)
         perror("Writing to thread notify pipe");
+}
+
+void thread_dispatch(int sfd, const char *transport, const char *peer,
+                     const char *listen_addr)
+{
+    worker *w = &workers[next_worker];
+    next_worker = (next_worker + 1) % nworkers;
+    queue_to_worker(w, sfd, transport, peer, listen_addr);
+}
+
+void thread_dispatch_udp(int sfd, int index, const char *local_addr)
+{
+    queue_to_worker(&workers[index % nworkers], sfd, "udp", "", local_addr);
 }
 
 void threads_stop(void)

@@ -23,6 +23,11 @@ typedef struct worker {
     struct new_conn *queue_head, *queue_tail;
     struct thread_stats stats;      /* written by this worker only */
     struct conn *conns;             /* connections it serves (for stats conns) */
+    pthread_mutex_t conns_lock;     /* held to link/unlink conns, and by
+                                     * stats conns (another thread) to walk them */
+    struct event *idle_timer;       /* -o idle_timeout: once a second */
+    struct event *stop_timer;       /* shutdown: deadline for pending replies */
+    bool stopping;                  /* shutdown: serve no new requests */
 } worker;
 
 extern worker *workers;             /* settings.num_threads of them */
@@ -31,10 +36,18 @@ extern worker *workers;             /* settings.num_threads of them */
 void threads_init(int nthreads);
 
 /* Hands an accepted socket to the next worker (round-robin). transport is
- * "tcp" or "unix"; the peer text is copied. */
-void thread_dispatch(int sfd, const char *transport, const char *peer);
+ * "tcp" or "unix"; the peer text is copied; listen_addr is the listener's
+ * stats text ("tcp:127.0.0.1:11211"), which must outlive the connection. */
+void thread_dispatch(int sfd, const char *transport, const char *peer,
+                     const char *listen_addr);
 
-/* Asks every worker to close its connections and stop (shutdown). */
+/* Hands a UDP socket to worker w (index modulo the worker count), which
+ * serves its datagrams until shutdown. local_addr: its stats text
+ * ("udp:127.0.0.1:11211"), kept for the life of the process. */
+void thread_dispatch_udp(int sfd, int index, const char *local_addr);
+
+/* Asks every worker to stop: replies already queued are sent (for up to
+ * two seconds), then every connection is closed with reason "shutdown". */
 void threads_stop(void);
 
 #endif
