@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "tls.h"
 #include "udp.h"
 
 #define READ_BUFFER_INITIAL 16384
@@ -53,6 +54,8 @@ static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
 /* Waits for `flags` (EV_READ or EV_WRITE) on the socket. */
 static bool conn_wait(conn *c, short flags)
 {
+    if (c->tls)
+        flags = tls_wait_flags(c, flags);
     if (c->ev_flags == flags)
         return true;
     if (c->ev_flags != 0)
@@ -122,7 +125,8 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     c->state = CONN_READ;
     c->last_cmd_time = current_time;
     c->authenticated = settings.auth_file == NULL;  /* -Y: log in first */
-    if (!conn_wait(c, EV_READ)) {
+    if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {
+        tls_conn_close(c);
         event_free(c->event);
         free(c->rbuf);
         free(c);
@@ -152,6 +156,7 @@ void conn_close(conn *c, const char *reason)
     worker *w = c->worker;
     conn_unlink(c);
     probe_conn_release(c->sfd);
+    tls_conn_close(c);
     close(c->sfd);
     if (c->udp)
         free(c->udp);   /* a UDP socket is not a client: not counted */
@@ -282,7 +287,7 @@ static void rbuf_shrink(conn *c)
 static ssize_t conn_read_into(conn *c, char *dest, size_t room)
 {
     for (;;) {
-        ssize_t n = read(c->sfd, dest, room);
+        ssize_t n = c->tls ? tls_read(c, dest, room) : read(c->sfd, dest, room);
         if (n > 0) {
             STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
             probe_conn_read(c->sfd, n);
@@ -611,5 +616,7 @@ static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
         conn_drive_udp(c);
         return;
     }
-    conn_drive(c, (which & EV_READ) != 0);
+    /* TLS: a read that waited for writability is retried on EV_WRITE. */
+    conn_drive(c, (which & EV_READ) != 0 ||
+                  (c->tls && (which & EV_WRITE) && tls_wait_flags(c, EV_READ) == EV_WRITE));
 }

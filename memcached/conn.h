@@ -75,6 +75,7 @@ typedef struct conn {
     struct udp_peer *udp;           /* UDP socket: sender of the current
                                      * datagram (NULL for stream sockets) */
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
+    struct tls_conn *tls;           /* TLS session (tls.c), or NULL for plain */
     struct conn *next, *prev;       /* the worker's list */
 } conn;
 

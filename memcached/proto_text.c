@@ -23,6 +23,7 @@
 #include "slabs.h"
 #include "stats.h"
 #include "thread.h"
+#include "tls.h"
 
 #define MAX_TOKENS 24
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
@@ -479,6 +480,18 @@ static void process_stats(conn *c, token *tokens, int ntokens)
     }
 }
 
+/* refresh_certs (TLS builds): "OK", or memcached's error line as is. */
+static void process_refresh_certs(conn *c)
+{
+    char err[1024];
+    if (tls_refresh_certs(err, sizeof(err))) {
+        out(c, "OK\r\n");
+        return;
+    }
+    reply_str(&c->out, err);
+    reply_text(&c->out, "\r\n", 2);
+}
+
 static void process_cache_memlimit(conn *c, token *tokens, int ntokens)
 {
     uint64_t mb;
@@ -766,7 +779,9 @@ static void process_command(conn *c, char *line, size_t len)
             c->next_state = CONN_CLOSE;
             server_shutdown();
         }
-    } else if (IS("debugtime"))
+    } else if (IS("refresh_certs") && tls_built())
+        process_refresh_certs(c);
+    else if (IS("debugtime"))
         process_debugtime(c, tokens, ntokens);
     else if (IS("debugsleep"))
         process_debugsleep(c, tokens, ntokens);
