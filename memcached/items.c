@@ -12,6 +12,7 @@
 #include "items.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,29 +490,22 @@ void items_class_stats(unsigned id, struct items_class_stats *out)
     }
 }
 
-uint64_t items_class_count(unsigned id)
+/* Sums one uint64_t counter of struct lru (at byte offset field) over the
+ * segments of class id. */
+static uint64_t sum_segments(unsigned id, size_t field)
 {
     uint64_t n = 0;
     for (unsigned seg = 0; seg < SEGMENTS; seg++) {
         struct lru *l = &lrus[id][seg];
         pthread_mutex_lock(&l->lock);
-        n += l->curr_items;
+        n += *(const uint64_t *)(const void *)((const char *)l + field);
         pthread_mutex_unlock(&l->lock);
     }
     return n;
 }
 
-uint64_t items_class_evictions(unsigned id)
-{
-    uint64_t n = 0;
-    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
-        struct lru *l = &lrus[id][seg];
-        pthread_mutex_lock(&l->lock);
-        n += l->evictions;
-        pthread_mutex_unlock(&l->lock);
-    }
-    return n;
-}
+uint64_t items_class_count(unsigned id) { return sum_segments(id, offsetof(struct lru, curr_items)); }
+uint64_t items_class_evictions(unsigned id) { return sum_segments(id, offsetof(struct lru, evictions)); }
 
 /* ---- the LRU crawler's walk ---- */
 
