@@ -40,8 +40,8 @@ static bool expand_wanted;
 void assoc_init(int power)
 {
     hashpower = power > 0 ? (unsigned)power : HASHPOWER_DEFAULT;
-    if (hashpower < ITEM_LOCK_POWER)
-        hashpower = ITEM_LOCK_POWER;
+    if (hashpower <= item_lock_power())
+        hashpower = item_lock_power() + 1;  /* main() refuses such -o hashpower */
     primary = calloc(BUCKETS(hashpower), sizeof(item *));
     if (primary == NULL) {
         fprintf(stderr, "Failed to init hashtable.\n");
@@ -115,13 +115,13 @@ void assoc_delete(const char *key, size_t nkey, uint32_t hv)
 
 static void lock_all_stripes(void)
 {
-    for (uint32_t i = 0; i < (1u << ITEM_LOCK_POWER); i++)
+    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
         item_lock(i);
 }
 
 static void unlock_all_stripes(void)
 {
-    for (uint32_t i = 0; i < (1u << ITEM_LOCK_POWER); i++)
+    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
         item_unlock(i);
 }
 

@@ -29,7 +29,10 @@
 #define EVICT_SEARCH_DEPTH 5        /* tail items looked at per eviction try */
 #define ALLOC_TRIES 10
 
-static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER];
+static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER_MAX];
+static unsigned lock_power = ITEM_LOCK_POWER_MAX;
+
+unsigned item_lock_power(void) { return lock_power; }
 
 enum lru_segment { SEG_HOT, SEG_WARM, SEG_COLD, SEG_TEMP, SEGMENTS };
 
@@ -49,6 +52,11 @@ static struct lru lrus[SLAB_CLASS_MAX][SEGMENTS];
 #define LRU_OF(it) (&lrus[(it)->slabs_clsid][(it)->lru_segment])
 static _Atomic uint64_t maintainer_juggles;
 
+/* Items and bytes per class, changed only at link and unlink, so a stats
+ * read never sees an item twice or not at all while it moves between
+ * segments. (The per-segment counts above drive the maintainer.) */
+static _Atomic uint64_t class_items[SLAB_CLASS_MAX], class_bytes[SLAB_CLASS_MAX];
+
 static _Atomic uint64_t cas_counter;
 /* flush_all: items last touched at or before oldest_live are dead once
  * current_time reaches it; for an immediate flush, only those whose CAS is
@@ -58,6 +66,9 @@ static _Atomic uint64_t oldest_cas;
 
 void items_init(void)
 {
+    /* Fewer workers contend less: a smaller lock table, as memcached. */
+    int t = settings.num_threads;
+    lock_power = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : ITEM_LOCK_POWER_MAX;
     for (size_t i = 0; i < sizeof(item_locks) / sizeof(item_locks[0]); i++)
         pthread_mutex_init(&item_locks[i], NULL);
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
@@ -65,7 +76,7 @@ void items_init(void)
             pthread_mutex_init(&lrus[i][seg].lock, NULL);
 }
 
-#define STRIPE(hv) ((hv) & ((1u << ITEM_LOCK_POWER) - 1))
+#define STRIPE(hv) ((hv) & ((1u << lock_power) - 1))
 void item_lock(uint32_t hv) { pthread_mutex_lock(&item_locks[STRIPE(hv)]); }
 void item_unlock(uint32_t hv) { pthread_mutex_unlock(&item_locks[STRIPE(hv)]); }
 static bool item_trylock(uint32_t hv) { return pthread_mutex_trylock(&item_locks[STRIPE(hv)]) == 0; }
@@ -126,11 +137,14 @@ bool item_is_dead(const item *it, bool *flushed)
     return it->exptime != 0 && it->exptime <= current_time;
 }
 
+static void flush_recent(void);
+
 void items_flush(rel_time_t when, bool immediate)
 {
     if (immediate) {
         atomic_store(&oldest_cas, settings.use_cas ? atomic_load(&cas_counter) + 1 : 0);
         atomic_store(&oldest_live, current_time);
+        flush_recent();
     } else {
         atomic_store(&oldest_cas, 0);
         atomic_store(&oldest_live, when - 1);
@@ -164,6 +178,8 @@ static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
     lru_remove(l, it);
     l->curr_items--;
     l->bytes -= item_ntotal(it);
+    atomic_fetch_sub(&class_items[it->slabs_clsid], 1);
+    atomic_fetch_sub(&class_bytes[it->slabs_clsid], item_ntotal(it));
     item_release(it);
 }
 
@@ -201,6 +217,8 @@ void item_link_locked(item *it, uint32_t hv)
     l->total_items++;
     l->bytes += item_ntotal(it);
     pthread_mutex_unlock(&l->lock);
+    atomic_fetch_add(&class_items[it->slabs_clsid], 1);
+    atomic_fetch_add(&class_bytes[it->slabs_clsid], item_ntotal(it));
     probe_item_link(item_key(it), it->nkey, value_len(it));
 }
 
@@ -277,12 +295,7 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     }
     bool flushed;
     if (item_is_dead(it, &flushed)) {
-        if (!flushed && !(it->it_flags & ITEM_FETCHED)) {
-            struct lru *l = LRU_OF(it);
-            pthread_mutex_lock(&l->lock);
-            l->expired_unfetched++;
-            pthread_mutex_unlock(&l->lock);
-        }
+        /* (expired_unfetched counts only what the LRU and crawler reclaim.) */
         if (probe_item_expire_enabled())
             probe_item_expire(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
                               flushed ? "flushed" : "expired");
@@ -412,12 +425,12 @@ void items_totals(struct items_totals *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 1; i <= slabs_class_count(); i++) {
+        out->curr_items += atomic_load(&class_items[i]);
+        out->bytes += atomic_load(&class_bytes[i]);
         for (unsigned seg = 0; seg < SEGMENTS; seg++) {
             struct lru *l = &lrus[i][seg];
             pthread_mutex_lock(&l->lock);
-            out->curr_items += l->curr_items;
             out->total_items += l->total_items;
-            out->bytes += l->bytes;
             out->evictions += l->evictions;
             out->reclaimed += l->reclaimed;
             out->expired_unfetched += l->expired_unfetched;
@@ -454,10 +467,12 @@ static rel_time_t tail_age(const struct lru *l)
 void items_class_stats(unsigned id, struct items_class_stats *out)
 {
     memset(out, 0, sizeof(*out));
+    out->number = atomic_load(&class_items[id]);
+    out->mem_requested = atomic_load(&class_bytes[id]);
     for (unsigned seg = 0; seg < SEGMENTS; seg++) {
         struct lru *l = &lrus[id][seg];
         pthread_mutex_lock(&l->lock);
-        out->number += l->curr_items;
+
         out->evicted += l->evictions;
         out->evicted_nonzero += l->evicted_nonzero;
         out->reclaimed += l->reclaimed;
@@ -466,7 +481,7 @@ void items_class_stats(unsigned id, struct items_class_stats *out)
         out->crawler_reclaimed += l->crawler_reclaimed;
         out->crawler_items_checked += l->crawler_items_checked;
         out->outofmemory += l->outofmemory;
-        out->mem_requested += l->bytes;
+
         out->moves_to_cold += l->moves_to_cold;
         out->moves_to_warm += l->moves_to_warm;
         out->moves_within_lru += l->moves_within_lru;
@@ -504,7 +519,7 @@ static uint64_t sum_segments(unsigned id, size_t field)
     return n;
 }
 
-uint64_t items_class_count(unsigned id) { return sum_segments(id, offsetof(struct lru, curr_items)); }
+uint64_t items_class_count(unsigned id) { return atomic_load(&class_items[id]); }
 uint64_t items_class_evictions(unsigned id) { return sum_segments(id, offsetof(struct lru, evictions)); }
 
 /* ---- the LRU crawler's walk ---- */
@@ -607,15 +622,46 @@ int item_evict_for_move(item *it)
         result = 0;
     } else {
         struct lru *l = LRU_OF(it);
-        pthread_mutex_lock(&l->lock);
-        /* Not counted in evictions: the automover watches those. */
-        if (probe_item_evict_enabled())
-            probe_item_evict(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
-                             (int64_t)(current_time - it->time),
-                             (it->it_flags & ITEM_FETCHED) ? 1 : 0);
-        unlink_with_lru_held(it, hv, l);
-        pthread_mutex_unlock(&l->lock);
-        result = 1;
+        size_t ntotal = item_ntotal(it);
+        /* The page being emptied hands out no chunks, so a free chunk of
+         * the class, if any, is elsewhere: move the item there. */
+        item *copy = slabs_alloc_existing(ntotal, it->slabs_clsid);
+        if (copy != NULL) {
+            memcpy(copy, it, ntotal);
+            copy->refcount = 1;
+            copy->h_next = NULL;
+            assoc_delete(item_key(it), it->nkey, hv);
+            assoc_insert(copy, hv);
+            pthread_mutex_lock(&l->lock);
+            copy->prev = it->prev;
+            copy->next = it->next;
+            if (it->prev)
+                it->prev->next = copy;
+            else
+                l->head = copy;
+            if (it->next)
+                it->next->prev = copy;
+            else
+                l->tail = copy;
+            it->next = it->prev = NULL;
+            pthread_mutex_unlock(&l->lock);
+            it->it_flags &= ~ITEM_LINKED;
+            item_release(it);
+            result = 2;
+        } else {
+            pthread_mutex_lock(&l->lock);
+            l->evictions++;
+            l->evicted_time = current_time - it->time;
+            if (!(it->it_flags & ITEM_FETCHED))
+                l->evicted_unfetched++;
+            if (probe_item_evict_enabled())
+                probe_item_evict(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
+                                 (int64_t)(current_time - it->time),
+                                 (it->it_flags & ITEM_FETCHED) ? 1 : 0);
+            unlink_with_lru_held(it, hv, l);
+            pthread_mutex_unlock(&l->lock);
+            result = 1;
+        }
     }
     item_unlock(hv);
     return result;
@@ -749,6 +795,47 @@ bool item_restore(item *it)
     l->total_items++;
     l->bytes += item_ntotal(it);
     pthread_mutex_unlock(&l->lock);
+    atomic_fetch_add(&class_items[it->slabs_clsid], 1);
+    atomic_fetch_add(&class_bytes[it->slabs_clsid], item_ntotal(it));
     item_unlock(hv);
     return true;
+}
+
+/* After an immediate flush_all: unlinks the items touched in this second
+ * at once (they sit at the heads of the LRUs), as memcached does; older
+ * ones are reclaimed lazily. */
+static void flush_recent(void)
+{
+    /* The last two seconds: the clock may have ticked since the stores. */
+    rel_time_t since = atomic_load(&oldest_live) - 1;
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+            struct lru *l = &lrus[id][seg];
+            pthread_mutex_lock(&l->lock);
+            item *it = l->head;
+            while (it != NULL) {
+                item *next = it->next;
+                if (it->it_flags & ITEM_CRAWLER) {
+                    it = next;
+                    continue;
+                }
+                if (it->time < since)
+                    break;
+                uint32_t hv = hash_key(item_key(it), it->nkey);
+                bool flushed;
+                if (item_trylock(hv)) {
+                    if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 1 &&
+                        item_is_dead(it, &flushed)) {
+                        if (probe_item_expire_enabled())
+                            probe_item_expire(item_key(it), it->nkey, value_len(it), (int)id,
+                                              flushed ? "flushed" : "expired");
+                        unlink_with_lru_held(it, hv, l);
+                    }
+                    item_unlock(hv);
+                }
+                it = next;
+            }
+            pthread_mutex_unlock(&l->lock);
+        }
+    }
 }

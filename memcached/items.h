@@ -155,9 +155,11 @@ uint64_t items_class_count(unsigned id);
 /* Evictions so far in class id. */
 uint64_t items_class_evictions(unsigned id);
 
-/* Frees the chunk of a linked, idle item so its slab page can move.
- * Returns 1 if freed, 0 if the item is in use (try again later), -1 if it
- * is no longer a linked item. Takes the item lock by trylock. */
+/* Frees the chunk of a linked, idle item so its slab page can move: the
+ * item moves to a free chunk of its class if there is one (returns 2),
+ * else it is evicted (returns 1). Returns 0 if the item is in use (try
+ * again later), -1 if it is no longer a linked item. Takes the item lock
+ * by trylock. */
 int item_evict_for_move(item *it);
 
 /* Warm restart: the CAS counter, and relinking an item found in a restored

@@ -29,6 +29,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "tls.h"
 
 #define MAX_LISTENERS 32
 #define ADDR_TEXT 128
@@ -43,6 +44,8 @@ struct listener {
 };
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
+/* -Z: TLS mode of the TCP listeners being opened (set per -l entry). */
+static enum tls_listen_mode opening_tls_mode;
 
 /* UDP sockets: each served by a worker; their addresses must outlive it. */
 static char udp_addrs[MAX_LISTENERS][ADDR_TEXT];
@@ -210,10 +213,12 @@ static bool add_listener(struct event_base *base, int fd, const char *transport)
     l->fd = fd;
     l->transport = transport;
     l->opened = current_time;
-    if (strcmp(transport, "unix") == 0)
+    if (strcmp(transport, "unix") == 0) {
         snprintf(l->addr, sizeof(l->addr), "unix:%s", settings.socketpath);
-    else
+    } else {
         format_local(fd, "tcp", l->addr, sizeof(l->addr));
+        tls_listener_register(l->addr, opening_tls_mode);
+    }
     l->event = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
     if (l->event == NULL || event_add(l->event, NULL) != 0) {
         fprintf(stderr, "failed to watch a listening socket\n");
@@ -390,8 +395,10 @@ static bool open_unix(struct event_base *base, const char *path)
  * memcached's when an entry is malformed or a socket fails. */
 static bool open_interfaces(struct event_base *base, int default_port, bool udp)
 {
-    if (settings.inter == NULL)
+    if (settings.inter == NULL) {
+        opening_tls_mode = tls_listen_default();
         return open_one(base, NULL, default_port, udp) > 0;
+    }
     char *list = strdup(settings.inter);
     if (list == NULL)
         return false;
@@ -400,6 +407,13 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
     for (char *entry = strtok_r(list, ";,", &save); entry && ok;
          entry = strtok_r(NULL, ";,", &save)) {
         char *host = entry;
+        int tls_mode = tls_listen_prefix(&host);
+        if (tls_mode < 0) {
+            errno = 0;
+            ok = false;
+            break;
+        }
+        opening_tls_mode = (enum tls_listen_mode)tls_mode;
         int port = default_port;
         if (host[0] == '[') {
             char *end = strchr(host, ']');

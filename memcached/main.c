@@ -30,6 +30,7 @@
 #include "slab_mover.h"
 #include "slabs.h"
 #include "thread.h"
+#include "tls.h"
 #include "usage.h"
 
 static struct event_base *main_base;
@@ -56,12 +57,20 @@ static void graceful_stop_cb(evutil_socket_t sig, short which, void *arg)
     event_base_loopbreak(main_base);
 }
 
-/* SIGHUP with -Y: reload the password file; on failure the old one stays. */
+/* SIGHUP with -Y: reload the password file; on failure the old one stays.
+ * With -Z: reload the TLS certificates too (as refresh_certs does). */
 static void reload_auth_cb(evutil_socket_t sig, short which, void *arg)
 {
     (void)sig;
     (void)which;
     (void)arg;
+    if (tls_enabled()) {
+        char err[1024];
+        if (!tls_refresh_certs(err, sizeof(err)))
+            fprintf(stderr, "Could not reload TLS certificates on SIGHUP: %s\n", err);
+    }
+    if (settings.auth_file == NULL)
+        return;
     enum authfile_result r = authfile_load(settings.auth_file);
     if (r != AUTHFILE_OK) {
         int err = errno;
@@ -78,8 +87,9 @@ static void stop_cb(evutil_socket_t sig, short which, void *arg)
 {
     (void)which;
     (void)arg;
+    (void)sig;
     if (settings.verbose)
-        fprintf(stderr, "Signal handled: %s.\n", strsignal(sig));
+        fprintf(stderr, "Exiting normally\n");  /* memcached's words */
     stop_requested = 1;
     event_base_loopbreak(main_base);
 }
@@ -311,8 +321,11 @@ int main(int argc, char **argv)
         case 'X': settings.dump_enabled = false; break;
         case 'Y': settings.auth_file = strdup(optarg); break;
         case 'Z':
-            fprintf(stderr, "This server is not built with TLS support.\n");
-            return EX_USAGE;
+            if (!tls_enable()) {
+                fprintf(stderr, "This server is not built with TLS support.\n");
+                return EX_USAGE;
+            }
+            break;
         default:
             /* getopt has named the flag; memcached then prints '?'. */
             fprintf(stderr, "Illegal argument \"%c\"\n", c);
@@ -324,6 +337,14 @@ int main(int argc, char **argv)
     int status = options_check(&facts);
     if (status != 0)
         return status;
+    if (tls_enabled()) {
+        /* As memcached: certificates are read before privileges drop. */
+        if (settings.port == 0) {
+            fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+            return EX_USAGE;
+        }
+        tls_init();
+    }
 
     if (settings.maxcore) {
         struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -388,6 +409,11 @@ int main(int argc, char **argv)
         slabs_use_region(region, settings.maxbytes);
     }
     items_init();
+    if (settings.hashpower_init != 0 && (unsigned)settings.hashpower_init <= item_lock_power()) {
+        fprintf(stderr, "Hash table power size (%d) cannot be equal to or less than item lock table (%u)\n",
+                settings.hashpower_init, item_lock_power());
+        return 1;
+    }
     assoc_init(settings.hashpower_init);
     memfile_restore();
     if (settings.hash_expand)   /* -o no_hashexpand: never grow */
@@ -420,7 +446,7 @@ int main(int argc, char **argv)
     struct event *usr1 = evsignal_new(main_base, SIGUSR1, graceful_stop_cb, NULL);
     event_add(usr1, NULL);
     struct event *hup = NULL;
-    if (settings.auth_file) {
+    if (settings.auth_file || tls_enabled()) {   /* SIGHUP reloads the file, certificates */
         hup = evsignal_new(main_base, SIGHUP, reload_auth_cb, NULL);
         event_add(hup, NULL);
     }

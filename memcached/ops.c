@@ -39,6 +39,9 @@ void op_request_done(const op_request *rq, const char *key, size_t nkey,
     request_done(rq, key, nkey, status, valuelen);
 }
 
+/* Counts an operation on item it in its slab class's row of stats slabs. */
+#define SLAB_OP_INC(ts, it, field) STAT_INC(ts, slab_ops[(it)->slabs_clsid].field)
+
 static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
 item *op_get(const op_request *rq, const char *key, size_t nkey,
@@ -56,13 +59,13 @@ item *op_get(const op_request *rq, const char *key, size_t nkey,
     if (touch) {
         STAT_INC(ts, touch_cmds);
         if (it)
-            STAT_INC(ts, touch_hits);
+            { STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits); }
         else
             STAT_INC(ts, touch_misses);
     } else {
         STAT_INC(ts, get_cmds);
         if (it) {
-            STAT_INC(ts, get_hits);
+            STAT_INC(ts, get_hits); SLAB_OP_INC(ts, it, get_hits);
             STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
         }
         else
@@ -208,14 +211,14 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
             STAT_INC(ts, cas_misses);
         } else if (item_get_cas(old) == req_cas) {
             stored = it;
-            STAT_INC(ts, cas_hits);
+            STAT_INC(ts, cas_hits); SLAB_OP_INC(ts, old, cas_hits);
         } else if (o->invalidate && req_cas != 0 && req_cas < item_get_cas(old)) {
             stored = it;
             stale = true;
-            STAT_INC(ts, cas_hits);
+            STAT_INC(ts, cas_hits); SLAB_OP_INC(ts, old, cas_hits);
         } else {
             result = STORE_EXISTS;
-            STAT_INC(ts, cas_badval);
+            STAT_INC(ts, cas_badval); SLAB_OP_INC(ts, old, cas_badval);
         }
         break;
     case STORE_APPEND:
@@ -231,9 +234,9 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
             result = STORE_EXISTS;
             break;
         }
+        /* No room for the joined value (memory full, or past -I):
+         * memcached answers NOT_STORED and keeps the old value. */
         stored = join_values(old, it, op == STORE_APPEND);
-        if (stored == NULL)
-            result = STORE_NO_MEMORY;
         break;
     }
     if (stored != NULL) {
@@ -254,7 +257,7 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     }
     item_unlock(hv);
 
-    STAT_INC(ts, set_cmds);
+    STAT_INC(ts, set_cmds); SLAB_OP_INC(ts, it, cmd_set);
     if (store_probe_enabled(op))
         fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : out->cas);
     request_done(rq, key, nkey, store_status(result), value_len(it));
@@ -336,7 +339,7 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
         r->token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
         if (o->touch)
             it->exptime = o->touch_exptime;
-        if (!r->token_sent_before) {
+        if (!r->token_sent_before && !o->no_token) {
             /* A stale item, or one expiring before R's time, goes to the
              * first client that asks; the rest see Z until it is replaced. */
             rel_time_t exp = (o->touch && o->recache_sees_touch) ? o->touch_exptime
@@ -352,9 +355,10 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
         it = vivify_locked(key, nkey, hv, o);
         if (it != NULL) {
             r->created = true;
-            r->won = true;
+            r->won = !o->no_token;
             r->time_before = it->time;
-            it->it_flags |= ITEM_TOKEN_SENT;
+            if (r->won)
+                it->it_flags |= ITEM_TOKEN_SENT;
         }
     }
     item_unlock(hv);
@@ -568,6 +572,8 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
         } else {
             result = ARITH_NOT_FOUND;
         }
+    } else if (it->nbytes <= 2) {
+        result = ARITH_NON_NUMERIC;     /* an empty value: before the CAS check, as memcached */
     } else if (req_cas != 0 && item_get_cas(it) != req_cas) {
         result = ARITH_EXISTS;
     } else if (!parse_counter(it, &value)) {

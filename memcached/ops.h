@@ -78,6 +78,8 @@ struct op_mget_opts {
     bool vivify;                /* N: on a miss, link an empty item and win */
     rel_time_t vivify_exptime;  /* the created item's exptime */
     uint64_t new_cas;           /* E: unique of a created item; 0: a fresh one */
+    bool no_token;              /* hand out no recache token (W): the request
+                                 * fails while replying, as memcached's does */
 };
 
 /* What an mg found: the item as it was before this request, and the

@@ -14,6 +14,7 @@
 
 #include "settings.h"
 #include "slabs.h"
+#include "tls.h"
 
 #define CHUNK_ALIGN_BYTES 8     /* slab_sizes steps, as slabs.c aligns them */
 
@@ -217,7 +218,8 @@ static enum applied apply(const char *name, const char *value)
         (void)parse_u32(value, &id);            /* memcached ignores a bad number */
         settings.sock_cookie_id = id;
     } else {
-        return UNKNOWN;
+        int t = tls_option(name, value);   /* ssl_*: TLS builds only */
+        return t > 0 ? APPLIED : t == 0 ? FAILED : UNKNOWN;
     }
     return APPLIED;
 #undef IS

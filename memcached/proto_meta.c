@@ -227,11 +227,14 @@ static bool seen_flag(struct meta_req *m, unsigned char c)
 }
 
 /* Reads the flag tokens. A repeated or unknown flag fails at once; a bad
- * numeric argument is noted and the scan goes on, the last such error being
- * the one reported (memcached's precedence). NULL when all is well. */
+ * argument (or base64 key) is noted and the scan goes on, the last such
+ * error being the one reported; a bad F has no message of its own and
+ * shows only when nothing else went wrong (memcached's precedence). NULL
+ * when all is well. */
 static const char *meta_parse_flags(struct meta_req *m)
 {
     const char *soft = NULL;
+    bool bad_flags = false;
     for (int i = m->first_flag; i < m->ntok; i++) {
         unsigned char c = (unsigned char)m->tok[i].value[0];
         const char *arg = m->tok[i].value + 1;
@@ -270,7 +273,7 @@ static const char *meta_parse_flags(struct meta_req *m)
         case 'F':
             m->has_F = true;
             if (!parse_unsigned(arg, UINT32_MAX, &u))
-                soft = ERR_FORMAT;
+                bad_flags = true;
             m->F = (uint32_t)u;
             break;
         case 'D':
@@ -290,7 +293,15 @@ static const char *meta_parse_flags(struct meta_req *m)
         case 'O':
             m->opaque = &m->tok[i];
             break;
-        case 'b': m->b = true; break;
+        case 'b':
+            /* Decoded here: a bad key is one more error the scan goes on past. */
+            m->b = true;
+            m->nkey = b64_decode(m->tok[1].value, m->tok[1].length, m->keybuf,
+                                 sizeof(m->keybuf));
+            if (m->nkey == 0)
+                soft = "CLIENT_ERROR error decoding key";
+            m->key = m->keybuf;
+            break;
         case 'q': m->q = true; break;
         case 'v': m->v = true; break;
         case 'u': m->u = true; break;
@@ -303,7 +314,7 @@ static const char *meta_parse_flags(struct meta_req *m)
             return "CLIENT_ERROR invalid flag";
         }
     }
-    return soft;
+    return soft != NULL ? soft : bad_flags ? ERR_FORMAT : NULL;
 }
 
 /* Tokenizes and runs the first check every meta command shares: a flag
@@ -325,26 +336,17 @@ static const char *meta_parse_line(struct meta_req *m, char *line, size_t len, i
     return NULL;
 }
 
-/* The checks after the ms length: key length, flag count, flags, key
- * decoding. NULL when the request is well formed. */
+/* The checks after the ms length: key length, token count, flags (with
+ * the key's decoding). NULL when the request is well formed. */
 static const char *meta_parse_rest(struct meta_req *m)
 {
     if (m->tok[1].length > KEY_MAX_LENGTH)
         return ERR_FORMAT;
     if (m->ntok > META_MAX_LINE_TOKENS)
         return "CLIENT_ERROR options flags are too long";
-    const char *err = meta_parse_flags(m);
-    if (err != NULL)
-        return err;
     m->key = m->tok[1].value;
     m->nkey = m->tok[1].length;
-    if (m->b) {
-        m->nkey = b64_decode(m->tok[1].value, m->tok[1].length, m->keybuf, sizeof(m->keybuf));
-        if (m->nkey == 0)
-            return "CLIENT_ERROR error decoding key";
-        m->key = m->keybuf;
-    }
-    return NULL;
+    return meta_parse_flags(m);
 }
 
 static bool opaque_too_long(const struct meta_req *m)
@@ -436,22 +438,26 @@ static void meta_get(conn *c, char *line, size_t len)
         return;
     }
 
+    /* memcached applies T and N while writing the reply, in flag order, and
+     * hands out the token after it: an over-long opaque stops all that
+     * where it stands (the lookup itself has happened). */
+    int stop = opaque_too_long(&m) ? (int)(m.opaque - m.tok) : META_MAX_TOKENS;
     struct op_mget_opts o = {
         .no_bump = m.u,
-        .touch = m.has_T,
+        .touch = m.has_T && m.pos_T < stop,
         .touch_exptime = m.has_T ? ttl_time(m.T) : 0,
         .recache_before = m.has_R ? ttl_time(m.R) : 0,
         .recache_sees_touch = m.has_T && m.has_R && m.pos_T < m.pos_R,
         .vivify = m.has_N,
-        .vivify_exptime = created_exptime_at(&m, META_MAX_TOKENS),
+        .vivify_exptime = created_exptime_at(&m, stop),
         .new_cas = m.has_E ? m.E : 0,
+        .no_token = stop != META_MAX_TOKENS,
     };
     struct op_mget_result r;
     op_meta_get(&rq, m.key, m.nkey, &o, &r);
     item *it = r.it;
 
-    if (opaque_too_long(&m)) {
-        /* memcached finds this out while replying, after the lookup. */
+    if (stop != META_MAX_TOKENS) {
         if (it != NULL)
             item_release(it);
         conn_error(c, "CLIENT_ERROR opaque token too long");
@@ -762,29 +768,23 @@ static void meta_arith(conn *c, char *line, size_t len)
         return;
     }
 
+    /* As mg: an over-long opaque stops T and N where it stands. */
+    int stop = opaque_too_long(&m) ? (int)(m.opaque - m.tok) : META_MAX_TOKENS;
     struct arith_opts o = {
         .req_cas = m.has_C ? m.C : 0,   /* C0 checks nothing, as memcached's ma */
         .autovivify = m.has_N,
         .initial = m.has_J ? m.J : 0,
-        .exptime = created_exptime_at(&m, META_MAX_TOKENS),
-        .touch = m.has_T,
+        .exptime = created_exptime_at(&m, stop),
+        .touch = m.has_T && m.pos_T < stop,
         .touch_exptime = m.has_T ? ttl_time(m.T) : 0,
         .new_cas = m.has_E ? m.E : 0,
     };
     struct arith_out ao;
     enum arith_result r = op_arith_ex(&rq, m.key, m.nkey, incr, m.has_D ? m.D : 1, &o, &ao);
 
-    if (opaque_too_long(&m)) {
-        conn_error(c, "CLIENT_ERROR opaque token too long");
-        return;
-    }
     const char *code;
     switch (r) {
-    case ARITH_OK:
-        if (m.q)
-            return;
-        code = NULL;
-        break;
+    case ARITH_OK: code = NULL; break;
     case ARITH_NOT_FOUND: code = "NF"; break;
     case ARITH_EXISTS: code = "EX"; break;
     case ARITH_NON_NUMERIC:
@@ -794,6 +794,13 @@ static void meta_arith(conn *c, char *line, size_t len)
         conn_error(c, "SERVER_ERROR out of memory");
         return;
     }
+    if (stop != META_MAX_TOKENS) {
+        /* memcached finds this out while replying, after the change. */
+        conn_error(c, "CLIENT_ERROR opaque token too long");
+        return;
+    }
+    if (code == NULL && m.q)
+        return;
     char digits[24];
     int ndigits = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)ao.value);
     char *p = reply_space(&c->out, META_HEADER_MAX);

@@ -417,6 +417,7 @@ static void process_flush_all(conn *c, token *tokens, int ntokens)
     bool noreply = ntokens > 1 && is_noreply(&tokens[ntokens - 1]);
     c->out.suppress = noreply;
     if (!settings.flush_enabled) {
+        STAT_INC(rq.stats, flush_cmds);     /* memcached counts refusals too */
         conn_error(c, "CLIENT_ERROR flush_all not allowed");
         c->out.suppress = false;
         return;
@@ -426,6 +427,7 @@ static void process_flush_all(conn *c, token *tokens, int ntokens)
     if (args > 0) {
         int32_t d;
         if (!parse_i32(tokens[1].value, &d)) {
+            STAT_INC(rq.stats, flush_cmds);
             conn_error(c, "CLIENT_ERROR invalid exptime argument");
             c->out.suppress = false;
             return;
@@ -557,7 +559,8 @@ static void process_debugsleep(conn *c, token *tokens, int ntokens)
 #endif
 }
 
-/* Parses "all" or a comma list of slab class ids into want[]. */
+/* Parses "all" or a comma list of slab class ids (1-63; empty elements
+ * are skipped, as memcached does) into want[]. */
 static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
 {
     memset(want, 0, sizeof(bool) * SLAB_CLASS_MAX);
@@ -568,16 +571,18 @@ static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
     }
     const char *p = arg;
     while (*p) {
+        if (*p == ',') {
+            p++;
+            continue;
+        }
         char *end;
         errno = 0;
         unsigned long id = strtoul(p, &end, 10);
-        if (end == p || errno || id < 1 || id > slabs_class_count())
+        if (end == p || errno || id < 1 || id >= SLAB_CLASS_MAX)
             return false;
         want[id] = true;
         p = end;
-        if (*p == ',')
-            p++;
-        else if (*p)
+        if (*p && *p != ',')
             return false;
     }
     return true;

@@ -229,7 +229,8 @@ int reply_send(reply *r, int fd, int64_t *written)
             count = IOV_MAX;
         msg.msg_iov = &r->iov[r->sent_iov];
         msg.msg_iovlen = (size_t)count;
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t n = r->writer ? r->writer(r->writer_ctx, msg.msg_iov, count)
+                              : sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;

@@ -36,6 +36,10 @@ typedef struct reply {
     uint64_t *breaks;           /* UDP only (else NULL): offsets in queued
                                  * where a new message starts */
     int nbreaks, breakcap;
+    /* Writes iov instead of sendmsg when set (TLS): sendmsg's contract,
+     * -1 with errno EAGAIN when it would block. */
+    ssize_t (*writer)(void *ctx, const struct iovec *iov, int iovcnt);
+    void *writer_ctx;
 } reply;
 
 void reply_init(reply *r);

@@ -19,7 +19,7 @@ static pthread_mutex_t mover_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mover_wake = PTHREAD_COND_INITIALIZER;
 static int want_src, want_dst;      /* a requested move; dst 0: none */
 static _Atomic int running;
-static _Atomic uint64_t moved, rescues, busy_items;
+static _Atomic uint64_t moved, rescues, evicted, busy_items;
 
 #define AUTOMOVE_FREE_PAGES 2.5     /* spare memory a donor class must have */
 
@@ -39,10 +39,15 @@ static void move_page(unsigned src, unsigned dst)
             if (flags & ITEM_SLABBED)
                 break;
             int r = (flags & ITEM_LINKED) ? item_evict_for_move(it) : 0;
-            if (r == 1) {
+            if (r == 2) {
                 items_moved++;
                 atomic_fetch_add(&rescues, 1);
                 continue;       /* now it should read as slabbed */
+            }
+            if (r == 1) {
+                items_moved++;
+                atomic_fetch_add(&evicted, 1);
+                continue;
             }
             /* In use, being written, or just unlinked by someone else:
              * wait for its last reference to go. */
@@ -56,22 +61,49 @@ static void move_page(unsigned src, unsigned dst)
     probe_slabs_reassign_done((int)src, (int)dst, items_moved);
 }
 
-/* The class with the most spare memory, if it has enough to give a page. */
-static unsigned pick_donor(unsigned except)
+/* A class other than except that can give a page: with at least two
+ * pages, preferring the one with the most free chunks. 0 if none. */
+static unsigned any_donor(unsigned except)
 {
     unsigned best = 0;
-    double best_free = 0;
+    uint64_t best_free = 0;
     for (unsigned id = 1; id <= slabs_largest_chunk_class(); id++) {
-        if (id == except)
+        struct slab_class_stats s;
+        slabs_class_stats(id, &s);
+        if (id == except || s.total_pages < 2)
+            continue;
+        if (best == 0 || s.free_chunks > best_free) {
+            best = id;
+            best_free = s.free_chunks;
+        }
+    }
+    return best;
+}
+
+/* For the automover: a class that should give victim a page, either
+ * because it has AUTOMOVE_FREE_PAGES of unused memory, or because its
+ * oldest item is much older than victim's (victim evicts young items
+ * while the donor keeps stale ones: slab_automove_ratio). 0 if none. */
+static unsigned automove_donor(unsigned victim)
+{
+    struct items_class_stats v;
+    items_class_stats(victim, &v);
+    unsigned best = 0;
+    rel_time_t best_age = 0;
+    for (unsigned id = 1; id <= slabs_largest_chunk_class(); id++) {
+        if (id == victim)
             continue;
         struct slab_class_stats s;
         slabs_class_stats(id, &s);
         if (s.total_pages < 2 || s.chunks_per_page == 0)
             continue;
-        double free_pages = (double)s.free_chunks / s.chunks_per_page;
-        if (free_pages >= AUTOMOVE_FREE_PAGES && free_pages > best_free) {
+        if ((double)s.free_chunks / s.chunks_per_page >= AUTOMOVE_FREE_PAGES)
+            return id;
+        struct items_class_stats d;
+        items_class_stats(id, &d);
+        if (d.age > best_age && (double)v.age < d.age * settings.slab_automove_ratio) {
             best = id;
-            best_free = free_pages;
+            best_age = d.age;
         }
     }
     return best;
@@ -87,9 +119,11 @@ static void automove(uint64_t *last_evictions)
         last_evictions[id] = ev;
         if (delta == 0 || settings.slab_automove == 0)
             continue;
-        unsigned donor = pick_donor(id);
+        unsigned donor = automove_donor(id);
         if (donor != 0) {
             move_page(donor, id);
+            /* What the move evicted is not the victim's pressure. */
+            last_evictions[donor] = items_class_evictions(donor);
             return;
         }
     }
@@ -113,7 +147,7 @@ static void *mover_main(void *arg)
 
         if (dst != 0) {
             if (src == -1)
-                src = (int)pick_donor((unsigned)dst);
+                src = (int)any_donor((unsigned)dst);
             if (src > 0)
                 move_page((unsigned)src, (unsigned)dst);
         } else if (settings.slab_automove > 0) {
@@ -139,9 +173,22 @@ enum reassign_result slab_mover_reassign(int src, int dst)
     unsigned top = slabs_largest_chunk_class();
     if (src == dst)
         return REASSIGN_SRC_DST_SAME;
+    pthread_mutex_lock(&mover_lock);
+    bool busy = want_dst != 0 || atomic_load(&running);
+    pthread_mutex_unlock(&mover_lock);
+    if (busy)
+        return REASSIGN_RUNNING;
+    /* Class 0 is memcached's global page pool; this server keeps no spare
+     * pages there, so it never has one to give or take. */
+    if ((src == 0 && dst >= 1 && dst <= (int)top) || (dst == 0 && src >= 1 && src <= (int)top))
+        return REASSIGN_NOSPARE;
     if ((src < 1 && src != -1) || src > (int)top || dst < 1 || dst > (int)top)
         return REASSIGN_BADCLASS;
-    if (src != -1) {
+    if (src == -1) {
+        src = (int)any_donor((unsigned)dst);
+        if (src == 0)
+            return REASSIGN_BADCLASS;
+    } else {
         struct slab_class_stats s;
         slabs_class_stats((unsigned)src, &s);
         if (s.total_pages < 2)
@@ -163,6 +210,7 @@ void slab_mover_stats(struct slab_mover_stats *out)
 {
     out->slabs_moved = atomic_load(&moved);
     out->rescues = atomic_load(&rescues);
+    out->evictions = atomic_load(&evicted);
     out->busy_items = atomic_load(&busy_items);
     out->running = atomic_load(&running);
 }

@@ -24,7 +24,8 @@ enum reassign_result slab_mover_reassign(int src, int dst);
 /* Counters for stats. */
 struct slab_mover_stats {
     uint64_t slabs_moved;           /* pages moved */
-    uint64_t rescues;               /* live items freed to empty a page */
+    uint64_t rescues;               /* live items moved off a page being emptied */
+    uint64_t evictions;             /* live items evicted for lack of a free chunk */
     uint64_t busy_items;            /* times an in-use item made the mover wait */
     int running;                    /* 1 while a move is under way */
 };

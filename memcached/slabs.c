@@ -175,7 +175,12 @@ static bool grow_class(struct slab_class *p, unsigned id)
     return true;
 }
 
-void *slabs_alloc(size_t size, unsigned id)
+static void *alloc_chunk(size_t size, unsigned id, bool may_grow);
+
+void *slabs_alloc(size_t size, unsigned id) { return alloc_chunk(size, id, true); }
+void *slabs_alloc_existing(size_t size, unsigned id) { return alloc_chunk(size, id, false); }
+
+static void *alloc_chunk(size_t size, unsigned id, bool may_grow)
 {
     struct slab_class *p = &classes[id];
     void *chunk = NULL;
@@ -198,7 +203,7 @@ void *slabs_alloc(size_t size, unsigned id)
             chunk = p->free_list;
             p->free_list = p->free_list->next;
             p->free_count--;
-        } else if (p->cut_left > 0 || grow_class(p, id)) {
+        } else if (p->cut_left > 0 || (may_grow && grow_class(p, id))) {
             chunk = p->cut_next;
             p->cut_next += p->size;
             p->cut_left--;

@@ -32,6 +32,10 @@ unsigned slabs_class_count(void);
  * reached and the class has no free chunk. */
 void *slabs_alloc(size_t size, unsigned id);
 
+/* Like slabs_alloc, but only from memory the class already has (a free
+ * or uncut chunk): never takes a new page. */
+void *slabs_alloc_existing(size_t size, unsigned id);
+
 /* Gives a chunk back to its class. */
 void slabs_free(void *ptr, size_t size, unsigned id);
 

@@ -24,6 +24,7 @@
 #include "slab_mover.h"
 #include "slabs.h"
 #include "thread.h"
+#include "tls.h"
 
 struct global_stats global_stats = { .accepting_conns = 1 };
 
@@ -39,6 +40,17 @@ static void sum_threads(struct thread_stats_sum *out)
 #define ADD_FIELD(name) out->name += atomic_load_explicit(&ts->name, memory_order_relaxed);
         THREAD_STATS(ADD_FIELD)
 #undef ADD_FIELD
+    }
+}
+
+void stats_slab_ops(unsigned id, struct slab_op_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < settings.num_threads; i++) {
+#define SUM_OP(field) out->field += atomic_load_explicit(&workers[i].stats.slab_ops[id].field, \
+                                                         memory_order_relaxed);
+        SLAB_OP_STATS(SUM_OP)
+#undef SUM_OP
     }
 }
 
@@ -181,15 +193,29 @@ void stats_general(reply *r)
     X("hash_bytes", "%zu", assoc_hash_bytes()) \
     X("hash_is_expanding", "%d", assoc_expanding() ? 1 : 0) \
     X("slab_reassign_rescues", U64, ULL(mover.rescues)) \
+    X("slab_reassign_chunk_rescues", "%d", 0) \
+    X("slab_reassign_inline_reclaim", "%d", 0) \
     X("slab_reassign_busy_items", U64, ULL(mover.busy_items)) \
+    X("slab_reassign_busy_deletes", "%d", 0) \
+    X("slab_reassign_busy_nomem", "%d", 0) \
+    X("slab_reassign_last_busy_status", "%s", "none") \
     X("slab_reassign_running", "%d", mover.running) \
     X("slabs_moved", U64, ULL(mover.slabs_moved)) \
     X("lru_crawler_running", "%d", crawler.running) \
     X("lru_crawler_starts", U64, ULL(crawler.starts)) \
     X("lru_maintainer_juggles", U64, ULL(it.lru_maintainer_juggles)) \
+    X("malloc_fails", "%d", 0) \
+    X("log_worker_dropped", "%d", 0) \
+    X("log_worker_written", "%d", 0) \
+    X("log_watcher_skipped", "%d", 0) \
+    X("log_watcher_sent", "%d", 0) \
+    X("log_watchers", "%d", 0) \
+    X("unexpected_napi_ids", "%d", 0) \
+    X("round_robin_fallback", "%d", 0) \
     X("bytes", U64, ULL(it.bytes)) \
     X("curr_items", U64, ULL(it.curr_items)) \
     X("total_items", U64, ULL(it.total_items)) \
+    X("slab_global_page_pool", "%d", 0) \
     X("expired_unfetched", U64, ULL(it.expired_unfetched)) \
     X("evicted_unfetched", U64, ULL(it.evicted_unfetched)) \
     X("evicted_active", U64, ULL(it.evicted_active)) \
@@ -197,13 +223,17 @@ void stats_general(reply *r)
     X("reclaimed", U64, ULL(it.reclaimed)) \
     X("crawler_reclaimed", U64, ULL(it.crawler_reclaimed)) \
     X("crawler_items_checked", U64, ULL(it.crawler_items_checked)) \
+    X("lrutail_reflocked", "%d", 0) \
     X("moves_to_cold", U64, ULL(it.moves_to_cold)) \
     X("moves_to_warm", U64, ULL(it.moves_to_warm)) \
-    X("moves_within_lru", U64, ULL(it.moves_within_lru))
+    X("moves_within_lru", U64, ULL(it.moves_within_lru)) \
+    X("direct_reclaims", "%d", 0) \
+    X("lru_bumps_dropped", "%d", 0)
 
 #define EMIT(name, fmt, value) if (general_stat_shown(name)) stats_line(r, name, fmt, value);
     GENERAL_STATS(EMIT)
 #undef EMIT
+    tls_stats(r);   /* -Z: ssl_* counters */
 }
 
 static const char *protocol_name(void)
@@ -275,7 +305,10 @@ void stats_settings(reply *r)
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
     X("client_flags_size", "%d", 4)
 
-#define EMIT(name, fmt, value) stats_line(r, name, fmt, value);
+/* TLS builds list ssl_* where memcached does: before num_napi_ids. */
+#define EMIT(name, fmt, value) \
+    if (strcmp(name, "num_napi_ids") == 0) tls_stats_settings(r); \
+    stats_line(r, name, fmt, value);
     SETTINGS_STATS(EMIT)
 #undef EMIT
 }
@@ -299,6 +332,11 @@ static void stats_slabs(reply *r)
         SLAB_LINE("used_chunks", U64, ULL(s.used_chunks))
         SLAB_LINE("free_chunks", U64, ULL(s.free_chunks))
         SLAB_LINE("free_chunks_end", "%d", 0)
+        struct slab_op_counts ops;
+        stats_slab_ops(id, &ops);
+#define SLAB_OP_LINE(field) SLAB_LINE(#field, U64, ULL(ops.field))
+        SLAB_OP_STATS(SLAB_OP_LINE)
+#undef SLAB_OP_LINE
 #undef SLAB_LINE
     }
     stats_line(r, "active_slabs", "%u", active);

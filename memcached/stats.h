@@ -41,6 +41,22 @@
     X(conn_yields)     /* -R limit reached */ \
     X(idle_kicks)      /* idle_timeout closes */
 
+/* X(field): per-slab-class counters of stats slabs, in memcached's order. */
+#define SLAB_OP_STATS(X) \
+    X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
+    X(cas_hits) X(cas_badval) X(touch_hits)
+
+struct slab_op_counters {
+#define SLAB_OP_FIELD(name) _Atomic uint64_t name;
+    SLAB_OP_STATS(SLAB_OP_FIELD)
+#undef SLAB_OP_FIELD
+};
+struct slab_op_counts {
+#define SLAB_OP_FIELD(name) uint64_t name;
+    SLAB_OP_STATS(SLAB_OP_FIELD)
+#undef SLAB_OP_FIELD
+};
+
 struct thread_stats {
 #define STAT_FIELD(name) _Atomic uint64_t name;
     THREAD_STATS(STAT_FIELD)
@@ -48,7 +64,11 @@ struct thread_stats {
     /* Hits by slab class and LRU segment (HOT, WARM, COLD, TEMP), for the
      * hits_to_* lines of stats items. */
     _Atomic uint64_t lru_hits[64][4];
+    struct slab_op_counters slab_ops[64];   /* by slab class */
 };
+
+/* Sums every thread's per-class operation counts for class id. */
+void stats_slab_ops(unsigned id, struct slab_op_counts *out);
 
 /* Sums every thread's hits for slab class id into out[segment]. */
 void stats_lru_hits(unsigned id, uint64_t out[4]);

@@ -1,6 +1,7 @@
 /* usage.c: the -h text. Flag names, their order and the column layout follow
- * memcached's -h; SASL (-S), TLS (-Z, ssl_*), extstore (ext_*) and the proxy
- * are not listed because this build has none of them. docs/options.md says
+ * memcached's -h; TLS (-Z, ssl_*, -l prefixes) is listed only when built in
+ * (tls.c prints those lines); SASL (-S), extstore (ext_*) and the proxy are
+ * not listed because this server has none of them. docs/options.md says
  * what each -o option does here. */
 #include "usage.h"
 
@@ -8,6 +9,7 @@
 
 #include "probes.h"
 #include "settings.h"
+#include "tls.h"
 
 void usage(void)
 {
@@ -22,8 +24,9 @@ void usage(void)
            "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
            "-l, --listen=<addr>       interface to listen on (default: INADDR_ANY)\n"
            "                          several may be given, comma separated or repeated;\n"
-           "                          <addr>:<port> overrides -p for that address\n"
-           "-d, --daemon              run as a daemon\n"
+           "                          <addr>:<port> overrides -p for that address\n");
+    tls_usage_listen();
+    printf("-d, --daemon              run as a daemon\n"
            "-r, --enable-coredumps    maximize core file limit\n"
            "-u, --user=<user>         assume identity of <username> (only when run as root)\n"
            "-m, --memory-limit=<num>  item memory in megabytes (default: 64)\n"
@@ -60,8 +63,9 @@ void usage(void)
            "                          holds user:password lines; SIGHUP reloads it.\n"
            "-e, --memory-file=<file>  (EXPERIMENTAL) mmap a file for item memory.\n"
            "                          use only in ram disks or persistent memory mounts!\n"
-           "                          enables restartable cache (stop with SIGUSR1)\n"
-           "-o, --extended            comma separated list of extended options\n"
+           "                          enables restartable cache (stop with SIGUSR1)\n");
+    tls_usage_flag();
+    printf("-o, --extended            comma separated list of extended options\n"
            "                          most options have a 'no_' prefix to disable\n"
            "   - maxconns_fast:       immediately close new connections after limit (default: enabled)\n"
            "   - hashpower:           an integer multiplier for how large the hash\n"
@@ -102,8 +106,9 @@ void usage(void)
            "   - [no_]drop_privileges, [no_]inline_ascii_resp, resp_obj_mem_limit:\n"
            "                          accepted for compatibility; no effect here\n"
            "   - sock_cookie_id:      attributes an ID (SO_MARK) to listening sockets for\n"
-           "                          ip filtering/firewalls\n"
-           "-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
+           "                          ip filtering/firewalls\n");
+    tls_usage_options();
+    printf("-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
            "                          connections are spread round-robin here)\n"
            "\n"
            "Environment: MEMCACHED_PORT_FILENAME=<file> writes the bound ports to <file>\n"

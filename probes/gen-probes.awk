@@ -12,7 +12,12 @@ BEGIN {
 	print "#ifndef MEMCACHED_PROBES_H"
 	print "#define MEMCACHED_PROBES_H"
 	print "#include <stdint.h>"
-	if (dtrace) print "#include \"memcached_dtrace.h\""
+	if (dtrace) {
+		# Probe arguments in registers or immediates only: a memory
+		# operand may be %rip-relative, which some tracers cannot read.
+		print "#define STAP_SDT_ARG_CONSTRAINT nr"
+		print "#include \"memcached_dtrace.h\""
+	}
 	print "#define PROBES_BUILT_IN " (dtrace ? 1 : 0)
 	print ""
 	nprobes = 0

@@ -138,15 +138,22 @@ provider memcached {
 
 	/* A client connection is accepted. transport: "tcp", "udp" or "unix";
 	   peer: the client's address as text ("127.0.0.1:5000", "[::1]:5000",
-	   the socket path). */
+	   the socket path). A UDP socket has no per-client connection: it
+	   fires once per socket a worker starts serving, with the socket's own
+	   address as peer; conn__read/conn__write then fire per datagram. A
+	   client refused at the -c limit gets conn__open, then conn__close
+	   with reason "limit". */
 	probe conn__open(int connid, const char *transport, const char *peer);
 
 	/* A client connection ends. reason: "client" (it closed or quit),
-	   "idle_timeout", "error", "shutdown", "limit", "auth". */
+	   "idle_timeout", "error", "shutdown" (SIGTERM, SIGINT, the shutdown
+	   command; after its queued replies are sent), "limit" (refused at
+	   -c), "auth". */
 	probe conn__close(int connid, const char *reason);
 
-	/* An accept is refused or paused by the connection limit (-c).
-	   curr_conns: connections open; max_conns: the limit. */
+	/* An accept is refused (maxconns_fast) or accepting pauses
+	   (-o no_maxconns_fast, or out of descriptors) at the connection limit
+	   (-c). curr_conns: client connections open; max_conns: the limit. */
 	probe conn__limit(int curr_conns, int max_conns);
 
 	/* A read from a client socket returned data. bytes: how many. */
@@ -171,7 +178,8 @@ provider memcached {
 	   global page pool). */
 	probe slabs__reassign__start(int src_class, int dst_class);
 
-	/* A slab page move ends. items_moved: live items rescued from the page. */
+	/* A slab page move ends. items_moved: live items cleared off the page
+	   (moved to a free chunk of the class, or evicted when none was free). */
 	probe slabs__reassign__done(int src_class, int dst_class, int64_t items_moved);
 
 	/* The hash table starts growing. old_power, new_power: log2 of buckets. */

@@ -135,15 +135,12 @@ sub store_many {
     send_expect($s, "lru_crawler crawl 1,2\r\n", "OK\r\n", 'crawl 1,2: OK');
     send_expect($s, "lru_crawler crawl\r\n", "ERROR\r\n", 'crawl without classes: ERROR');
     send_expect($s, "lru_crawler\r\n", "ERROR\r\n", 'lru_crawler alone: ERROR');
-    TODO: {
-        local $TODO = 'memcached takes ids up to 63 and skips empty list items (crawler.c / proto_text.c parse_class_list)';
         poll_stats($s, sub { !$_[0]{lru_crawler_running} });
         sleep 0.2;
         line_is($s, "lru_crawler crawl 63\r\n", "OK\r\n", 'crawl class 63 (no such class yet): OK like memcached');
         poll_stats($s, sub { !$_[0]{lru_crawler_running} });
         sleep 0.2;
         line_is($s, "lru_crawler crawl ,1,,2\r\n", "OK\r\n", 'crawl ,1,,2: OK like memcached');
-    }
 }
 
 # --- flush_all without a delay (no clock control) --------------------------------------
@@ -174,11 +171,8 @@ sub store_many {
 
     send_expect($s, "set p 0 0 1\r\np\r\nset q 0 0 1\r\nq\r\nflush_all\r\n",
                 "STORED\r\nSTORED\r\nOK\r\n", 'two sets, flush_all');
-    TODO: {
-        local $TODO = 'memcached unlinks what flush_all invalidates at once (items.c items_flush)';
         my $st = mem_stats($s);
         is($st->{curr_items}, 0, 'curr_items is 0 right after flush_all');
-    }
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush');
     my $st = poll_stats($s, sub { $_[0]{curr_items} == 0 });
     is($st->{curr_items}, 0, 'the crawler (or the flush) leaves nothing counted');
@@ -186,18 +180,12 @@ sub store_many {
     send_expect($s, "flush_all -1\r\n", "OK\r\n", 'flush_all -1: OK (immediate)');
     send_expect($s, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n",
                 'flush_all abc: CLIENT_ERROR');
-    TODO: {
-        local $TODO = 'memcached counts flush_cmds before checking the argument (ops.c op_flush_all / proto_text.c)';
         is(mem_stats($s)->{cmd_flush}, 35, 'cmd_flush counts every flush_all, bad ones too');
-    }
 }
 {
     my ($srv, $s) = fresh('-m 64 -F');
     send_expect($s, "flush_all\r\n", "CLIENT_ERROR flush_all not allowed\r\n", '-F: flush_all refused');
-    TODO: {
-        local $TODO = 'memcached counts flush_cmds before checking -F (proto_text.c process_flush_all)';
         is(mem_stats($s)->{cmd_flush}, 1, '-F: the refused flush_all is still counted');
-    }
 }
 
 # ================ from here on: the debug build's clock ================
@@ -287,10 +275,7 @@ if (!$dbg->is_debug_build) {
     send_expect($s, "get g1 g2 g3\r\n", "END\r\n", 'get of 3 expired items misses');
     $st = mem_stats($s);
     is($st->{get_expired}, 3, 'get_expired 3');
-    TODO: {
-        local $TODO = 'memcached does not count expiry seen by a get in expired_unfetched (items.c item_get_locked)';
         is($st->{expired_unfetched}, 5, 'expired_unfetched unchanged by lazy expiry');
-    }
 }
 
 # --- delayed flush_all --------------------------------------------------------------

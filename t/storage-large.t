@@ -153,13 +153,10 @@ sub store_big {
     my $c = pattern(200 * 1000, 3);
     my $before = "head$a$b";
     # 900004 + 200000 bytes is over the 1 MB item limit.
-    TODO: {
-        local $TODO = 'append/prepend past -I: memcached says NOT_STORED, we say SERVER_ERROR out of memory (ops.c op_store)';
         send_bytes($s, "append grow 0 0 " . length($c) . "\r\n$c\r\n");
         is(mc_escape(read_line($s, 10)), 'NOT_STORED\r\n', 'append past -I: NOT_STORED');
         send_bytes($s, "prepend grow 0 0 " . length($c) . "\r\n$c\r\n");
         is(mc_escape(read_line($s, 10)), 'NOT_STORED\r\n', 'prepend past -I: NOT_STORED');
-    }
     big_get_is($s, 'grow', $before, 'the value is unchanged after the failed append and prepend');
     my $st = mem_stats($s);
     is($st->{store_too_large}, 0, 'a failed append is not counted as store_too_large');
