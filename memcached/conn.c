@@ -13,6 +13,7 @@
 #include "probes.h"
 #include "proto_binary.h"
 #include "proto_text.h"
+#include "sasl.h"
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
@@ -124,7 +125,8 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
                   PROTO_NEGOTIATE;
     c->state = CONN_READ;
     c->last_cmd_time = current_time;
-    c->authenticated = settings.auth_file == NULL;  /* -Y: log in first */
+    /* -Y, -S: log in first */
+    c->authenticated = settings.auth_file == NULL && !sasl_enabled();
     if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {
         tls_conn_close(c);
         event_free(c->event);
@@ -157,6 +159,7 @@ void conn_close(conn *c, const char *reason)
     conn_unlink(c);
     probe_conn_release(c->sfd);
     tls_conn_close(c);
+    sasl_conn_close(c);
     close(c->sfd);
     if (c->udp)
         free(c->udp);   /* a UDP socket is not a client: not counted */

@@ -68,7 +68,8 @@ typedef struct conn {
     int reqs_left;                  /* requests left in this event (-R) */
     rel_time_t last_cmd_time;       /* for idle_timeout and stats conns */
     const char *close_reason;       /* for conn__close */
-    bool authenticated;             /* false until an ASCII login with -Y */
+    bool authenticated;             /* false until an ASCII login with -Y
+                                     * or a binary SASL login with -S */
     uint32_t auth_value_len;        /* -Y login: size of the value block awaited (incl. "\r\n"); 0: none */
     const char *listen_addr;        /* stats conns: the listener's address text */
     bool seen_data;                 /* stats conns: conn_new_cmd until first read */
@@ -76,6 +77,7 @@ typedef struct conn {
                                      * datagram (NULL for stream sockets) */
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
     struct tls_conn *tls;           /* TLS session (tls.c), or NULL for plain */
+    struct sasl_session *sasl;      /* -S: SASL session (sasl.c), or NULL */
     struct conn *next, *prev;       /* the worker's list */
 } conn;
 

@@ -56,6 +56,9 @@ static int next_udp_worker;
 static struct event *resume_timer;
 static bool paused;
 static struct timeval paused_since;
+static int resume_below;            /* resume once fewer clients than this */
+
+#define FD_RETRY_POLLS 100          /* out of fds: retry anyway after 1 s */
 
 /* "tcp:1.2.3.4:5" / "tcp6:[::1]:5" for a socket's own address. */
 static void format_local(int fd, const char *proto, char *out, size_t outlen)
@@ -106,12 +109,14 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
 
 static void resume_cb(evutil_socket_t fd, short which, void *arg);
 
-/* Stops accepting until resume_cb finds room again. */
-static void accept_pause(void)
+/* Stops accepting until fewer than resume_at clients are connected
+ * (resume_cb polls). */
+static void accept_pause(int resume_at)
 {
     if (paused)
         return;
     paused = true;
+    resume_below = resume_at;
     for (int i = 0; i < nlisteners; i++)
         event_del(listeners[i].event);
     atomic_store(&global_stats.accepting_conns, 0);
@@ -127,13 +132,19 @@ static void resume_cb(evutil_socket_t fd, short which, void *arg)
     (void)fd;
     (void)which;
     (void)arg;
+    static int polls;
     if (!paused)
         return;
-    if (conn_count() >= settings.maxconns) {
+    /* Out of descriptors (resume_below is the count then): wait for a
+     * client to leave, or retry after a second, as memcached waits for
+     * one to leave. */
+    bool fd_pause = resume_below < settings.maxconns;
+    if (conn_count() >= resume_below && !(fd_pause && ++polls >= FD_RETRY_POLLS)) {
         struct timeval poll = { 0, RESUME_POLL_USEC };
         evtimer_add(resume_timer, &poll);
         return;
     }
+    polls = 0;
     struct timeval now;
     gettimeofday(&now, NULL);
     int64_t us = (int64_t)(now.tv_sec - paused_since.tv_sec) * 1000000 +
@@ -172,7 +183,7 @@ static void accept_cb(evutil_socket_t lfd, short which, void *arg)
              * backlog and stop accepting until one goes. After accepting
              * some: stop here; if more wait, the next wake-up pauses. */
             if (i == 0)
-                accept_pause();
+                accept_pause(settings.maxconns);
             return;
         }
         struct sockaddr_storage ss;
@@ -182,7 +193,7 @@ static void accept_cb(evutil_socket_t lfd, short which, void *arg)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
                 perror("accept4()");
-                accept_pause();
+                accept_pause(conn_count() < settings.maxconns ? conn_count() : settings.maxconns);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                        errno != ECONNABORTED && settings.verbose > 0) {
                 perror("accept()");

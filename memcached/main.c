@@ -29,6 +29,7 @@
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
+#include "sasl.h"
 #include "thread.h"
 #include "tls.h"
 #include "usage.h"
@@ -295,8 +296,11 @@ int main(int argc, char **argv)
             break;
         case 's': settings.socketpath = optarg; break;
         case 'S':
-            fprintf(stderr, "This server is not built with SASL support.\n");
-            return EX_USAGE;
+            if (!sasl_enable()) {
+                fprintf(stderr, "This server is not built with SASL support.\n");
+                return EX_USAGE;
+            }
+            break;
         case 't':
             settings.num_threads = atoi(optarg);
             if (settings.num_threads <= 0) {
@@ -337,6 +341,8 @@ int main(int argc, char **argv)
     int status = options_check(&facts);
     if (status != 0)
         return status;
+    if (sasl_enabled())
+        sasl_init();
     if (tls_enabled()) {
         /* As memcached: certificates are read before privileges drop. */
         if (settings.port == 0) {

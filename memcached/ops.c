@@ -316,7 +316,7 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
         return NULL;
     memcpy(item_value(it), "\r\n", 2);
     item_link_locked(it, hv);
-    if (o->new_cas != 0)
+    if (o->has_new_cas)
         item_set_cas(it, o->new_cas);
     if (!o->no_bump)
         it->it_flags |= ITEM_FETCHED;
@@ -399,17 +399,18 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
 static bool empty_value_locked(item *it, uint32_t hv, const struct op_delete_opts *o)
 {
     enum alloc_failure why;
-    rel_time_t exptime = (o->invalidate && o->touch) ? o->touch_exptime : 0;
+    rel_time_t exptime = o->touch ? o->touch_exptime : 0;
     item *empty = item_alloc(item_key(it), it->nkey, 0, exptime, 2, &why);
     if (empty == NULL)
         return false;
-    uint64_t cas = o->new_cas != 0 ? o->new_cas : o->invalidate ? 0 : item_get_cas(it);
+    bool keep_cas = o->has_new_cas || !o->invalidate;
+    uint64_t cas = o->has_new_cas ? o->new_cas : item_get_cas(it);
     memcpy(item_value(empty), "\r\n", 2);
     empty->it_flags |= it->it_flags & ITEM_KEY_BINARY;
     if (o->invalidate)
         empty->it_flags |= ITEM_STALE;
     item_replace_locked(it, empty, hv);
-    if (cas != 0)
+    if (keep_cas)
         item_set_cas(empty, cas);
     item_release(empty);
     return true;
@@ -434,7 +435,7 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
             } else if (o->invalidate && !o->remove_value) {
                 it->it_flags |= ITEM_STALE;
                 it->it_flags &= (uint16_t)~ITEM_TOKEN_SENT;
-                item_set_cas(it, o->new_cas != 0 ? o->new_cas : item_next_cas());
+                item_set_cas(it, o->has_new_cas ? o->new_cas : item_next_cas());
                 if (o->touch)
                     it->exptime = o->touch_exptime;
             } else {
@@ -487,14 +488,22 @@ bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
     return it != NULL;
 }
 
-/* Parses a stored value as memcached's incr does: optional leading spaces,
- * decimal digits, then only spaces before "\r\n"; must fit in 64 bits. */
+/* Parses a stored value as memcached's incr does (strtoull's rules): white
+ * space, an optional sign, decimal digits that fit in 64 bits, then white
+ * space or the value's end; whatever follows that is not looked at ("5 abc"
+ * counts as 5). A minus sign is accepted only when the result, read as a
+ * signed number, stays non-negative ("-0"). */
 static bool parse_counter(const item *it, uint64_t *out)
 {
     const char *p = item_value((item *)it);
     const char *end = p + it->nbytes - 2;
-    while (p < end && *p == ' ')
+    while (p < end && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
         p++;
+    bool neg = false;
+    if (p < end && (*p == '+' || *p == '-')) {
+        neg = *p == '-';
+        p++;
+    }
     if (p == end || *p < '0' || *p > '9')
         return false;
     uint64_t v = 0;
@@ -504,9 +513,13 @@ static bool parse_counter(const item *it, uint64_t *out)
             return false;
         v = v * 10 + digit;
     }
-    for (; p < end; p++)
-        if (*p != ' ')
+    if (p < end && !(*p == ' ' || (*p >= '\t' && *p <= '\r')))
+        return false;
+    if (neg) {
+        v = (uint64_t)0 - v;
+        if ((int64_t)v < 0)
             return false;
+    }
     *out = v;
     return true;
 }
@@ -527,7 +540,7 @@ static enum arith_result create_counter(const char *key, size_t nkey, uint32_t h
     memcpy(item_value(fresh), digits, (size_t)len);
     memcpy(item_value(fresh) + len, "\r\n", 2);
     item_link_locked(fresh, hv);
-    if (opts->new_cas != 0)
+    if (opts->has_new_cas)
         item_set_cas(fresh, opts->new_cas);
     *cas_out = item_get_cas(fresh);
     item_release(fresh);
@@ -581,7 +594,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
     } else {
         out->exptime_before = it->exptime;
         rel_time_t exptime = opts->touch ? opts->touch_exptime : it->exptime;
-        uint64_t cas = opts->new_cas;
+
         if (incr)
             value += delta;
         else
@@ -594,7 +607,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
              * to the old length, as memcached does. */
             memcpy(item_value(it), digits, (size_t)len);
             memset(item_value(it) + len, ' ', it->nbytes - 2 - (size_t)len);
-            item_set_cas(it, cas != 0 ? cas : item_next_cas());
+            item_set_cas(it, opts->has_new_cas ? opts->new_cas : item_next_cas());
             it->exptime = exptime;
             out->cas = item_get_cas(it);
         } else {
@@ -608,8 +621,8 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
                 memcpy(item_value(fresh) + len, "\r\n", 2);
                 fresh->it_flags |= it->it_flags & ITEM_KEY_BINARY;
                 item_replace_locked(it, fresh, hv);
-                if (cas != 0)
-                    item_set_cas(fresh, cas);
+                if (opts->has_new_cas)
+                    item_set_cas(fresh, opts->new_cas);
                 out->cas = item_get_cas(fresh);
                 item_release(fresh);
             }

@@ -77,7 +77,8 @@ struct op_mget_opts {
     bool recache_sees_touch;    /* R came after T: compare the touched exptime */
     bool vivify;                /* N: on a miss, link an empty item and win */
     rel_time_t vivify_exptime;  /* the created item's exptime */
-    uint64_t new_cas;           /* E: unique of a created item; 0: a fresh one */
+    bool has_new_cas;           /* E: give a created item new_cas (0 included) */
+    uint64_t new_cas;
     bool no_token;              /* hand out no recache token (W): the request
                                  * fails while replying, as memcached's does */
 };
@@ -127,10 +128,12 @@ struct op_delete_opts {
     bool has_cas;               /* C: req_cas must match (0 included) */
     uint64_t req_cas;
     bool invalidate;            /* I: keep the item, marked stale, with a new unique */
-    bool touch;                 /* T (with I): give it touch_exptime */
+    bool touch;                 /* T (with I or x): give the kept item touch_exptime */
     rel_time_t touch_exptime;
     bool remove_value;          /* x: keep the key with an empty value and flags 0 */
-    uint64_t new_cas;           /* E: unique of the kept item; 0: fresh (I) or the old one */
+    bool has_new_cas;           /* E: give the kept item new_cas (0 included); without
+                                 * E, I gives a fresh unique and x keeps the old one */
+    uint64_t new_cas;
 };
 /* Counts as memcached's meta delete does: a CAS mismatch is a delete miss,
  * an invalidation neither hit nor miss. Fires command__delete and
@@ -159,7 +162,8 @@ struct arith_opts {
     rel_time_t exptime;     /* exptime of a created key */
     bool touch;             /* meta T: on success give an existing key touch_exptime */
     rel_time_t touch_exptime;
-    uint64_t new_cas;       /* meta E: unique of the result; 0: a fresh one */
+    bool has_new_cas;       /* meta E: give the result new_cas (0 included) */
+    uint64_t new_cas;
 };
 
 /* What op_arith_ex reports besides its result. */

@@ -1,5 +1,6 @@
 /* options.c: every -o suboption memcached 1.6.45 accepts (in a build without
- * TLS, the proxy or extstore), with its value checks and messages, and the
+ * the proxy or extstore; the ssl_* ones are tls.c's, in TLS builds only),
+ * with its value checks and messages, and the
  * start-up cross-checks between flags. Options for features this server
  * does not have are accepted and do nothing; docs/options.md lists which. */
 #include "options.h"
@@ -13,6 +14,7 @@
 #include <sysexits.h>
 
 #include "settings.h"
+#include "sasl.h"
 #include "slabs.h"
 #include "tls.h"
 
@@ -360,6 +362,9 @@ int options_check(const struct option_facts *facts)
         fprintf(stderr, "temporary_ttl requires lru_maintainer to be enabled\n");
         return EX_USAGE;
     }
+    int sasl_status = sasl_check_settings(facts->protocol_given);  /* -S */
+    if (sasl_status != 0)
+        return sasl_status;
     if (settings.auth_file != NULL) {
         if (!facts->protocol_given) {
             settings.binding_protocol = PROTOCOL_ASCII;

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "ops.h"
 #include "probes.h"
+#include "sasl.h"
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
@@ -33,7 +34,7 @@ enum {
     OP_DELETEQ = 0x14, OP_INCREMENTQ = 0x15, OP_DECREMENTQ = 0x16, OP_QUITQ = 0x17,
     OP_FLUSHQ = 0x18, OP_APPENDQ = 0x19, OP_PREPENDQ = 0x1a,
     OP_TOUCH = 0x1c, OP_GAT = 0x1d, OP_GATQ = 0x1e, OP_GATK = 0x23, OP_GATKQ = 0x24,
-    /* SASL: checked like memcached does, then refused (no SASL here). */
+    /* SASL: served with -S (sasl.c), else refused like memcached does. */
     OP_SASL_LIST_MECHS = 0x20, OP_SASL_AUTH = 0x21, OP_SASL_STEP = 0x22
 };
 
@@ -46,6 +47,7 @@ enum {
     ST_NOT_STORED = 0x0005,
     ST_DELTA_BADVAL = 0x0006,
     ST_AUTH_ERROR = 0x0020,
+    ST_AUTH_CONTINUE = 0x0021,
     ST_UNKNOWN_COMMAND = 0x0081,
     ST_ENOMEM = 0x0082
 };
@@ -503,6 +505,64 @@ static void put_stat_packets(conn *c, const reply *text)
     }
 }
 
+/* Whether a SASL auth/step packet is served from the read buffer (its
+ * data must be buffered whole first) rather than refused. */
+static bool sasl_data_wanted(const struct bin_request *req)
+{
+    return sasl_enabled() && req->keylen <= SASL_MECH_MAX &&
+           req->bodylen - req->keylen <= (uint32_t)settings.item_size_max;
+}
+
+/* -S: the SASL opcodes (sasl.c runs the exchange). An auth/step packet's
+ * data, all buffered (sasl_data_wanted), is consumed here. */
+static void bin_sasl(conn *c, uint8_t op, const char *key, size_t nkey)
+{
+    if (op == OP_SASL_LIST_MECHS) {
+        size_t n = 0;
+        const char *list = sasl_mechs(c, &n);
+        if (list == NULL)
+            put_error(c, ST_AUTH_ERROR);
+        else
+            put_reply(c, ST_SUCCESS, 0, 0, (uint32_t)n, 0, list, n);
+        return;
+    }
+    uint32_t vlen = c->bin.bodylen - (uint32_t)nkey;
+    if (!sasl_data_wanted(&c->bin)) {
+        /* memcached: a long mechanism name is invalid; data it cannot
+         * hold in an item is out of memory. The data is skipped. */
+        put_error(c, nkey > SASL_MECH_MAX ? ST_EINVAL : ST_ENOMEM);
+        size_t here = c->rbytes < vlen ? c->rbytes : vlen;
+        c->rcurr += here;
+        c->rbytes -= here;
+        if (vlen > here)
+            conn_swallow(c, vlen - here);
+        return;
+    }
+    char mech[SASL_MECH_MAX + 1];
+    memcpy(mech, key, nkey);
+    mech[nkey] = '\0';
+    const char *data = c->rcurr;
+    c->rcurr += vlen;
+    c->rbytes -= vlen;
+    const char *out;
+    size_t outlen;
+    switch (sasl_exchange(c, op == OP_SASL_AUTH, mech, data, vlen, &out, &outlen)) {
+    case SASL_RESULT_OK:
+        STAT_INC(&c->worker->stats, auth_cmds);
+        put_reply(c, ST_SUCCESS, 0, 0, 13, 0, "Authenticated", 13);
+        break;
+    case SASL_RESULT_CONTINUE:
+        put_reply(c, ST_AUTH_CONTINUE, 0, 0, (uint32_t)outlen, 0, out, outlen);
+        flush_now(c);
+        break;
+    case SASL_RESULT_FAIL:
+        STAT_INC(&c->worker->stats, auth_cmds);
+        STAT_INC(&c->worker->stats, auth_errors);
+        put_error(c, ST_AUTH_ERROR);
+        break;
+    }
+}
+
 /* stat: no key is the general group; "reset" and "settings" match as
  * prefixes (as in memcached); other keys name a group. Each stat is a
  * packet, and an empty packet ends the list. */
@@ -562,6 +622,9 @@ enum parse_result proto_binary_process(conn *c)
         fault = ST_EINVAL;
     else if ((uint32_t)req->keylen + req->extlen > req->bodylen)
         fault = ST_UNKNOWN_COMMAND;
+    else if (!c->authenticated && sasl_enabled() && op != OP_SASL_LIST_MECHS &&
+             op != OP_SASL_AUTH && op != OP_SASL_STEP && op != OP_VERSION)
+        fault = ST_AUTH_ERROR;      /* -S: log in first; memcached then hangs up */
     else if (req->keylen > KEY_MAX_LENGTH || shape == 0)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
@@ -580,6 +643,9 @@ enum parse_result proto_binary_process(conn *c)
     size_t head = HEADER_LEN + req->extlen + req->keylen;
     if (c->rbytes < head)
         return PARSE_NEED_MORE;
+    if ((op == OP_SASL_AUTH || op == OP_SASL_STEP) && sasl_data_wanted(req) &&
+        c->rbytes < HEADER_LEN + (size_t)req->bodylen)
+        return PARSE_NEED_MORE;     /* -S: the exchange's data, whole */
     const unsigned char *ext = h + HEADER_LEN;
     const char *key = (const char *)ext + req->extlen;
     size_t nkey = req->keylen;
@@ -639,7 +705,10 @@ enum parse_result proto_binary_process(conn *c)
     case OP_SASL_LIST_MECHS:
     case OP_SASL_AUTH:
     case OP_SASL_STEP:
-        refuse_unknown(c, req->bodylen - (uint32_t)nkey);
+        if (sasl_enabled())
+            bin_sasl(c, op, key, nkey);
+        else
+            refuse_unknown(c, req->bodylen - (uint32_t)nkey);
         break;
     }
     /* Storage commands report their end once the value is in. */

@@ -394,15 +394,11 @@ static int put_opaque(char *p, const char *s, size_t n)
  * order they were given, starting from none. */
 static rel_time_t created_exptime_at(const struct meta_req *m, int pos)
 {
-    int last = -1;
-    rel_time_t e = 0;
-    if (m->has_N && m->pos_N < pos && m->pos_N > last) {
-        last = m->pos_N;
-        e = ttl_time(m->N);
-    }
-    if (m->has_T && m->pos_T < pos && m->pos_T > last)
-        e = ttl_time(m->T);
-    return e;
+    bool n_before = m->has_N && m->pos_N < pos;
+    bool t_before = m->has_T && m->pos_T < pos;
+    if (n_before && (!t_before || m->pos_N > m->pos_T))
+        return ttl_time(m->N);
+    return t_before ? ttl_time(m->T) : 0;
 }
 
 /* The exptime an existing item has at token index pos: T applies where
@@ -450,7 +446,8 @@ static void meta_get(conn *c, char *line, size_t len)
         .recache_sees_touch = m.has_T && m.has_R && m.pos_T < m.pos_R,
         .vivify = m.has_N,
         .vivify_exptime = created_exptime_at(&m, stop),
-        .new_cas = m.has_E ? m.E : 0,
+        .has_new_cas = m.has_E,
+        .new_cas = m.E,
         .no_token = stop != META_MAX_TOKENS,
     };
     struct op_mget_result r;
@@ -684,7 +681,7 @@ static void meta_set(conn *c, char *line, size_t len)
         .invalidate = m.I,
         .vivify = m.has_N,
         .vivify_exptime = m.has_N ? ttl_time(m.N) : 0,
-        .new_cas = m.has_E ? m.E : 0,
+        .new_cas = m.has_E ? m.E : 0,     /* for ms, E0 means a fresh one (as memcached) */
     };
     ps->it = it;
     ps->dest = item_value(it);
@@ -720,10 +717,11 @@ static void meta_delete(conn *c, char *line, size_t len)
         .has_cas = m.has_C,
         .req_cas = m.C,
         .invalidate = m.I,
-        .touch = m.I && m.has_T,
+        .touch = m.has_T && (m.I || m.x),
         .touch_exptime = m.has_T ? ttl_time(m.T) : 0,
         .remove_value = m.x,
-        .new_cas = m.has_E ? m.E : 0,
+        .has_new_cas = m.has_E,
+        .new_cas = m.E,
     };
     enum delete_result r = op_delete_ex(&rq, m.key, m.nkey, &o);
     if (r == DELETE_DELETED && m.q)
@@ -777,7 +775,8 @@ static void meta_arith(conn *c, char *line, size_t len)
         .exptime = created_exptime_at(&m, stop),
         .touch = m.has_T && m.pos_T < stop,
         .touch_exptime = m.has_T ? ttl_time(m.T) : 0,
-        .new_cas = m.has_E ? m.E : 0,
+        .has_new_cas = m.has_E,
+        .new_cas = m.E,
     };
     struct arith_out ao;
     enum arith_result r = op_arith_ex(&rq, m.key, m.nkey, incr, m.has_D ? m.D : 1, &o, &ao);

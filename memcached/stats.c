@@ -23,6 +23,7 @@
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
+#include "sasl.h"
 #include "thread.h"
 #include "tls.h"
 
@@ -270,7 +271,7 @@ void stats_settings(reply *r)
     X("cas_enabled", "%s", YESNO(settings.use_cas)) \
     X("tcp_backlog", "%d", settings.backlog) \
     X("binding_protocol", "%s", protocol_name()) \
-    X("auth_enabled_sasl", "%s", "no") \
+    X("auth_enabled_sasl", "%s", YESNO(sasl_enabled())) \
     X("auth_enabled_ascii", "%s", settings.auth_file ? settings.auth_file : "no") \
     X("item_size_max", "%d", settings.item_size_max) \
     X("maxconns_fast", "%s", YESNO(settings.maxconns_fast)) \

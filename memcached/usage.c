@@ -1,13 +1,14 @@
 /* usage.c: the -h text. Flag names, their order and the column layout follow
  * memcached's -h; TLS (-Z, ssl_*, -l prefixes) is listed only when built in
- * (tls.c prints those lines); SASL (-S), extstore (ext_*) and the proxy are
- * not listed because this server has none of them. docs/options.md says
+ * (tls.c prints those lines), SASL (-S) only when built in; extstore (ext_*)
+ * and the proxy are not listed because this server has none of them. docs/options.md says
  * what each -o option does here. */
 #include "usage.h"
 
 #include <stdio.h>
 
 #include "probes.h"
+#include "sasl.h"
 #include "settings.h"
 #include "tls.h"
 
@@ -53,8 +54,11 @@ void usage(void)
            "-b, --listen-backlog=<num> set the backlog queue limit (default: 1024)\n"
            "-B, --protocol=<name>     protocol - one of ascii, binary, or auto (default: auto-negotiate)\n"
            "-I, --max-item-size=<num> adjusts max item size\n"
-           "                          (default: 1m, min: 1k, max: 1024m)\n"
-           "-F, --disable-flush-all   disable flush_all command\n"
+           "                          (default: 1m, min: 1k, max: 1024m)\n");
+    if (sasl_built())
+        printf("-S, --enable-sasl         turn on Sasl authentication (binary protocol; see\n"
+               "                          SASL_CONF_PATH and MEMCACHED_SASL_PWDB below)\n");
+    printf("-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump, stats detail, and lru_crawler metadump\n"
            "-W  --disable-watch       disable watch commands (live logging)\n"
            "-Y, --auth-file=<file>    (EXPERIMENTAL) enable ASCII protocol authentication:\n"
@@ -112,7 +116,12 @@ void usage(void)
            "                          connections are spread round-robin here)\n"
            "\n"
            "Environment: MEMCACHED_PORT_FILENAME=<file> writes the bound ports to <file>\n"
-           "(\"TCP INET: <port>\" lines) once listening.\n"
+           "(\"TCP INET: <port>\" lines) once listening.\n");
+    if (sasl_built())
+        printf("With -S: SASL_CONF_PATH=<dir> holds memcached.conf (default: /etc/sasl or\n"
+               "/etc/sasl2); MEMCACHED_SASL_PWDB=<file> checks passwords against\n"
+               "user:password lines in <file>.\n");
+    printf(
            "\n"
            "SDT probes: provider \"memcached\"%s. List them with\n"
            "  bpftrace -l 'usdt:<path to memcached>:memcached:*'\n"

@@ -10,6 +10,12 @@ use Test::More;
 use McTest;
 use McPortServer;
 
+# A binary built with --enable-tls takes -Z and ssl_*, one built with
+# --enable-sasl takes -S (t/tls.t and t/sasl.t test them).
+my $HELP_TEXT = (run_until_exit(args => '-h'))[1];
+my $TLS_BUILT = $HELP_TEXT =~ /--enable-ssl/;
+my $SASL_BUILT = $HELP_TEXT =~ /--enable-sasl/;
+
 # [option, { stats settings line => value }]
 my @accepted = (
     ['maxconns_fast',           { maxconns_fast => 'yes' }],
@@ -96,7 +102,7 @@ my @refused = (
     ['-o hashpower=20,,modern', 1, qq{Illegal suboption ",modern"\n}],
     ['-o HASHPOWER=20', 1, qq{Illegal suboption "HASHPOWER=20"\n}],
     ['-o lru_segmented', 1, qq{Illegal suboption "lru_segmented"\n}],
-    ['-o ssl_chain_cert=x', 1, qq{Illegal suboption "ssl_chain_cert=x"\n}],
+    ($TLS_BUILT ? () : ['-o ssl_chain_cert=x', 1, qq{Illegal suboption "ssl_chain_cert=x"\n}]),
     ['-o ext_path=/tmp/x:64m', 1, qq{Illegal suboption "ext_path=/tmp/x:64m"\n}],
     ['-o proxy_config=x', 1, qq{Illegal suboption "proxy_config=x"\n}],
     ['-o hashpower', 1, "Missing numeric argument for hashpower\n"],
@@ -132,8 +138,8 @@ my @refused = (
     ['-o slab_sizes=100-104', 64,
         "slab size 104 must be at least 8 bytes larger than previous class\n"],
     # single-letter flags
-    ['-Z', 64, "This server is not built with TLS support.\n"],
-    ['-S', 64, "This server is not built with SASL support.\n"],
+    ($TLS_BUILT ? () : ['-Z', 64, "This server is not built with TLS support.\n"]),
+    ($SASL_BUILT ? () : ['-S', 64, "This server is not built with SASL support.\n"]),
     ['-N 0', 1, "Maximum number of NAPI IDs must be greater than 0\n"],
     ['-N 8 -t 4', 64, "Number of napi_ids(8) cannot be greater than number of threads(4)\n"],
     ['-I 1023', 64, "Item max size cannot be less than 1024 bytes.\n"],
@@ -180,7 +186,17 @@ for my $case (@refused) {
     like($out, qr/^-s, --unix-socket=<file>/m, '-h: unix-socket');
     like($out, qr/^-Y, --auth-file=<file>/m, '-h: auth-file');
     like($out, qr/^-o, --extended/m, '-h: extended options');
-    unlike($out, qr/sasl|ssl|extstore|ext_path|proxy/i, '-h: no SASL, TLS, extstore or proxy');
+    unlike($out, qr/extstore|ext_path|proxy/i, '-h: no extstore or proxy');
+    if ($SASL_BUILT) {
+        like($out, qr/^-S, --enable-sasl/m, '-h of a SASL build: -S');
+    } else {
+        unlike($out, qr/sasl/i, '-h without SASL: no -S');
+    }
+    if ($TLS_BUILT) {
+        like($out, qr/^-Z, --enable-ssl/m, '-h of a TLS build: -Z');
+    } else {
+        unlike($out, qr/ssl|tls/i, '-h without TLS: no -Z, ssl_* or TLS listener prefixes');
+    }
 }
 
 # ---- docs/options.md lists every option tested here (a file check)
