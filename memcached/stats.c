@@ -83,6 +83,7 @@ void stats_reset(void)
     atomic_store(&global_stats.total_conns, 0);
     atomic_store(&global_stats.rejected_conns, 0);
     atomic_store(&global_stats.listen_disabled_num, 0);
+    atomic_store(&global_stats.time_in_listen_disabled_us, 0);
 }
 
 void stats_line(reply *r, const char *name, const char *fmt, ...)

@@ -1,0 +1,248 @@
+#!/usr/bin/perl
+# Connection limits and fairness: -c with maxconns_fast (refuse with an
+# error) and without (pause accepting), -b, -o idle_timeout, -R against a
+# pipelining client, and 1000 clients at once.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use McTest;
+use McNet;
+
+sub connect_port {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 2)
+        or return undef;
+    $s->autoflush(1);
+    return $s;
+}
+
+# A client is served if it answers version.
+sub served {
+    my ($s) = @_;
+    send_bytes($s, "version\r\n");
+    my $l = read_line($s, 2);
+    return defined $l && $l eq "VERSION 1.6.45\r\n";
+}
+
+# --- -c 10, maxconns_fast (the default) --------------------------------------
+{
+    my $srv = start_server(args => '-c 10');
+    my @c = map { $srv->new_sock } 1 .. 10;
+    is(scalar(grep { served($_) } @c), 10, '-c 10: ten clients are served');
+    my $over = $srv->new_sock;
+    is(read_line($over), "ERROR Too many open connections\r\n",
+       'the eleventh is told "ERROR Too many open connections"');
+    expect_closed($over, '... and closed');
+    my $over2 = $srv->new_sock;
+    is(read_line($over2), "ERROR Too many open connections\r\n", 'so is the twelfth');
+    close $c[0];
+    my $back;
+    wait_until(sub {
+        my $s = $srv->new_sock;
+        return $back = $s if served($s);
+        return 0;
+    });
+    ok($back, 'once a client leaves, a new one is served');
+    my $st = mem_stats($back);
+    cmp_ok($st->{rejected_connections}, '>=', 2, 'rejected_connections counts the refused');
+    is($st->{accepting_conns}, 1, 'accepting_conns stays 1 with maxconns_fast');
+    is($st->{listen_disabled_num}, 0, 'listen_disabled_num stays 0');
+    is($st->{max_connections}, 10, 'max_connections');
+    is(mem_stats($back, 'settings')->{maxconns_fast}, 'yes', 'maxconns_fast yes');
+}
+
+# --- -c 10 -o no_maxconns_fast: accepting pauses, then resumes -----------------
+{
+    my $srv = start_server(args => '-c 10 -o no_maxconns_fast');
+    my @c = map { $srv->new_sock } 1 .. 10;
+    is(scalar(grep { served($_) } @c), 10, 'no_maxconns_fast: ten clients served');
+    my $waiting = $srv->new_sock;   # completes in the kernel backlog
+    send_bytes($waiting, "version\r\n");
+    expect_nothing($waiting, 300, 'the eleventh waits: not accepted, no reply');
+    my $st = mem_stats($c[1]);
+    is($st->{accepting_conns}, 0, 'accepting_conns 0 while paused');
+    cmp_ok($st->{listen_disabled_num}, '>=', 1, 'listen_disabled_num counts the pause');
+    ok(!exists $st->{rejected_connections}, 'no rejected_connections line without maxconns_fast');
+    close $c[0];
+    is(read_line($waiting, 3), "VERSION 1.6.45\r\n", 'a client leaves: the waiting one is served');
+    $st = mem_stats($c[1]);
+    is($st->{accepting_conns}, 1, 'accepting_conns back to 1');
+    cmp_ok($st->{time_in_listen_disabled_us}, '>=', 250_000,
+           'time_in_listen_disabled_us counts the pause');
+    send_expect($c[1], "stats reset\r\n", "RESET\r\n", 'stats reset');
+    $st = mem_stats($c[1]);
+    is_deeply([@$st{qw(listen_disabled_num time_in_listen_disabled_us total_connections)}], [0, 0, 0],
+              'stats reset zeroes listen_disabled_num, time_in_listen_disabled_us, total_connections');
+}
+
+# --- out of file descriptors: accepting pauses, then resumes ------------------------
+SKIP: {
+    skip 'prlimit not available', 5 unless -x '/usr/bin/prlimit';
+    my $srv = start_server(args => '-t 1');
+    my $pid = $srv->pid;
+    opendir(my $dh, "/proc/$pid/fd") or skip "cannot read /proc/$pid/fd", 5;
+    my $open = grep { /^\d+$/ } readdir $dh;
+    system('prlimit', "--pid=$pid", '--nofile=' . ($open + 4) . ':' . ($open + 4)) == 0
+        or skip 'prlimit failed', 5;
+    # Room for about 4 more descriptors: clients are served until one waits.
+    my (@c, $waiting);
+    for (1 .. 10) {
+        my $s = $srv->new_sock;
+        send_bytes($s, "version\r\n");
+        my $l = read_line($s, 0.5);
+        if (defined $l) {
+            push @c, $s if $l eq "VERSION 1.6.45\r\n";
+        } else {
+            $waiting = $s;
+            last;
+        }
+    }
+    cmp_ok(scalar @c, '>=', 3, 'clients are served while descriptors last (' . scalar(@c) . ')');
+    ok($waiting, 'out of descriptors: the next one waits, not refused');
+    $waiting //= $srv->new_sock;
+    my $st = mem_stats($c[0]);
+    is($st->{accepting_conns}, 0, 'accepting_conns 0');
+    cmp_ok($st->{listen_disabled_num}, '>=', 1, 'listen_disabled_num counts the pause');
+    close $c[1];
+    is(read_line($waiting, 3), "VERSION 1.6.45\r\n", 'a client leaves: the waiting one is served');
+    like($srv->stderr_text, qr/^accept4\(\): Too many open files$/m, "memcached's message");
+}
+
+# --- -b: the listen backlog -------------------------------------------------
+{
+    my $srv = start_server(args => '-b 37');
+    my $port = $srv->port;
+    is(mem_stats($srv->new_sock, 'settings')->{tcp_backlog}, 37, 'stats settings: tcp_backlog');
+    my $ss = `ss -Hltn 'sport = :$port' 2>/dev/null`;
+    SKIP: {
+        skip 'ss cannot show the backlog', 1 unless $ss =~ /LISTEN\s+\d+\s+(\d+)/;
+        is($1, 37, 'the kernel listen queue is 37 (ss Send-Q)');
+    }
+}
+
+# --- -o idle_timeout ----------------------------------------------------------
+{
+    my $srv = start_server(args => '-o idle_timeout=2');
+    my $idle = $srv->new_sock;
+    send_expect($idle, "version\r\n", "VERSION 1.6.45\r\n", 'idle client: one request');
+    my $partial = $srv->new_sock;
+    send_bytes($partial, "get k");              # waiting for the rest of a line
+    my $midvalue = $srv->new_sock;
+    send_bytes($midvalue, "set k 0 0 10\r\nabc"); # in the middle of a value
+    my $busy = $srv->new_sock;
+    my $t0 = time;
+    my %closed;
+    while (time - $t0 < 5.5) {
+        served($busy) or last;
+        for my $pair ([idle => $idle], [partial => $partial], [midvalue => $midvalue]) {
+            my ($name, $s) = @$pair;
+            next if $closed{$name};
+            my $sel = IO::Select->new($s);
+            if ($sel->can_read(0)) {
+                my $n = sysread($s, my $buf, 100);
+                $closed{$name} = time - $t0 if !$n;
+            }
+        }
+        last if $closed{idle} && $closed{partial};
+        sleep 0.25;
+    }
+    ok($closed{idle}, 'idle client closed');
+    ok($closed{idle} && $closed{idle} > 1.9 && $closed{idle} < 4.5,
+       sprintf('... after more than 2 s (%.1f s)', $closed{idle} // -1));
+    ok($closed{partial}, 'client idle in the middle of a command line closed');
+    ok(!$closed{midvalue}, 'client in the middle of a value is not');
+    my $st = mem_stats($busy);
+    is($st->{idle_kicks}, 2, 'idle_kicks 2');
+    is(mem_stats($busy, 'settings')->{idle_timeout}, 2, 'stats settings: idle_timeout');
+    send_bytes($midvalue, "defghij\r\n");
+    is(read_line($midvalue), "STORED\r\n", 'the mid-value client finishes its set');
+}
+{
+    my $srv = start_server();
+    ok(!exists mem_stats($srv->new_sock)->{idle_kicks}, 'no idle_kicks line without idle_timeout');
+}
+
+# --- -R: a client pipelining thousands of requests does not starve others --------
+{
+    my $srv = start_server(args => '-t 1 -R 5');
+    my $setup = $srv->new_sock;
+    send_expect($setup, "set k 0 0 1\r\nv\r\n", "STORED\r\n", 'set k');
+    my $n = 100_000;
+    my $pipe = $srv->new_sock;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # The pipelining client: writes every request, reads every reply.
+        my $want = "VALUE k 0 1\r\nv\r\nEND\r\n" x $n;
+        my $req = "get k\r\n" x $n;
+        my ($off, $got) = (0, '');
+        $pipe->blocking(0);
+        my $deadline = time + 20;
+        while (length $got < length $want && time < $deadline) {
+            my ($r, $w) = ('', '');
+            vec($r, fileno $pipe, 1) = 1;
+            vec($w, fileno $pipe, 1) = 1 if $off < length $req;
+            select($r, $w, undef, 0.5);
+            if ($off < length $req && vec($w, fileno $pipe, 1)) {
+                my $k = syswrite($pipe, $req, 65536, $off);
+                $off += $k if $k;
+            }
+            if (vec($r, fileno $pipe, 1)) {
+                my $k = sysread($pipe, my $buf, 1 << 20);
+                last unless $k;
+                $got .= $buf;
+            }
+        }
+        POSIX::_exit($got eq $want ? 0 : 1);
+    }
+    sleep 0.05;
+    my $other = $srv->new_sock;
+    my ($max, $rounds, $reaped) = (0, 0, 0);
+    while ($rounds < 200) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            $reaped = 1;
+            last;
+        }
+        my $t = time;
+        served($other) or last;
+        my $dt = time - $t;
+        $max = $dt if $dt > $max;
+        $rounds++;
+    }
+    my $overlapped = $rounds;
+    waitpid($pid, 0) unless $reaped;
+    is($? >> 8, 0, "the pipelining client gets all $n replies, in order");
+    cmp_ok($overlapped, '>', 5, "another client on the same worker was served meanwhile ($overlapped round trips)");
+    cmp_ok($max, '<', 0.25, sprintf('... each promptly (slowest %.1f ms)', $max * 1000));
+    cmp_ok(mem_stats($other)->{conn_yields}, '>', 100, 'conn_yields counts the -R yields');
+    is(mem_stats($other, 'settings')->{reqs_per_event}, 5, 'stats settings: reqs_per_event');
+}
+
+# --- 1000 clients at once ------------------------------------------------------
+{
+    my $have = raise_nofile(1200);
+    SKIP: {
+        skip "cannot raise RLIMIT_NOFILE to 1200 (have $have)", 4 if $have < 1200;
+        my $srv = start_server(args => '-c 2000 -t 4');
+        my @c;
+        for (1 .. 1000) {
+            my $s = $srv->new_sock;
+            push @c, $s;
+        }
+        send_bytes($_, "version\r\n") for @c;
+        my $ok = grep { (read_line($_) // '') eq "VERSION 1.6.45\r\n" } @c;
+        is($ok, 1000, '1000 concurrent clients all answered');
+        my $probe = $srv->new_sock;
+        my $st;
+        wait_until(sub { ($st = mem_stats($probe))->{curr_connections} == 1001 });
+        is($st->{curr_connections}, 1001, 'curr_connections 1001 (1001 clients + listener - 1)');
+        cmp_ok($st->{connection_structures}, '>=', 1002, 'connection_structures: the peak');
+        close $_ for @c;
+        my $after = wait_until(sub { mem_stats($probe)->{curr_connections} == 1 });
+        ok($after, 'all closed: curr_connections back to 1');
+    }
+}
+
+done_testing;

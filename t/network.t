@@ -1,0 +1,236 @@
+#!/usr/bin/perl
+# TCP transport: listening on several -l addresses (IPv6, host:port,
+# repeated -l), memcached's messages when listening fails, the connection
+# stats and "stats conns", and bounded per-connection memory: a slow
+# reader of megabytes, a client that never reads, read buffers that grow
+# for a long line and shrink back.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use Time::HiRes qw(time sleep);
+use McTest;
+use McNet;
+
+my $V = "VERSION 1.6.45\r\n";
+
+sub tcp {
+    my ($host, $port) = @_;
+    my $s;
+    if ($host =~ /:/) {
+        require IO::Socket::IP;
+        $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port, Timeout => 2);
+    } else {
+        $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 2);
+    }
+    $s->autoflush(1) if $s;
+    return $s;
+}
+
+sub stats_conns {
+    my ($sock) = @_;
+    send_bytes($sock, "stats conns\r\n");
+    my %by_fd;
+    my @order;
+    while (defined(my $l = read_line($sock))) {
+        last if $l eq "END\r\n";
+        $l =~ /^STAT (\d+):(\S+) (.*)\r\n\z/ or die "bad stats conns line: " . mc_escape($l);
+        push @order, $1 unless $by_fd{$1};
+        $by_fd{$1}{$2} = $3;
+    }
+    return (\%by_fd, \@order);
+}
+
+my $ipv6 = have_ipv6();
+
+# --- several addresses ------------------------------------------------------
+{
+    my ($p1, $p2) = (free_port(), free_port());
+    my @l = $ipv6 ? ('-l', "127.0.0.1,[::1]", '-l', "127.0.0.1:$p2") : ('-l', '127.0.0.1', '-l', "127.0.0.1:$p2");
+    my $srv = spawn_server(argv => ['-p', $p1, @l], ready => sub { tcp('127.0.0.1', $p1) });
+    my $a = tcp('127.0.0.1', $p1);
+    send_expect($a, "version\r\n", $V, '-l 127.0.0.1 (with -p)');
+    my $b = tcp('127.0.0.1', $p2);
+    send_expect($b, "version\r\n", $V, '-l 127.0.0.1:port (repeated -l)');
+    my $c;
+    SKIP: {
+        skip 'no IPv6 loopback', 4 unless $ipv6;
+        $c = tcp('::1', $p1);
+        ok($c, 'connects to [::1]');
+        send_expect($c, "set six 0 0 1\r\n6\r\n", "STORED\r\n", 'set over IPv6');
+        mem_get_is($a, 'six', '6', 'same cache over IPv4');
+        my ($conns) = stats_conns($a);
+        my ($c6) = grep { ($conns->{$_}{addr} // '') =~ /^tcp6:\[::1\]:\d+$/ && $conns->{$_}{listen_addr} } keys %$conns;
+        is($c6 && $conns->{$c6}{listen_addr}, "tcp6:[::1]:$p1", 'stats conns: IPv6 client and its listener');
+    }
+    my $settings = mem_stats($a, 'settings');
+    is($settings->{inter}, $ipv6 ? "127.0.0.1,[::1],127.0.0.1:$p2" : "127.0.0.1,127.0.0.1:$p2",
+       'stats settings: inter joins repeated -l');
+    my $listeners = $ipv6 ? 3 : 2;
+    my $want = $listeners + ($ipv6 ? 3 : 2) - 1;
+    my $st;
+    wait_until(sub { ($st = mem_stats($a))->{curr_connections} == $want });
+    is($st->{curr_connections}, $want,
+       'curr_connections counts listeners and clients, less one');
+}
+
+# --- listening failures --------------------------------------------------------
+{
+    my $busy = start_server();
+    my $port = $busy->port;
+    my ($rc, $out) = run_server(argv => ['-p', $port, '-l', '127.0.0.1']);
+    is($rc, 71, 'port in use: exit 71 (EX_OSERR)');
+    is($out, "failed to listen on one of interface(s) 127.0.0.1: Address already in use\n",
+       "memcached's message, and nothing else");
+    ($rc, $out) = run_server(argv => ['-p', free_port(), '-l', '[::1']);
+    is($rc, 71, 'malformed IPv6 address: exit 71');
+    is($out, "Invalid IPV6 address: \"[::1\"failed to listen on one of interface(s) [::1: Success\n",
+       "memcached's message (sic)");
+    ($rc, $out) = run_server(argv => ['-p', free_port(), '-l', 'no-such-host.invalid']);
+    is($rc, 71, 'unknown host: exit 71');
+    like($out, qr/^getaddrinfo\(\): .*\nfailed to listen on one of interface\(s\) no-such-host\.invalid: /,
+         'getaddrinfo message, then the interface message');
+    my $p = free_port();
+    ($rc, $out) = run_server(argv => ['-p', 0, '-U', $p, '-l', '127.0.0.1'], timeout => 0.5);
+    is($rc, undef, '-p 0 -U port: runs (UDP only)');
+}
+
+# --- connection stats and stats conns --------------------------------------------
+{
+    my $srv = start_server(args => '-t 2 -I 4m -m 128');
+    my $port = $srv->port;
+    my $me = $srv->new_sock;
+    # Let start_server's own connection finish closing first.
+    wait_until(sub { mem_stats($me)->{curr_connections} == 1 });
+    my $fresh = $srv->new_sock;     # never sends anything
+    my $done = $srv->new_sock;
+    send_expect($done, "version\r\n", $V, 'a client that has made a request');
+    my $nread = $srv->new_sock;
+    send_bytes($nread, "set k 0 0 10\r\nabc");
+    my $st;
+    wait_until(sub { ($st = mem_stats($me))->{curr_connections} == 4 });
+    is($st->{curr_connections}, 4, 'curr_connections: 4 clients + listener - 1');
+    # start_server's readiness check was one connection.
+    is($st->{total_connections}, 6, 'total_connections: listener + 5 clients');
+    is($st->{connection_structures}, 5, 'connection_structures: the peak (listener + 4)');
+    is($st->{threads}, 2, 'threads');
+    # (A worker sets a client up just after the accept counted it.)
+    ok(wait_until(sub { mem_stats($me)->{read_buf_count} == 4 }), 'read_buf_count: one per client');
+    is(mem_stats($me)->{read_buf_bytes}, 4 * 16384, 'read_buf_bytes: 16 KB each');
+
+    # Wait until the worker has seen the partial set.
+    my ($conns, $order);
+    wait_until(sub {
+        ($conns, $order) = stats_conns($me);
+        grep { ($_->{state} // '') eq 'conn_nread' } values %$conns;
+    });
+    is_deeply($order, [sort { $a <=> $b } @$order], 'stats conns: in descriptor order');
+    my ($lfd) = grep { ($conns->{$_}{state} // '') eq 'conn_listening' } keys %$conns;
+    is($conns->{$lfd}{addr}, "tcp:127.0.0.1:$port", 'listener addr tcp:127.0.0.1:port');
+    is_deeply([sort keys %{ $conns->{$lfd} }], [qw(addr secs_since_last_cmd state)],
+              'listener: addr, state, secs_since_last_cmd');
+    my @clients = grep { $_ != $lfd } keys %$conns;
+    is(scalar @clients, 4, 'four clients');
+    for my $fd (@clients) {
+        is_deeply([sort keys %{ $conns->{$fd} }], [qw(addr listen_addr secs_since_last_cmd state)],
+                  "client $fd: addr, listen_addr, state, secs_since_last_cmd");
+        like($conns->{$fd}{addr}, qr/^tcp:127\.0\.0\.1:\d+$/, "client $fd: addr tcp:127.0.0.1:port");
+        is($conns->{$fd}{listen_addr}, "tcp:127.0.0.1:$port", "client $fd: listen_addr");
+    }
+    my %state_of = map { my $fd = $_; ($conns->{$fd}{addr} => $conns->{$fd}{state}) } @clients;
+    my $addr = sub { 'tcp:127.0.0.1:' . $_[0]->sockport };
+    is($state_of{ $addr->($me) }, 'conn_parse_cmd', 'the asking client: conn_parse_cmd');
+    is($state_of{ $addr->($fresh) }, 'conn_new_cmd', 'a client that sent nothing: conn_new_cmd');
+    is($state_of{ $addr->($done) }, 'conn_read', 'a client waiting for its next request: conn_read');
+    is($state_of{ $addr->($nread) }, 'conn_nread', 'a client in the middle of a value: conn_nread');
+
+    SKIP: {
+        skip 'debugtime needs the debug build', 2 unless $srv->is_debug_build;
+        send_bytes($me, "debugtime 5\r\n");
+        read_line($me);
+        sleep 1.1;      # the clock tick picks the offset up
+        ($conns) = stats_conns($me);
+        cmp_ok($conns->{$lfd}{secs_since_last_cmd}, '>=', 5, 'listener: seconds since it opened');
+        my ($d) = grep { $conns->{$_}{addr} eq $addr->($done) } keys %$conns;
+        cmp_ok($conns->{$d}{secs_since_last_cmd}, '>=', 5, 'idle client: seconds since its request');
+    }
+
+    # --- a slow reader of megabytes, and a fast client meanwhile -------------
+    my $big = join '', map { sprintf "%06d\n", $_ } 0 .. (3 * 1024 * 1024 / 7);
+    send_bytes($me, "set big 0 0 " . length($big) . "\r\n$big\r\n");
+    is(read_line($me, 10), "STORED\r\n", 'set a 3 MB value');
+    send_expect($me, "set small 0 0 2\r\nok\r\n", "STORED\r\n", 'set small');
+    my $rss0 = proc_status($srv->pid, 'VmRSS');
+
+    my $slow = $srv->new_sock;
+    send_bytes($slow, "get big\r\n" x 8);     # 24 MB of replies, more than socket buffers hold
+    sleep 0.3;
+    my $worst = 0;
+    my $served = 0;
+    for (1 .. 20) {
+        my $t = time;
+        send_bytes($done, "get small\r\n");
+        my $want_small = "VALUE small 0 2\r\nok\r\nEND\r\n";
+        last unless read_bytes($done, length $want_small, 2) eq $want_small;
+        $served++;
+        $worst = time - $t if time - $t > $worst;
+    }
+    is($served, 20, 'another client is served while the slow reader lags');
+    cmp_ok($worst, '<', 0.1, sprintf('a fast client is served promptly meanwhile (slowest %.1f ms)', $worst * 1000));
+    ($conns) = stats_conns($me);
+    my ($sfd) = grep { $conns->{$_}{addr} eq $addr->($slow) } keys %$conns;
+    is($conns->{$sfd}{state}, 'conn_mwrite', 'the slow reader: conn_mwrite');
+
+    my $want = "VALUE big 0 " . length($big) . "\r\n$big\r\nEND\r\n";
+    my ($ok, $got) = (0, '');
+    for my $i (1 .. 8) {
+        # Read in small bites with pauses: partial writes must resume exactly.
+        $got = '';
+        while (length $got < length $want) {
+            my $chunk = read_bytes($slow, length($want) - length($got) > 65536 ? 65536 : length($want) - length($got), 10);
+            last unless length $chunk;
+            $got .= $chunk;
+            sleep 0.001 if $i <= 2;
+        }
+        $ok++ if $got eq $want;
+    }
+    is($ok, 8, 'the slow reader gets all 8 replies intact');
+    my $rss1 = proc_status($srv->pid, 'VmRSS');
+    cmp_ok($rss1 - $rss0, '<', 16 * 1024,
+           sprintf('replies are sent from the item, not copied (RSS +%d kB)', $rss1 - $rss0));
+
+    # --- a client that never reads -------------------------------------------
+    my $read0 = mem_stats($me)->{bytes_read};
+    my $deaf = $srv->new_sock;
+    setsockopt($deaf, SOL_SOCKET, SO_RCVBUF, 4096);
+    $deaf->blocking(0);
+    my $req = "get big\r\n" x 10000;
+    my ($sent, $t0) = (0, time);
+    while (time - $t0 < 1.5) {
+        my $n = syswrite($deaf, $req, length($req) - ($sent % length $req), $sent % length $req);
+        if ($n) { $sent += $n } else { sleep 0.01 }
+    }
+    my $read = mem_stats($me)->{bytes_read} - $read0;
+    cmp_ok($read, '<', 256 * 1024,
+           "the server stops reading from a client whose replies are not read "
+           . "(read $read of the $sent bytes sent)");
+    send_expect($done, "get small\r\n", "VALUE small 0 2\r\nok\r\nEND\r\n", 'others are still served');
+    my $rss2 = proc_status($srv->pid, 'VmRSS');
+    cmp_ok($rss2 - $rss0, '<', 32 * 1024, sprintf('server memory stays bounded (RSS +%d kB)', $rss2 - $rss0));
+    close $deaf;
+    ok(wait_until(sub { mem_stats($me)->{curr_connections} == 5 }), 'the deaf client is gone');
+
+    # --- read buffers grow for a long line and shrink back ----------------------
+    my $base = mem_stats($me)->{read_buf_bytes};
+    my $long = $srv->new_sock;
+    my $keys = join ' ', map { "key$_" } 1 .. 40000;      # ~300 KB line
+    send_bytes($long, "get $keys");
+    ok(wait_until(sub { mem_stats($me)->{read_buf_bytes} >= $base + 16384 + 262144 }),
+       'the read buffer grows for a long get line');
+    send_expect($long, "\r\n", "END\r\n", 'the long get is served');
+    is(mem_stats($me)->{read_buf_bytes}, $base + 16384, 'and the read buffer shrinks back to 16 KB');
+}
+
+done_testing;
