@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "prefix_stats.h"
 #include "probe_keys.h"
 #include "probes.h"
 #include "settings.h"
@@ -75,6 +76,8 @@ item *op_get(const op_request *rq, const char *key, size_t nkey,
         STAT_INC(ts, get_expired);
     else if (outcome == LOOKUP_FLUSHED)
         STAT_INC(ts, get_flushed);
+    if (settings.detail_enabled)
+        prefix_stats_record_get(key, nkey, it != NULL);
 
     if (touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
         probe_key_buf kb;
@@ -94,6 +97,10 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
                uint32_t client_flags, rel_time_t exptime, uint32_t nbytes,
                enum alloc_failure *why)
 {
+    /* memcached counts a text or binary store per prefix when it is asked,
+     * stored or not; meta's ms is not counted. */
+    if (settings.detail_enabled && strcmp(rq->cmd, "ms") != 0)
+        prefix_stats_record_set(key, nkey);
     item *it = item_alloc(key, nkey, client_flags, exptime, nbytes, why);
     if (it == NULL) {
         if (*why == ALLOC_TOO_LARGE)
@@ -275,6 +282,8 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     enum delete_result result = DELETE_NOT_FOUND;
+    if (settings.detail_enabled)
+        prefix_stats_record_delete(key, nkey);  /* found or not */
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
@@ -367,13 +376,16 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
     struct thread_stats *ts = rq->stats;
     if (it != NULL && o->touch) {
         STAT_INC(ts, touch_cmds);
-        STAT_INC(ts, touch_hits);
+        STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits);
     } else {
         STAT_INC(ts, get_cmds);
-        if (it != NULL)
-            STAT_INC(ts, get_hits);     /* a vivified key too, as memcached counts */
-        else
+        if (it != NULL) {
+            /* a vivified key too, as memcached counts */
+            STAT_INC(ts, get_hits); SLAB_OP_INC(ts, it, get_hits);
+            STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
+        } else {
             STAT_INC(ts, get_misses);
+        }
     }
     if (outcome == LOOKUP_EXPIRED)
         STAT_INC(ts, get_expired);
@@ -423,9 +435,11 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     enum lookup_outcome outcome;
     enum delete_result result = DELETE_NOT_FOUND;
     bool removed = false;   /* the value went away: a delete hit */
+    unsigned clsid = 0;
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
+        clsid = it->slabs_clsid;
         if (o->has_cas && item_get_cas(it) != o->req_cas) {
             result = DELETE_EXISTS;
         } else {
@@ -450,9 +464,10 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     if (it != NULL)
         item_release(it);
 
-    if (removed)
+    if (removed) {
         STAT_INC(rq->stats, delete_hits);
-    else if (result != DELETE_DELETED)
+        STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
+    } else if (result != DELETE_DELETED)
         STAT_INC(rq->stats, delete_misses);
     if (probe_command_delete_enabled()) {
         probe_key_buf kb;

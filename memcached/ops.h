@@ -174,7 +174,9 @@ struct arith_out {
     rel_time_t exptime_before;  /* an existing key's exptime before touch */
 };
 
-/* op_arith with every output; opts may be NULL. */
+/* op_arith with every output; opts may be NULL. An empty value is
+ * ARITH_NON_NUMERIC before a CAS is compared, any other value after it
+ * (memcached's order). */
 enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey,
                               bool incr, uint64_t delta, const struct arith_opts *opts,
                               struct arith_out *out);

@@ -23,7 +23,8 @@
 #define META_MAX_LINE_TOKENS 20 /* more tokens: "options flags are too long" */
 #define META_MAX_FLAGS 18       /* so at most this many flags (mg, md, ma) */
 #define META_OPAQUE_MAX 32      /* longest O token, the O included */
-#define META_HEADER_MAX 1024    /* room for a reply line: 18 short flags and a key */
+#define META_REPLY_FIXED 64     /* a reply line's code, VA size, Z X W, "\r\n", a number */
+#define META_FLAG_ROOM 24       /* room per flag besides its token: " c" and 20 digits */
 
 #define ERR_FORMAT "CLIENT_ERROR bad command line format"
 #define ERR_BAD_TOKEN "CLIENT_ERROR bad token in command line format"
@@ -354,6 +355,17 @@ static bool opaque_too_long(const struct meta_req *m)
     return m->opaque != NULL && m->opaque->length > META_OPAQUE_MAX;
 }
 
+/* Room enough for a reply line answering m about a key of nkey bytes
+ * (base64 takes 4/3 of it, and " b"). Sized to the request, so reply
+ * blocks are not used up by worst cases. */
+static size_t reply_room(const struct meta_req *m, size_t nkey)
+{
+    size_t n = META_REPLY_FIXED + 2 * nkey;
+    for (int i = m->first_flag; i < m->ntok; i++)
+        n += m->tok[i].length + META_FLAG_ROOM;
+    return n;
+}
+
 /* rel time of a protocol TTL, as the storage commands take it. */
 static rel_time_t ttl_time(int32_t ttl) { return clock_realtime(ttl); }
 
@@ -463,7 +475,7 @@ static void meta_get(conn *c, char *line, size_t len)
     if (it == NULL) {
         if (m.q)
             return;     /* quiet: a miss says nothing */
-        char *p = reply_space(&c->out, META_HEADER_MAX);
+        char *p = reply_space(&c->out, reply_room(&m, m.nkey));
         if (p == NULL)
             return;
         int n = sprintf(p, "EN");
@@ -481,7 +493,7 @@ static void meta_get(conn *c, char *line, size_t len)
 
     uint64_t cas = item_get_cas(it);
     bool with_value = m.v && !(m.has_C && m.C == cas);
-    char *p = reply_space(&c->out, META_HEADER_MAX);
+    char *p = reply_space(&c->out, reply_room(&m, it->nkey));
     if (p == NULL) {
         item_release(it);
         return;
@@ -551,7 +563,8 @@ static void meta_set_reply(conn *c, const struct meta_pending *mp, enum store_re
         conn_error(c, "SERVER_ERROR out of memory storing object");
         return;
     }
-    char *p = reply_space(&c->out, META_HEADER_MAX);
+    char *p = reply_space(&c->out, META_REPLY_FIXED + 2 * nkey + mp->nopaque +
+                                   (size_t)mp->nout * META_FLAG_ROOM);
     if (p == NULL)
         return;
     int n = sprintf(p, "%s", code);
@@ -726,7 +739,7 @@ static void meta_delete(conn *c, char *line, size_t len)
     enum delete_result r = op_delete_ex(&rq, m.key, m.nkey, &o);
     if (r == DELETE_DELETED && m.q)
         return;
-    char *p = reply_space(&c->out, META_HEADER_MAX);
+    char *p = reply_space(&c->out, reply_room(&m, m.nkey));
     if (p == NULL)
         return;
     int n = sprintf(p, "%s", r == DELETE_DELETED ? "HD" : r == DELETE_EXISTS ? "EX" : "NF");
@@ -802,7 +815,7 @@ static void meta_arith(conn *c, char *line, size_t len)
         return;
     char digits[24];
     int ndigits = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)ao.value);
-    char *p = reply_space(&c->out, META_HEADER_MAX);
+    char *p = reply_space(&c->out, reply_room(&m, m.nkey) + sizeof(digits) + 2);
     if (p == NULL)
         return;
     int n;
@@ -871,7 +884,7 @@ static void meta_debug(conn *c, char *line, size_t len)
         reply_str(&c->out, "EN\r\n");
         return;
     }
-    char *p = reply_space(&c->out, META_HEADER_MAX);
+    char *p = reply_space(&c->out, 2 * META_REPLY_FIXED + 2 * nkey);
     if (p == NULL)
         return;
     int n = sprintf(p, "ME ");

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "crawler.h"
 #include "ops.h"
+#include "prefix_stats.h"
 #include "probes.h"
 #include "proto_auth.h"
 #include "proto_meta.h"
@@ -459,6 +460,25 @@ static void process_verbosity(conn *c, token *tokens, int ntokens)
     c->out.suppress = false;
 }
 
+/* stats detail on|off|dump: the per-prefix counters (refused with -X). */
+static void process_stats_detail(conn *c, const char *sub)
+{
+    if (!settings.dump_enabled) {
+        conn_error(c, "CLIENT_ERROR stats detail not allowed");
+    } else if (strcmp(sub, "on") == 0) {
+        settings.detail_enabled = true;
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "off") == 0) {
+        settings.detail_enabled = false;
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "dump") == 0) {
+        prefix_stats_dump(&c->out);
+        out(c, "END\r\n");
+    } else {
+        conn_error(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+    }
+}
+
 static void process_stats(conn *c, token *tokens, int ntokens)
 {
     if (ntokens < 2) {
@@ -473,6 +493,8 @@ static void process_stats(conn *c, token *tokens, int ntokens)
     } else if (strcmp(group, "settings") == 0) {
         stats_settings(&c->out);
         out(c, "END\r\n");
+    } else if (strcmp(group, "detail") == 0) {
+        process_stats_detail(c, ntokens > 2 ? tokens[2].value : "");
     } else {
         /* memcached answers an unknown group with an empty list. */
         if (!stats_group(&c->out, group, ntokens > 2 ? tokens[2].value : NULL))

@@ -18,6 +18,7 @@
 #include "crawler.h"
 #include "items.h"
 #include "listen.h"
+#include "prefix_stats.h"
 #include "probes.h"
 #include "reply.h"
 #include "settings.h"
@@ -84,6 +85,7 @@ void stats_reset(void)
     atomic_store(&global_stats.rejected_conns, 0);
     atomic_store(&global_stats.listen_disabled_num, 0);
     atomic_store(&global_stats.time_in_listen_disabled_us, 0);
+    prefix_stats_clear();
 }
 
 void stats_line(reply *r, const char *name, const char *fmt, ...)

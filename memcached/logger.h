@@ -1,0 +1,59 @@
+/* logger.h: the "watch" log stream. Watchers are connections handed over
+ * by the "watch" command; events are formatted in memcached's line format
+ * only while some watcher asks for their kind, so with nobody watching
+ * each hook costs one relaxed load. Any thread may call any function. */
+#ifndef MC_LOGGER_H
+#define MC_LOGGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct item;
+
+/* Event kinds a watcher can ask for ("watch fetchers mutations ..."). */
+enum {
+    LOG_FETCHERS = 1u << 0,     /* item_get: every key lookup */
+    LOG_MUTATIONS = 1u << 1,    /* item_store: storage outcomes */
+    LOG_EVICTIONS = 1u << 2,    /* eviction */
+    LOG_CONNEVENTS = 1u << 3,   /* conn_new, conn_close */
+    LOG_DELETIONS = 1u << 4     /* deleted: removed by a delete command */
+};
+
+/* The union of the watchers' kinds (private to logger.c; read through
+ * logger_wants). */
+extern unsigned logger_active_kinds;
+
+static inline bool logger_wants(unsigned kind)
+{
+    return (__atomic_load_n(&logger_active_kinds, __ATOMIC_RELAXED) & kind) != 0;
+}
+
+/* Parses the "watch" arguments into kinds (none: fetchers). Returns false
+ * on a word that is not a kind. */
+bool logger_parse_kinds(const char *const *words, int nwords, unsigned *kinds);
+
+/* Takes ownership of connected socket fd (its own replies all sent) and
+ * streams the events of kinds to it until it fails or hangs up. Returns
+ * false (fd closed) when out of memory. */
+bool logger_add_watcher(int fd, unsigned kinds);
+
+/* Counters for "stats": watchers now, lines sent, lines dropped. */
+void logger_stats(uint64_t *watchers, uint64_t *sent, uint64_t *skipped);
+
+/* ---- events (call only when logger_wants(kind)) ---- */
+
+/* A lookup of key: it is the item found, or NULL. cfd: the client's fd. */
+void logger_log_get(const char *key, size_t nkey, const struct item *it, int cfd);
+/* A store request's outcome: it is the stored item, or the request's. */
+void logger_log_store(const struct item *it, const char *status, const char *cmd, int cfd);
+/* A delete command (cmd as named: "delete", "md") removed it. */
+void logger_log_delete(const struct item *it, const char *cmd);
+/* it is being evicted from slab class clsid. */
+void logger_log_eviction(const struct item *it);
+/* A client connection opened or closed. peer: "addr:port" or a path;
+ * reason: the server's close reason ("client", "error", ...). */
+void logger_log_conn_new(int cfd, const char *peer, const char *transport);
+void logger_log_conn_close(int cfd, const char *peer, const char *transport, const char *reason);
+
+#endif
