@@ -21,6 +21,7 @@
 
 #include "assoc.h"
 #include "hash.h"
+#include "logger.h"
 #include "probes.h"
 #include "settings.h"
 #include "slabs.h"
@@ -255,13 +256,15 @@ static void move_to_segment(item *it, enum lru_segment to)
 static void item_bump(item *it)
 {
     if (settings.lru_segmented) {
-        /* Write the item only when something changes: a hot key read by
-         * every worker must not bounce its cache line on each hit. */
-        if ((it->it_flags & (ITEM_FETCHED | ITEM_ACTIVE)) == ITEM_FETCHED)
-            it->it_flags |= ITEM_ACTIVE;
-        if (it->time != current_time)
-            it->time = current_time;
-        if (it->lru_segment == SEG_COLD && (it->it_flags & ITEM_ACTIVE)) {
+        /* As memcached: the first fetch only marks the item fetched (the
+         * caller does that); the second makes it active and refreshes its
+         * access time; later ones write nothing, so a hot key read by every
+         * worker does not bounce its cache line. */
+        if ((it->it_flags & (ITEM_FETCHED | ITEM_ACTIVE)) != ITEM_FETCHED)
+            return;
+        it->it_flags |= ITEM_ACTIVE;
+        it->time = current_time;
+        if (it->lru_segment == SEG_COLD) {
             probe_item_update(item_key(it), it->nkey, value_len(it));
             it->it_flags &= ~ITEM_ACTIVE;
             move_to_segment(it, SEG_WARM);
@@ -355,6 +358,7 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
                 l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
+            if (logger_wants(LOG_EVICTIONS)) logger_log_eviction(it);
             if (probe_item_evict_enabled())
                 probe_item_evict(item_key(it), it->nkey, value_len(it), (int)id,
                                  (int64_t)(current_time - it->time),
