@@ -3,6 +3,7 @@
  * errors, same precedence), the request served through the operations layer
  * and the reply built with the return flags in the order they were asked. */
 #include "proto_meta.h"
+#include "tokens.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,10 +30,7 @@
 #define ERR_FORMAT "CLIENT_ERROR bad command line format"
 #define ERR_BAD_TOKEN "CLIENT_ERROR bad token in command line format"
 
-typedef struct {
-    char *value;
-    size_t length;
-} mtoken;
+typedef token mtoken;
 
 /* One parsed meta request. Token pointers point into the read buffer.
  * Everything before tok is reset for each request. */
@@ -67,34 +65,6 @@ struct meta_pending {
 
 /* ---- tokens and numbers ---- */
 
-/* Splits line[0..len) on spaces into at most META_MAX_TOKENS tokens (the
- * last one holds the rest of the line), NUL-terminating each. */
-static int meta_tokenize(char *line, size_t len, mtoken *tok)
-{
-    int n = 0;
-    char *p = line, *end = line + len;
-    while (p < end) {
-        while (p < end && *p == ' ')
-            p++;
-        if (p >= end)
-            break;
-        if (n == META_MAX_TOKENS - 1) {
-            tok[n].value = p;
-            tok[n].length = (size_t)(end - p);
-            return n + 1;
-        }
-        char *start = p;
-        while (p < end && *p != ' ')
-            p++;
-        tok[n].value = start;
-        tok[n].length = (size_t)(p - start);
-        *p = '\0';
-        if (p < end)
-            p++;
-        n++;
-    }
-    return n;
-}
 
 /* Digits only, no sign; the whole string, at most max. */
 static bool parse_unsigned(const char *s, uint64_t max, uint64_t *out)
@@ -327,7 +297,7 @@ static const char *meta_parse_line(struct meta_req *m, char *line, size_t len, i
 {
     memset(m, 0, offsetof(struct meta_req, tok));
     m->first_flag = first_flag;
-    m->ntok = meta_tokenize(line, len, m->tok);
+    m->ntok = tokenize(line, len, m->tok, META_MAX_TOKENS);
     if (m->ntok < first_flag)
         return ERR_FORMAT;
     int scanned = m->ntok < META_SCANNED_TOKENS ? m->ntok : META_SCANNED_TOKENS;

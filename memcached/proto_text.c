@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "crawler.h"
+#include "logger.h"
 #include "ops.h"
 #include "prefix_stats.h"
 #include "probes.h"
@@ -24,6 +25,7 @@
 #include "slabs.h"
 #include "stats.h"
 #include "thread.h"
+#include "tokens.h"
 #include "tls.h"
 
 #define MAX_TOKENS 24
@@ -31,41 +33,6 @@
 
 extern void server_shutdown(void);
 
-typedef struct {
-    char *value;
-    size_t length;
-} token;
-
-/* Splits line[0..len) on spaces into at most max tokens, writing a NUL
- * after each (line[len] must already be NUL); the last token holds the
- * rest of the line when there are more. Other bytes, NUL included, belong
- * to tokens, as in memcached. Returns the count. */
-static int tokenize(char *line, size_t len, token *tokens, int max)
-{
-    int n = 0;
-    char *p = line, *end = line + len;
-    while (p < end) {
-        while (p < end && *p == ' ')
-            p++;
-        if (p >= end)
-            break;
-        if (n == max - 1) {
-            tokens[n].value = p;
-            tokens[n].length = (size_t)(end - p);
-            return n + 1;
-        }
-        char *start = p;
-        while (p < end && *p != ' ')
-            p++;
-        tokens[n].value = start;
-        tokens[n].length = (size_t)(p - start);
-        *p = '\0';
-        if (p < end)
-            p++;
-        n++;
-    }
-    return n;
-}
 
 /* Strict decimal parsers: the whole token must be a number in range. */
 static bool parse_u64(const char *s, uint64_t *out)
@@ -460,6 +427,28 @@ static void process_verbosity(conn *c, token *tokens, int ntokens)
     c->out.suppress = false;
 }
 
+/* watch [kinds...]: "OK", then the connection becomes a log stream: once
+ * its replies are sent, conn_close hands the socket to the logger. */
+static void process_watch(conn *c, token *tokens, int ntokens)
+{
+    const char *words[MAX_TOKENS];
+    unsigned kinds;
+    int n = 0;
+    for (int i = 1; i < ntokens && n < MAX_TOKENS; i++)
+        words[n++] = tokens[i].value;
+    if (!settings.watch_enabled) {
+        conn_error(c, "CLIENT_ERROR watch commands not allowed");
+    } else if (!logger_parse_kinds(words, n, &kinds) || c->udp || c->tls) {
+        conn_error(c, "ERROR");     /* a stream needs a plain stream socket */
+    } else {
+        out(c, "OK\r\n");
+        c->watch_kinds = kinds;
+        c->close_reason = "watch";
+        c->state = CONN_WRITE;
+        c->next_state = CONN_CLOSE;
+    }
+}
+
 /* stats detail on|off|dump: the per-prefix counters (refused with -X). */
 static void process_stats_detail(conn *c, const char *sub)
 {
@@ -787,6 +776,8 @@ static void process_command(conn *c, char *line, size_t len)
         c->next_state = CONN_CLOSE;
     } else if (IS("verbosity"))
         process_verbosity(c, tokens, ntokens);
+    else if (IS("watch"))
+        process_watch(c, tokens, ntokens);
     else if (IS("cache_memlimit"))
         process_cache_memlimit(c, tokens, ntokens);
     else if (IS("lru_crawler"))
