@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "logger.h"
 #include "probes.h"
 #include "proto_binary.h"
 #include "proto_text.h"
@@ -140,12 +141,16 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     probe_conn_create(c);
     probe_conn_allocate(sfd);
     probe_conn_open(sfd, transport, c->peer);
+    if (logger_wants(LOG_CONNEVENTS) && strcmp(transport, "udp") != 0)
+        logger_log_conn_new(sfd, c->peer, transport);
     return c;
 }
 
 void conn_close(conn *c, const char *reason)
 {
     probe_conn_close(c->sfd, reason);
+    if (!c->udp && !c->watch_kinds && logger_wants(LOG_CONNEVENTS))
+        logger_log_conn_close(c->sfd, c->peer, c->transport, reason);
     event_free(c->event);
     if (c->store.it) {
         item_release(c->store.it);
@@ -160,7 +165,10 @@ void conn_close(conn *c, const char *reason)
     probe_conn_release(c->sfd);
     tls_conn_close(c);
     sasl_conn_close(c);
-    close(c->sfd);
+    if (c->watch_kinds)
+        logger_add_watcher(c->sfd, c->watch_kinds);     /* it owns the socket now */
+    else
+        close(c->sfd);
     if (c->udp)
         free(c->udp);   /* a UDP socket is not a client: not counted */
     else
@@ -318,6 +326,19 @@ static void conn_need_more(conn *c)
     }
 }
 
+/* Sends what the socket takes of the queued reply, counting the bytes.
+ * Returns reply_send()'s result: 1 all sent, 0 would block, -1 error. */
+static int conn_send(conn *c)
+{
+    int64_t written;
+    int r = reply_send(&c->out, c->sfd, &written);
+    if (written > 0) {
+        STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
+        probe_conn_write(c->sfd, written);
+    }
+    return r;
+}
+
 /* Before waiting for a value's bytes, send the replies already queued
  * (the client may be waiting for them). True if a write was scheduled. */
 static bool conn_flush_before_wait(conn *c)
@@ -442,12 +463,7 @@ static void conn_drive(conn *c, bool readable)
                 if (reply_pending(&c->out)) {
                     c->state = CONN_WRITE;
                     c->next_state = CONN_PARSE;
-                    int64_t written;
-                    int r = reply_send(&c->out, c->sfd, &written);
-                    if (written > 0) {
-                        STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
-                        probe_conn_write(c->sfd, written);
-                    }
+                    int r = conn_send(c);
                     if (r < 0) {
                         c->close_reason = "error";
                         c->state = CONN_CLOSE;
@@ -579,12 +595,7 @@ static void conn_drive(conn *c, bool readable)
         }
 
         case CONN_WRITE: {
-            int64_t written;
-            int r = reply_send(&c->out, c->sfd, &written);
-            if (written > 0) {
-                STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
-                probe_conn_write(c->sfd, written);
-            }
+            int r = conn_send(c);
             if (r < 0) {
                 c->close_reason = "error";
                 c->state = CONN_CLOSE;
