@@ -33,6 +33,9 @@ static inline bool logger_wants(unsigned kind)
  * on a word that is not a kind. */
 bool logger_parse_kinds(const char *const *words, int nwords, unsigned *kinds);
 
+/* Whether another watcher may be added (memcached allows 20). */
+bool logger_watcher_room(void);
+
 /* Takes ownership of connected socket fd (its own replies all sent) and
  * streams the events of kinds to it until it fails or hangs up. Returns
  * false (fd closed) when out of memory. */
@@ -43,13 +46,15 @@ void logger_stats(uint64_t *watchers, uint64_t *sent, uint64_t *skipped);
 
 /* ---- events (call only when logger_wants(kind)) ---- */
 
-/* A lookup of key: it is the item found, or NULL. cfd: the client's fd. */
-void logger_log_get(const char *key, size_t nkey, const struct item *it, int cfd);
+/* A lookup of key: status "found" (it: the item), "not_found", "expired"
+ * or "flushed" (it: NULL). cfd: the client's fd. */
+void logger_log_get(const char *key, size_t nkey, const char *status,
+                    const struct item *it, int cfd);
 /* A store request's outcome: it is the stored item, or the request's. */
 void logger_log_store(const struct item *it, const char *status, const char *cmd, int cfd);
 /* A delete command (cmd as named: "delete", "md") removed it. */
 void logger_log_delete(const struct item *it, const char *cmd);
-/* it is being evicted from slab class clsid. */
+/* it is being evicted. */
 void logger_log_eviction(const struct item *it);
 /* A client connection opened or closed. peer: "addr:port" or a path;
  * reason: the server's close reason ("client", "error", ...). */

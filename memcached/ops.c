@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "logger.h"
 #include "prefix_stats.h"
 #include "probe_keys.h"
 #include "probes.h"
@@ -38,6 +39,18 @@ void op_request_done(const op_request *rq, const char *key, size_t nkey,
                      const char *status, int64_t valuelen)
 {
     request_done(rq, key, nkey, status, valuelen);
+}
+
+/* watch fetchers: one line per key lookup, as memcached logs them. it: the
+ * item found (still referenced by the caller), or NULL. */
+static void log_lookup(const op_request *rq, const char *key, size_t nkey,
+                       enum lookup_outcome outcome, const item *it)
+{
+    if (logger_wants(LOG_FETCHERS))
+        logger_log_get(key, nkey,
+                       it ? "found" : outcome == LOOKUP_FLUSHED ? "flushed" :
+                       outcome == LOOKUP_EXPIRED ? "expired" : "not_found",
+                       it, rq->connid);
 }
 
 /* Counts an operation on item it in its slab class's row of stats slabs. */
@@ -78,6 +91,7 @@ item *op_get(const op_request *rq, const char *key, size_t nkey,
         STAT_INC(ts, get_flushed);
     if (settings.detail_enabled)
         prefix_stats_record_get(key, nkey, it != NULL);
+    log_lookup(rq, key, nkey, outcome, it);
 
     if (touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
         probe_key_buf kb;
@@ -137,6 +151,18 @@ static const char *store_status(enum store_result r)
     case STORE_EXISTS: return "exists";
     case STORE_NOT_FOUND: return "not_found";
     default: return "error";
+    }
+}
+
+static const char *store_op_name(enum store_op op)
+{
+    switch (op) {
+    case STORE_SET: return "set";
+    case STORE_ADD: return "add";
+    case STORE_REPLACE: return "replace";
+    case STORE_APPEND: return "append";
+    case STORE_PREPEND: return "prepend";
+    default: return "cas";
     }
 }
 
@@ -265,6 +291,10 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     item_unlock(hv);
 
     STAT_INC(ts, set_cmds); SLAB_OP_INC(ts, it, cmd_set);
+    log_lookup(rq, key, nkey, outcome, old);
+    if (logger_wants(LOG_MUTATIONS))
+        logger_log_store(stored ? stored : it, store_status(result), store_op_name(op),
+                         rq->connid);
     if (store_probe_enabled(op))
         fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : out->cas);
     request_done(rq, key, nkey, store_status(result), value_len(it));
@@ -295,6 +325,9 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
         }
     }
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
+    if (result == DELETE_DELETED && logger_wants(LOG_DELETIONS))
+        logger_log_delete(it, rq->cmd);
     if (it != NULL)
         item_release(it);
 
@@ -372,6 +405,7 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
     }
     item_unlock(hv);
     r->it = it;
+    log_lookup(rq, key, nkey, outcome, r->created ? NULL : it);
 
     struct thread_stats *ts = rq->stats;
     if (it != NULL && o->touch) {
@@ -461,6 +495,9 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
         }
     }
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
+    if (removed && logger_wants(LOG_DELETIONS))
+        logger_log_delete(it, rq->cmd);
     if (it != NULL)
         item_release(it);
 
@@ -496,6 +533,7 @@ bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
         info->ntotal = item_ntotal(it);
     }
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
     STAT_INC(rq->stats, meta_cmds);
@@ -644,6 +682,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
         }
     }
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
 
@@ -681,7 +720,6 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
 
 void op_discard(const op_request *rq, const char *key, size_t nkey)
 {
-    (void)rq;
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     item_lock(hv);
@@ -689,6 +727,7 @@ void op_discard(const op_request *rq, const char *key, size_t nkey)
     if (it != NULL)
         item_unlink_locked(it, hv);
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
 }
@@ -712,6 +751,7 @@ bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exp
             *cas_out = (uint64_t)cas;
     }
     item_unlock(hv);
+    log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
 

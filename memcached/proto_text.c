@@ -440,6 +440,8 @@ static void process_watch(conn *c, token *tokens, int ntokens)
         conn_error(c, "CLIENT_ERROR watch commands not allowed");
     } else if (!logger_parse_kinds(words, n, &kinds) || c->udp || c->tls) {
         conn_error(c, "ERROR");     /* a stream needs a plain stream socket */
+    } else if (!logger_watcher_room()) {
+        out(c, "WATCHER_TOO_MANY log watcher limit reached\r\n");
     } else {
         out(c, "OK\r\n");
         c->watch_kinds = kinds;

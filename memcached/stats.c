@@ -18,6 +18,7 @@
 #include "crawler.h"
 #include "items.h"
 #include "listen.h"
+#include "logger.h"
 #include "prefix_stats.h"
 #include "probes.h"
 #include "reply.h"
@@ -135,6 +136,8 @@ void stats_general(reply *r)
     items_totals(&it);
     slab_mover_stats(&mover);
     crawler_stats(&crawler);
+    uint64_t log_watchers, log_sent, log_skipped;
+    logger_stats(&log_watchers, &log_sent, &log_skipped);
     getrusage(RUSAGE_SELF, &usage);
 
     /* X(name, format, value): one line per stat, memcached's order. */
@@ -211,9 +214,9 @@ void stats_general(reply *r)
     X("malloc_fails", "%d", 0) \
     X("log_worker_dropped", "%d", 0) \
     X("log_worker_written", "%d", 0) \
-    X("log_watcher_skipped", "%d", 0) \
-    X("log_watcher_sent", "%d", 0) \
-    X("log_watchers", "%d", 0) \
+    X("log_watcher_skipped", U64, ULL(log_skipped)) \
+    X("log_watcher_sent", U64, ULL(log_sent)) \
+    X("log_watchers", U64, ULL(log_watchers)) \
     X("unexpected_napi_ids", "%d", 0) \
     X("round_robin_fallback", "%d", 0) \
     X("bytes", U64, ULL(it.bytes)) \
