@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# tools-overhead.sh: what each tools/ tracer costs the server, measured.
+#
+# One server (ours, -t 4 -m 1024) pinned to cpu 0, mcload pinned to cpu 1
+# (get90-32B-c50-d1: 90% gets, 32-byte values, 50 connections, one request
+# in flight each, 100000 keys prefilled).  For each tool, ROUNDS rounds of
+# an untraced run and a traced run, interleaved (A B A B ...).  The tool
+# runs unpinned, output to /dev/null; a traced run starts once `stats
+# probes` shows its probes attached.  Reported per tool: median ops/s and
+# median server CPU microseconds per command (from mcload -C, which reads
+# /proc/PID/stat), and the difference from untraced: the probe cost paid
+# by the server's threads (the uprobe trap and the BPF program run in them).
+# bpftrace's own CPU (reading and printing) is not in that figure; the ops/s
+# column shows it where it competes for the two cores.
+#
+# Usage: bench/tools-overhead.sh [-r ROUNDS] [-D SECONDS] [-T TOOL,...]
+# Needs root, bpftrace, taskset, and a build with --enable-dtrace
+# (MC_SERVER, as for run-bench.sh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+TOOLS_DIR=$BENCH_DIR/../tools
+
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5} WARMUP=${WARMUP:-1}
+ONLY=
+while getopts "r:D:T:h" o; do
+    case $o in
+    r) ROUNDS=$OPTARG ;;
+    D) DURATION=$OPTARG ;;
+    T) ONLY=$OPTARG ;;
+    *) sed -n '/^# Usage/,/^# (MC_SERVER/s/^# \{0,1\}//p' "$0"; exit 1 ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || die "run as root (bpftrace)"
+need_cmd bpftrace bpftrace
+need_cmd taskset util-linux
+ensure_mcload
+SERVER=$(find_our_server)
+
+# name|tool command (PID is replaced)|probes it attaches
+CONFIGS=(
+    "mcsnoop|mcsnoop -p PID|request__done"
+    "mctop|mctop -C -p PID 1|request__done"
+    "mctop -P|mctop -C -P -p PID 1|request__done"
+    "mclatency|mclatency -p PID|request__done"
+    "mcslower|mcslower -p PID 1|request__done"
+    "mcevict|mcevict -p PID|item__evict"
+    "mcconn|mcconn -p PID|conn__open"
+)
+
+OUT=$(mktemp -d /tmp/tools-overhead.XXXXXX)
+trap 'stop_all_servers; [ -n "${TOOL_PID:-}" ] && kill -- -"$TOOL_PID" 2>/dev/null; true' EXIT
+start_server "$SERVER" "$OUT/server.log" taskset -c 0 -- -t 4 -m 1024 -c 4096
+note "server $SERVER pid $SERVER_PID port $SERVER_PORT; prefilling"
+"$MCLOAD" -p "$SERVER_PORT" -k 100000 -v 32 -O -q >/dev/null
+
+load() {
+    taskset -c 1 "$MCLOAD" -p "$SERVER_PORT" -r 90:10 -v 32 -c 50 -d 1 -k 100000 \
+        -w "$WARMUP" -D "$DURATION" -C "$SERVER_PID" -q | tail -1
+}
+
+probe_on() { mc_cmd "$SERVER_PORT" "stats probes" | awk -v p="probe:$1" '$2 == p { print $3 }'; }
+
+# traced_run "tool command" probe: starts the tool in its own process group,
+# waits for its probe, runs the load, stops the tool.
+traced_run() {
+    local cmd=${1//PID/$SERVER_PID} probe=$2 _
+    # -d goes first: getopts stops at a tool's positional interval.
+    setsid "$TOOLS_DIR/${cmd%% *}" -d $((DURATION + WARMUP + 30)) ${cmd#* } >/dev/null 2>&1 &
+    TOOL_PID=$!
+    for _ in $(seq 1 200); do
+        [ "$(probe_on "$probe")" -ge 1 ] 2>/dev/null && break
+        sleep 0.1
+    done
+    [ "$(probe_on "$probe")" -ge 1 ] || die "$cmd did not attach"
+    sleep 0.5
+    load
+    kill -INT -- -"$TOOL_PID" 2>/dev/null || true
+    wait "$TOOL_PID" 2>/dev/null || true
+    TOOL_PID=
+    for _ in $(seq 1 50); do
+        [ "$(probe_on "$probe")" = 0 ] && break
+        sleep 0.1
+    done
+}
+
+printf '%-12s %10s %10s %12s %12s %10s\n' tool base_ops/s ops/s base_us/op us/op delta_us
+for c in "${CONFIGS[@]}"; do
+    IFS='|' read -r name cmd probe <<<"$c"
+    if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]]; then continue; fi
+    b_ops=() b_cpu=() t_ops=() t_cpu=()
+    for r in $(seq 1 "$ROUNDS"); do
+        note "$name: round $r/$ROUNDS untraced"
+        line=$(load)
+        b_ops+=("$(field ops_per_sec "$line")") b_cpu+=("$(field ops_per_server_cpu_s "$line")")
+        note "$name: round $r/$ROUNDS traced"
+        line=$(traced_run "$cmd" "$probe")
+        t_ops+=("$(field ops_per_sec "$line")") t_cpu+=("$(field ops_per_server_cpu_s "$line")")
+    done
+    awk -v n="$name" -v bo="$(median "${b_ops[@]}")" -v to="$(median "${t_ops[@]}")" \
+        -v bc="$(median "${b_cpu[@]}")" -v tc="$(median "${t_cpu[@]}")" 'BEGIN {
+        bu = 1e6 / bc; tu = 1e6 / tc
+        printf "%-12s %10d %10d %12.2f %12.2f %10.2f\n", n, bo, to, bu, tu, tu - bu }'
+done

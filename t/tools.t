@@ -1,0 +1,400 @@
+#!/usr/bin/perl
+# The bpftrace tools in tools/ against a live server.  Each tool runs for a
+# fixed duration (-d) while a scripted load plays; the test then reads what
+# it printed.
+#
+# Request tools (mcsnoop, mctop whole keys and -P prefixes, mclatency,
+# mcslower): a hot key read at 10 times the rate of each of 500 other keys,
+# plus one request slowed on purpose (the debug build's "debugsleep <ms>
+# <key>").  Server tools: mcevict over a 2 MB cache filled with 4 KB values,
+# mcconn over error replies, quits, a dropped connection and an idle-timeout
+# close.  Every tool has a server of its own and all run at once.
+#
+# Tolerance: the load runs entirely inside every tool's window, so map
+# counts are exact; per-event output (mcsnoop) may lose events when
+# bpftrace's buffers overflow, so counts there are allowed 1% short.
+# Needs root and bpftrace; skipped otherwise (failed under
+# MEMCACHED_REQUIRE_PROBES).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use McTest;
+
+require_probes_or_skip('all');
+
+my $TOOLS = "$FindBin::Bin/../tools";
+my $DURATION = 8;       # seconds each tool runs (-d)
+my $ROUNDS = 20;        # rounds of the hot-key load
+my $HOT = 'hot:key';
+my $NKEYS = 500;
+
+# ---------------------------------------------------------------- running tools
+
+my @tools;              # started, not yet reaped
+END { kill 'KILL', -$_->{pid} for grep { $_->{pid} } @tools }
+
+# Starts a tool in its own process group, output to temp files.
+sub start_tool {
+    my ($name, @args) = @_;
+    my $out = File::Temp->new(TEMPLATE => "mctool-$name-XXXXXX", TMPDIR => 1);
+    my $err = File::Temp->new(TEMPLATE => "mctool-$name-err-XXXXXX", TMPDIR => 1);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        setpgrp(0, 0);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out->filename or POSIX::_exit(127);
+        open STDERR, '>', $err->filename or POSIX::_exit(127);
+        no warnings 'exec';
+        exec "$TOOLS/$name", @args;
+        POSIX::_exit(127);
+    }
+    my $t = { name => "$name @args", pid => $pid, out => $out, err => $err, started => time };
+    push @tools, $t;
+    return $t;
+}
+
+# Waits until `stats probes` shows every probe in @probes enabled: the
+# tool's bpftrace has attached them.  (Its BEGIN banner is no sign: bpftrace
+# 0.17 runs BEGIN before attaching USDT probes.)  The semaphore counts
+# probes, not tracers, so each tool gets a server of its own.
+sub wait_attached {
+    my ($t, $srv, @probes) = @_;
+    my $s = $srv->new_sock;
+    my $deadline = time + 20;
+    while (time < $deadline) {
+        my $st = mem_stats($s, 'probes');
+        if (!grep { ($st->{"probe:$_"} // 0) < 1 } @probes) {
+            sleep 0.3;      # the semaphore goes up as the uprobe goes in
+            return 1;
+        }
+        if (waitpid($t->{pid}, WNOHANG) == $t->{pid}) {
+            $t->{pid} = 0;
+            diag("$t->{name} exited early:\n" . McTest::_slurp($t->{err}->filename));
+            return 0;
+        }
+        sleep 0.05;
+    }
+    diag("$t->{name}: probes not attached after 20 s");
+    return 0;
+}
+
+# Waits for a tool to finish by itself; returns its output lines.
+sub finish_tool {
+    my ($t) = @_;
+    my $deadline = $t->{started} + $DURATION + 20;
+    while ($t->{pid} && time < $deadline) {
+        if (waitpid($t->{pid}, WNOHANG) == $t->{pid}) { $t->{status} = $?; $t->{pid} = 0; last }
+        sleep 0.05;
+    }
+    if ($t->{pid}) {
+        kill 'KILL', -$t->{pid};
+        waitpid $t->{pid}, 0;
+        $t->{pid} = 0;
+        $t->{status} = -1;
+    }
+    $t->{text} = McTest::_slurp($t->{out}->filename);
+    return split /\n/, $t->{text};
+}
+
+sub show { my ($t) = @_; diag("--- $t->{name} printed:\n$t->{text}--- stderr:\n"
+                              . McTest::_slurp($t->{err}->filename)) }
+
+# ---------------------------------------------------------------- load
+
+# One round reads each of the 500 keys once and the hot key 10 times,
+# spread through the round, pipelined; waits for every reply.
+sub hot_load {
+    my ($s, $rounds) = @_;
+    my $req = '';
+    for my $i (0 .. $NKEYS - 1) {
+        $req .= "get user:$i\r\n";
+        $req .= "get $HOT\r\n" if $i % ($NKEYS / 10) == 0;
+    }
+    my $replies = $NKEYS + 10;
+    for (1 .. $rounds) {
+        send_bytes($s, $req) or die "send failed";
+        for (1 .. $replies) {
+            while (1) {
+                my $line = read_line($s) // die "load: no reply";
+                last if $line eq "END\r\n";
+            }
+        }
+    }
+}
+
+# ================================================================ start everything
+# Each tool gets its own server (see wait_attached); all run at once.
+
+my $latency_probes = bpftrace_reads_arg6() ? ['request__done']
+                                           : ['request__done', 'process__command__start'];
+my %run = (
+    snoop   => ['mcsnoop', [], [], $latency_probes],
+    top     => ['mctop', ['-C', '-n', 5], [60], ['request__done']],    # one table: 60 s > -d
+    prefix  => ['mctop', ['-C', '-P', '-n', 5], [60], ['request__done']],
+    latency => ['mclatency', [], [], $latency_probes],
+    slower  => ['mcslower', [], [10], $latency_probes],                # 10 ms
+    evict   => ['mcevict', [], [], ['item__evict', 'item__expire'], '-m 2'],
+    conn    => ['mcconn', [], [], [qw(conn__open conn__close protocol__error conn__limit)],
+                '-o idle_timeout=2'],
+);
+my (%srv, %t);
+for my $tag (sort keys %run) {
+    my ($name, $opt, $pos, undef, $args) = @{ $run{$tag} };
+    $srv{$tag} = eval { start_server(args => $args // '-m 64') };
+    if (!$srv{$tag} && $tag eq 'conn') {
+        # TODO(idle_timeout): without -o idle_timeout the idle close is
+        # skipped below; the quit and the client close are still checked.
+        $srv{$tag} = start_server(args => '-m 64');
+        $srv{$tag}{no_idle_timeout} = 1;
+    }
+    die $@ unless $srv{$tag};
+}
+# The request tools' servers hold the keys before tracing starts.
+for my $tag (qw(snoop top prefix latency slower)) {
+    my $setup = "set $HOT 0 0 100\r\n" . ('h' x 100) . "\r\n"
+              . join '', map { "set user:$_ 0 0 10\r\nuuuuuuuuuu\r\n" } 0 .. $NKEYS - 1;
+    send_expect($srv{$tag}->new_sock, $setup, "STORED\r\n" x ($NKEYS + 1),
+                "$tag: set the hot key and $NKEYS others");
+}
+for my $tag (sort keys %run) {
+    my ($name, $opt, $pos) = @{ $run{$tag} };
+    $t{$tag} = start_tool($name, @$opt, '-d', $DURATION, '-p', $srv{$tag}->pid, @$pos);
+}
+for my $tag (sort keys %run) {
+    my ($name, $opt, $pos, $probes) = @{ $run{$tag} };
+    ok(wait_attached($t{$tag}, $srv{$tag}, @$probes), "$name @$opt @$pos is attached")
+        or BAIL_OUT("$name did not attach");
+}
+my $debug = $srv{slower}->is_debug_build;
+my $t_attached = time;
+note(sprintf('all tools attached %.2f s after the first started', $t_attached - $t{conn}{started}));
+
+sub bpftrace_reads_arg6 {
+    my ($v) = `bpftrace --version 2>/dev/null` =~ /v?(\d+\.\d+)/;
+    return defined $v && $v >= 0.24;
+}
+
+# ================================================================ request tools
+my $hot_calls = 10 * $ROUNDS;
+my $all_gets = ($NKEYS + 10) * $ROUNDS;
+for my $tag (qw(snoop top prefix latency slower)) {
+    my $s = $srv{$tag}->new_sock;
+    hot_load($s, $ROUNDS);
+    send_expect($s, "debugsleep 30 slow:key\r\n", "OK\r\n", "$tag: debugsleep 30 ms") if $debug;
+}
+note(sprintf('request loads took %.2f s', time - $t_attached));
+
+# ================================================================ server tools
+# mcevict's server (-m 2): 4 KB values until far past full, a tenth of them
+# read back once (so some evictions are of fetched items), the hot key read
+# all along (it lives in a small-value class and is never evicted).
+my ($evicted, $unfetched);
+{
+    my $s = $srv{evict}->new_sock;
+    my $before = mem_stats($s);
+    send_expect($s, "set $HOT 0 0 3\r\nhot\r\n", "STORED\r\n", 'evict: the hot key');
+    my $big = 'b' x 4000;
+    my $ok = 1;
+    for my $i (1 .. 1200) {
+        send_bytes($s, "set big:$i 0 0 4000\r\n$big\r\n");
+        $ok &&= (read_line($s) // '') eq "STORED\r\n";
+        next if $i % 10;
+        send_bytes($s, "get big:$i\r\nget $HOT\r\n");
+        my $want = "VALUE big:$i 0 4000\r\n$big\r\nEND\r\nVALUE $HOT 0 3\r\nhot\r\nEND\r\n";
+        $ok &&= read_bytes($s, length $want) eq $want;
+    }
+    ok($ok, 'evict: 1200 values of 4 KB stored, every tenth read back');
+    my $after = mem_stats($s);
+    $evicted = $after->{evictions} - $before->{evictions};
+    $unfetched = $after->{evicted_unfetched} - $before->{evicted_unfetched};
+    cmp_ok($evicted, '>', 100, "evict: the 2 MB cache evicted ($evicted)");
+}
+
+# mcconn's server: a load connection that quits, errors and a quit on a
+# second one, a third the client drops, and an idle one the server times
+# out once the debug clock jumps ahead.
+my ($load_port, $q_port, $c_port, $i_port);
+{
+    my $srv = $srv{conn};
+    my $load = $srv->new_sock;
+    $load_port = $load->sockport;
+    send_expect($load, "set $HOT 0 0 3\r\nhot\r\n", "STORED\r\n", 'conn: the hot key');
+    send_expect($load, "get $HOT\r\n" x 50, "VALUE $HOT 0 3\r\nhot\r\nEND\r\n" x 50, 'conn: read it 50 times');
+    send_bytes($load, "quit\r\n");
+    expect_closed($load, 'conn: the load connection quits');
+
+    my $q = $srv->new_sock;
+    $q_port = $q->sockport;
+    send_expect($q, "bogus\r\n", "ERROR\r\n", 'conn: an unknown command');
+    send_expect($q, "set bad 0 0 3\r\nabcXY", "CLIENT_ERROR bad data chunk\r\n", 'conn: a bad data chunk');
+    send_bytes($q, "quit\r\n");
+    expect_closed($q, 'conn: quit');
+
+    my $c = $srv->new_sock;
+    $c_port = $c->sockport;
+    send_expect($c, "version\r\n", "VERSION ", 'conn: a connection the client will drop');
+    close $c;
+
+    SKIP: {
+        skip 'no -o idle_timeout, or not the debug build (debugtime)', 2
+            if $srv->{no_idle_timeout} || !$debug;
+        my $idle = $srv->new_sock;
+        $i_port = $idle->sockport;
+        my $clock = $srv->new_sock;
+        send_expect($clock, "debugtime 10\r\n", "OK\r\n", 'conn: debugtime 10');
+        expect_closed($idle, 'conn: the idle connection is closed by the server', 5);
+    }
+}
+ok(time < $t{conn}{started} + $DURATION - 0.5,
+   sprintf('all loads (%.2f s) ended inside the tools\' window', time - $t_attached));
+
+# ================================================================ what the tools printed
+
+# --- mcsnoop: one line per request --------------------------------------
+{
+    my @lines = finish_tool($t{snoop});
+    my (%per_key, @bad);
+    my $header = grep { /^TIME\s+CONNID\s+CMD\s+STATUS\s+BYTES\s+LAT\(us\)\s+KEY$/ } @lines;
+    for (@lines) {
+        next unless /^\d\d:\d\d:\d\d\.\d{6}\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+)\s+(\S*)$/;
+        my ($connid, $cmd, $status, $bytes, $lat, $key) = ($1, $2, $3, $4, $5, $6);
+        $per_key{$key}++;
+        push @bad, $_ if $key eq $HOT && ($cmd ne 'get' || $status ne 'hit' || $bytes != 100);
+    }
+    ok($header, 'mcsnoop prints its column header') or show($t{snoop});
+    my ($first) = sort { $per_key{$b} <=> $per_key{$a} } keys %per_key;
+    is($first, $HOT, 'mcsnoop: the hot key has the most lines') or show($t{snoop});
+    my $got = $per_key{$HOT} // 0;
+    ok($got <= $hot_calls && $got >= 0.99 * $hot_calls,
+       "mcsnoop: $got lines for the hot key, expected $hot_calls (1% may be lost)");
+    is(scalar @bad, 0, 'mcsnoop: hot key lines say get, hit, 100 bytes')
+        or diag(join "\n", @bad[0 .. 4]);
+    ok(($per_key{'user:7'} // 0) >= 0.99 * $ROUNDS, "mcsnoop: another key has its $ROUNDS lines");
+    like($t{snoop}{text}, qr/^\@requests\[get, hit\]: $all_gets$/m,
+         "mcsnoop: summary counts $all_gets get hits");
+}
+
+# --- mctop: whole keys, then prefixes -----------------------------------
+for my $tag (qw(top prefix)) {
+    my @lines = finish_tool($t{$tag});
+    my ($h) = grep { $lines[$_] =~ /^\s+CALLS\s+CALLS\/s\s+GETS\s+SETS\s+HIT%\s+KB\/s\s+KEY$/ } 0 .. $#lines;
+    my @rows;
+    if (defined $h) {
+        for my $l (@lines[$h + 1 .. $#lines]) {
+            last unless $l =~ /^\s*(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+(\S+)$/;
+            push @rows, { calls => $1, gets => $3, sets => $4, hit => $5, key => $7 };
+        }
+    }
+    if ($tag eq 'top') {
+        is($rows[0]{key}, $HOT, 'mctop: the hot key comes first') or show($t{$tag});
+        is($rows[0]{calls}, $hot_calls, "mctop: hot key calls = $hot_calls (maps lose nothing)");
+        is($rows[0]{gets}, $hot_calls, 'mctop: all of them gets');
+        is($rows[0]{hit}, '100.0', 'mctop: hit ratio 100.0%');
+        ok(@rows == 5 && !(grep { $_->{calls} != $ROUNDS } @rows[1 .. $#rows]),
+           "mctop: top 5 rows, the others with $ROUNDS calls each")
+            or show($t{$tag});
+    } else {
+        is_deeply([ map { "$_->{key}=$_->{calls}" } @rows[0, 1] ],
+                  [ 'user=' . $NKEYS * $ROUNDS, "hot=$hot_calls" ],
+                  'mctop -P: keys folded up to the first ":"')
+            or show($t{$tag});
+    }
+}
+
+# --- mclatency: histograms per command ----------------------------------
+{
+    my @lines = finish_tool($t{latency});
+    my (%total, %buckets, $cur);
+    for (@lines) {
+        if (/^\@usecs\[(\S+)\]:/) { $cur = $1; next }
+        if (defined $cur && /^\[(\S+?)(?:, (\S+))?\)?\]?\s+(\d+) \|/) {
+            $total{$cur} += $3;
+            $buckets{$cur}{$1} = $3 if $3;
+            next;
+        }
+        undef $cur;
+    }
+    is($total{get}, $all_gets, "mclatency: the get histogram holds all $all_gets gets")
+        or show($t{latency});
+    SKIP: {
+        skip 'debugsleep needs the debug build', 1 unless $debug;
+        is_deeply($buckets{debugsleep}, { '16K' => 1 },
+                  'mclatency: the 30 ms debugsleep lands in [16K, 32K) us');
+    }
+}
+
+# --- mcslower ------------------------------------------------------------
+{
+    my @lines = finish_tool($t{slower});
+    my @slow = map { /^\S+\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+\.\d{3})\s+(\S*)$/ ? [$2, $3, $5, $6] : () }
+               grep { /^\d\d:/ } @lines;
+    ok(!(grep { $_->[2] < 10 } @slow), 'mcslower: nothing under the 10 ms threshold is shown')
+        or show($t{slower});
+    SKIP: {
+        skip 'debugsleep needs the debug build', 2 unless $debug;
+        my @mine = grep { $_->[3] eq 'slow:key' } @slow;
+        is_deeply([ map { "$_->[0]/$_->[1]/$_->[3]" } @mine ], [ 'debugsleep/ok/slow:key' ],
+                  'mcslower: catches the slowed request with its key and status')
+            or show($t{slower});
+        ok(@mine && $mine[0][2] >= 30 && $mine[0][2] < 1000, 'mcslower: its latency is >= 30 ms');
+    }
+    like($t{slower}{text}, $debug ? qr/^\@slow\[debugsleep\]: 1$/m : qr/Slow requests/,
+         'mcslower: summary by command');
+}
+
+# --- mcevict -------------------------------------------------------------
+{
+    my @lines = finish_tool($t{evict});
+    my ($h) = grep { $lines[$_] =~ /^CLASS\s+SIZE\s+EVICTED\s+YOUNG\(<3600s\)\s+UNFETCHED\s+EXPIRED\s+FLUSHED$/ } 0 .. $#lines;
+    my %row;
+    if (defined $h) {
+        for my $l (@lines[$h + 1 .. $#lines]) {
+            last unless $l =~ /^\s*(\d+)\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/;
+            $row{$1} = { evicted => $2, young => $3, unfetched => $4 } if $2;
+        }
+    }
+    is(scalar keys %row, 1, 'mcevict: one class evicted') or show($t{evict});
+    my ($cls) = keys %row;
+    $cls //= 0;
+    is($row{$cls}{evicted}, $evicted, "mcevict: EVICTED matches stats evictions ($evicted)");
+    is($row{$cls}{unfetched}, $unfetched, "mcevict: UNFETCHED matches stats evicted_unfetched ($unfetched)");
+    cmp_ok($unfetched, '<', $evicted, 'some evicted items had been fetched');
+    is($row{$cls}{young}, $evicted, 'mcevict: all evicted young (idle < 3600 s)');
+    like($t{evict}{text}, qr/^Idle seconds of items evicted from class $cls:\n\[0\]\s+$evicted \|/m,
+         'mcevict: idle-age histogram: all idle 0 s');
+    like($t{evict}{text}, qr/^class $cls: $evicted of $evicted evictions \(100%\) were items idle less than 3600 s: evicted young, the cache is too small/m,
+         'mcevict says plainly: evicted young, cache too small');
+    like($t{evict}{text}, qr/^class $cls: $unfetched of $evicted evicted items \(\d+%\) were never fetched/m,
+         'mcevict says plainly: evicted unfetched');
+}
+
+# --- mcconn --------------------------------------------------------------
+{
+    my @lines = finish_tool($t{conn});
+    my %ev;     # port => [ "event detail", ... ]
+    for (@lines) {
+        next unless /^\S+\s+(open|close|error)\s+\d+\s+127\.0\.0\.1:(\d+)\s+(.*)$/;
+        my ($event, $port, $detail) = ($1, $2, $3);
+        $detail =~ s/, AGE\(s\) [\d.]+$//;
+        push @{ $ev{$port} }, "$event $detail";
+    }
+    is_deeply($ev{$load_port}, [ 'open tcp', 'close client' ], 'mcconn: load connection opened and quit');
+    is_deeply($ev{$q_port}, [ 'open tcp', 'error error', 'error client_error: bad data chunk',
+                              'close client' ],
+              'mcconn: errors by kind and message, then the quit') or show($t{conn});
+    is_deeply($ev{$c_port}, [ 'open tcp', 'close client' ], 'mcconn: a client close');
+    SKIP: {
+        skip 'no idle-timeout close to see', 1 unless defined $i_port;
+        is_deeply($ev{$i_port}, [ 'open tcp', 'close idle_timeout' ], 'mcconn: the idle-timeout close');
+    }
+    like($t{conn}{text}, qr/^127\.0\.0\.1\s+\d+\s+\d+\s+2\s+.*\bclient:[3-9]\b/m,
+         'mcconn: summary for client 127.0.0.1: 2 errors, closes by client');
+    like($t{conn}{text}, qr/^127\.0\.0\.1\s+1 client_error bad data chunk$/m,
+         'mcconn: error summary by client, kind and message');
+}
+
+done_testing();
