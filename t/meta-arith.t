@@ -13,21 +13,6 @@ use McTest;
 my $srv = start_server(args => '-m 64');
 my $s = $srv->new_sock;
 
-sub line_like {
-    my ($sock, $send, $re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($sock, $send) if length $send;
-    my $line = read_line($sock);
-    return like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
-}
-
-sub cas_of {
-    my ($sock, $key) = @_;
-    send_bytes($sock, "me $key\r\n");
-    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
-    return $cas // -1;
-}
-
 my $BADFLAG = "CLIENT_ERROR invalid or duplicate flag\r\n";
 
 # --- misses and autovivify ---------------------------------------------------------

@@ -12,22 +12,6 @@ use McTest;
 my $srv = start_server(args => '-m 64');
 my $s = $srv->new_sock;
 
-sub line_like {
-    my ($sock, $send, $re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($sock, $send) if length $send;
-    my $line = read_line($sock);
-    return like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
-}
-
-# The CAS unique of a key, read with me (no side effects).
-sub cas_of {
-    my ($sock, $key) = @_;
-    send_bytes($sock, "me $key\r\n");
-    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
-    return $cas // -1;
-}
-
 # --- plain deletes ------------------------------------------------------------------
 send_expect($s, "ms d1 3\r\nabc\r\n", "HD\r\n", 'store d1');
 send_expect($s, "md d1\r\n", "HD\r\n", 'md: HD');

@@ -12,24 +12,6 @@ use McTest;
 my $srv = start_server(args => '-m 64');
 my $s = $srv->new_sock;
 
-# One reply line matched against a pattern (on its escaped form).
-sub line_like {
-    my ($sock, $send, $re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($sock, $send) if length $send;
-    my $line = read_line($sock);
-    return like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
-}
-
-# The CAS unique of a key, read with me (which neither fetches the item
-# nor takes its recache token).
-sub cas_of {
-    my ($sock, $key) = @_;
-    send_bytes($sock, "me $key\r\n");
-    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
-    return $cas // -1;
-}
-
 # --- misses ---------------------------------------------------------------------
 send_expect($s, "mg nokey\r\n", "EN\r\n", 'miss: EN');
 send_expect($s, "mg nokey v s t c f h l\r\n", "EN\r\n", 'miss: item flags are not returned');

@@ -13,15 +13,6 @@ use McTest;
 my $srv = start_server(args => '-m 64');
 my $s = $srv->new_sock;
 
-# One reply line matched against a pattern.
-sub line_like {
-    my ($sock, $send, $re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($sock, $send) if length $send;
-    my $line = read_line($sock);
-    return like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
-}
-
 # --- mn -----------------------------------------------------------------------
 send_expect($s, "mn\r\n", "MN\r\n", 'mn answers MN');
 send_expect($s, "mn\r\n" x 3, "MN\r\n" x 3, 'three mn, three MN');

@@ -13,22 +13,6 @@ use McTest;
 my $srv = start_server(args => '-m 64');
 my $s = $srv->new_sock;
 
-sub line_like {
-    my ($sock, $send, $re, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($sock, $send) if length $send;
-    my $line = read_line($sock);
-    return like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
-}
-
-# The CAS unique of a key, read with me (no side effects).
-sub cas_of {
-    my ($sock, $key) = @_;
-    send_bytes($sock, "me $key\r\n");
-    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
-    return $cas // -1;
-}
-
 # --- basics ---------------------------------------------------------------------
 send_expect($s, "ms foo 2\r\nhi\r\n", "HD\r\n", 'ms stores: HD');
 send_expect($s, "mg foo v f t\r\n", "VA 2 f0 t-1\r\nhi\r\n", 'flags 0 and no TTL by default');

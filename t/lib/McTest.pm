@@ -25,7 +25,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
-    mem_get_is mem_stats mc_escape
+    mem_get_is mem_stats mc_escape line_like cas_of
     probes_skip_reason require_probes_or_skip trap_probe
 );
 
@@ -245,6 +245,26 @@ sub expect_closed {
                      . (length $extra ? '; got: ' . mc_escape($extra) : ''))
         unless $ok;
     return $ok;
+}
+
+# line_like($sock, $send, $re, $name): sends $send (if any), reads one reply
+# line and matches its escaped form against $re.
+sub line_like {
+    my ($sock, $send, $re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    send_bytes($sock, $send) if length $send;
+    my $line = read_line($sock);
+    return Test::More::like(defined $line ? mc_escape($line) : '<nothing>', $re, $name);
+}
+
+# cas_of($sock, $key): the key's CAS unique, read with the meta debug
+# command (which neither fetches the item nor takes a recache token); -1
+# when the key is missing.
+sub cas_of {
+    my ($sock, $key) = @_;
+    send_bytes($sock, "me $key\r\n");
+    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
+    return $cas // -1;
 }
 
 # mem_get_is($sock, $key, $value, $name): one test.  Sends "get $key" and
