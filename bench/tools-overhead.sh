@@ -41,6 +41,7 @@ CONFIGS=(
     "mcsnoop|mcsnoop -p PID|request__done"
     "mctop|mctop -C -p PID 1|request__done"
     "mctop -P|mctop -C -P -p PID 1|request__done"
+    "mctop 5s|mctop -C -p PID 5|request__done"
     "mclatency|mclatency -p PID|request__done"
     "mcslower|mcslower -p PID 1|request__done"
     "mcevict|mcevict -p PID|item__evict"
