@@ -192,6 +192,20 @@ void item_unlink_locked(item *it, uint32_t hv)
     pthread_mutex_unlock(&l->lock);
 }
 
+/* Puts a newly linked item at the head of LRU l and counts it in the
+ * segment's and the class's totals. Caller holds the item lock, not l's. */
+static void lru_insert_counted(struct lru *l, item *it)
+{
+    pthread_mutex_lock(&l->lock);
+    lru_push_head(l, it);
+    l->curr_items++;
+    l->total_items++;
+    l->bytes += item_ntotal(it);
+    pthread_mutex_unlock(&l->lock);
+    atomic_fetch_add(&class_items[it->slabs_clsid], 1);
+    atomic_fetch_add(&class_bytes[it->slabs_clsid], item_ntotal(it));
+}
+
 /* The segment a newly linked item enters. */
 static enum lru_segment entry_segment(const item *it)
 {
@@ -212,14 +226,7 @@ void item_link_locked(item *it, uint32_t hv)
     item_set_cas(it, item_next_cas());
     item_ref(it);
     assoc_insert(it, hv);
-    pthread_mutex_lock(&l->lock);
-    lru_push_head(l, it);
-    l->curr_items++;
-    l->total_items++;
-    l->bytes += item_ntotal(it);
-    pthread_mutex_unlock(&l->lock);
-    atomic_fetch_add(&class_items[it->slabs_clsid], 1);
-    atomic_fetch_add(&class_bytes[it->slabs_clsid], item_ntotal(it));
+    lru_insert_counted(l, it);
     probe_item_link(item_key(it), it->nkey, value_len(it));
 }
 
@@ -793,14 +800,7 @@ bool item_restore(item *it)
     struct lru *l = LRU_OF(it);
     item_lock(hv);
     assoc_insert(it, hv);
-    pthread_mutex_lock(&l->lock);
-    lru_push_head(l, it);
-    l->curr_items++;
-    l->total_items++;
-    l->bytes += item_ntotal(it);
-    pthread_mutex_unlock(&l->lock);
-    atomic_fetch_add(&class_items[it->slabs_clsid], 1);
-    atomic_fetch_add(&class_bytes[it->slabs_clsid], item_ntotal(it));
+    lru_insert_counted(l, it);
     item_unlock(hv);
     return true;
 }
