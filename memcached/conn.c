@@ -374,6 +374,20 @@ static void udp_drop_partial(conn *c)
 
 /* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
  * of requests whose replies leave one message per request. */
+/* Moves what the read buffer holds of a pending value into its item. */
+static void nread_from_buffer(conn *c)
+{
+    struct pending_store *ps = &c->store;
+    size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
+    if (n == 0)
+        return;
+    memcpy(ps->dest, c->rcurr, n);
+    ps->dest += n;
+    ps->left -= n;
+    c->rcurr += n;
+    c->rbytes -= n;
+}
+
 static void conn_drive_udp(conn *c)
 {
     int datagrams_left = settings.reqs_per_event;
@@ -412,12 +426,7 @@ static void conn_drive_udp(conn *c)
             break;
         case CONN_NREAD: {
             struct pending_store *ps = &c->store;
-            size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
-            memcpy(ps->dest, c->rcurr, n);
-            ps->dest += n;
-            ps->left -= n;
-            c->rcurr += n;
-            c->rbytes -= n;
+            nread_from_buffer(c);
             if (ps->left == 0) {
                 c->state = CONN_PARSE;
                 ps->complete(c);
@@ -528,14 +537,7 @@ static void conn_drive(conn *c, bool readable)
 
         case CONN_NREAD: {
             struct pending_store *ps = &c->store;
-            if (ps->left > 0 && c->rbytes > 0) {
-                size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
-                memcpy(ps->dest, c->rcurr, n);
-                ps->dest += n;
-                ps->left -= n;
-                c->rcurr += n;
-                c->rbytes -= n;
-            }
+            nread_from_buffer(c);
             if (ps->left == 0) {
                 c->state = CONN_PARSE;
                 ps->complete(c);
