@@ -69,19 +69,7 @@ struct meta_pending {
 /* Digits only, no sign; the whole string, at most max. */
 static bool parse_unsigned(const char *s, uint64_t max, uint64_t *out)
 {
-    if (*s == '\0')
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t digit = (uint64_t)(*s - '0');
-        if (v > (max - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return true;
+    return token_to_u64(s, max, out);
 }
 
 /* An optional '-' then digits, within int32 ("+5" is refused). */

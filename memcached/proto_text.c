@@ -37,20 +37,7 @@ extern void server_shutdown(void);
 /* Strict decimal parsers: the whole token must be a number in range. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
-    /* Digits only: memcached refuses signs, spaces and junk. */
-    if (*s == '\0')
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t digit = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return true;
+    return token_to_u64(s, UINT64_MAX, out);
 }
 
 static bool parse_i64(const char *s, int64_t *out)

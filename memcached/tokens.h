@@ -4,7 +4,9 @@
 #ifndef MC_TOKENS_H
 #define MC_TOKENS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct token {
     char *value;        /* NUL-terminated in place */
@@ -15,5 +17,10 @@ typedef struct token {
  * (line[len] must already be NUL); when there are more, the last token
  * holds the rest of the line. Returns the count. */
 int tokenize(char *line, size_t len, token *tokens, int max);
+
+/* Parses a token that must be decimal digits only (no sign, space or
+ * other byte, as memcached requires of lengths, flags and deltas) with a
+ * value of at most max. Returns false, leaving *out alone, otherwise. */
+bool token_to_u64(const char *s, uint64_t max, uint64_t *out);
 
 #endif
