@@ -38,17 +38,6 @@ sub trace {
 }
 sub rows_tagged { my ($rows, $tag) = @_; return grep { $_->[0] eq $tag } @$rows }
 
-sub poll_stats {
-    my ($s, $group, $cond, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
-    my $st;
-    while (1) {
-        $st = mem_stats($s, $group);
-        return $st if $cond->($st) || time > $deadline;
-        sleep 0.05;
-    }
-}
-
 sub fill {
     my ($s, $keys, $vf) = @_;
     my $buf = '';

@@ -29,29 +29,6 @@ sub advance {
     send_expect($s, "debugtime $secs\r\n", "OK\r\n", "debugtime $secs");
 }
 
-# Polls "stats" (or "stats $group") until $cond->($stats) is true or
-# $timeout seconds pass; returns the last stats seen.
-sub poll_stats {
-    my ($s, $cond, $timeout, $group) = @_;
-    my $deadline = time + ($timeout // 10);
-    my $st;
-    while (1) {
-        $st = mem_stats($s, $group);
-        return $st if $cond->($st) || time > $deadline;
-        sleep 0.05;
-    }
-}
-
-# Sends $send and compares the one reply line with $want (a whole line
-# is read, so a reply of another length leaves nothing behind).
-sub line_is {
-    my ($s, $send, $want, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($s, $send);
-    my $got = read_line($s);
-    is(defined $got ? mc_escape($got) : undef, mc_escape($want), $name);
-}
-
 # Stores $n items "$prefix$i" with $exptime, $size-byte values, pipelined.
 sub store_many {
     my ($s, $prefix, $n, $exptime, $size) = @_;
@@ -103,7 +80,7 @@ sub store_many {
     my $st0 = mem_stats($s);
     is($st0->{total_items}, 190, 'all 190 stores counted');
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'lru_crawler crawl all');
-    my $st = poll_stats($s, sub { $_[0]{curr_items} == 50 });
+    my $st = poll_stats($s, undef, sub { $_[0]{curr_items} == 50 });
     is($st->{curr_items}, 50, 'curr_items falls to the 50 live items, nothing fetched');
     # memcached's LRU maintainer may get to some of them first (even before
     # the crawl) and count them in "reclaimed"; together they account for all.
@@ -115,7 +92,7 @@ sub store_many {
     my $want = join('', map { "VALUE biglive$_ 0 3000\r\n$v\r\n" } 1 .. 20) . "END\r\n";
     send_expect($s, 'get ' . join(' ', map { "biglive$_" } 1 .. 20) . "\r\n", $want,
                 'the live items are untouched');
-    my $n = poll_stats($s, sub { !$_[0]{lru_crawler_running} })->{lru_crawler_running};
+    my $n = poll_stats($s, undef, sub { !$_[0]{lru_crawler_running} })->{lru_crawler_running};
     is($n, 0, 'crawler idle again');
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'a second crawl once idle: OK');
 }
@@ -135,10 +112,10 @@ sub store_many {
     send_expect($s, "lru_crawler crawl 1,2\r\n", "OK\r\n", 'crawl 1,2: OK');
     send_expect($s, "lru_crawler crawl\r\n", "ERROR\r\n", 'crawl without classes: ERROR');
     send_expect($s, "lru_crawler\r\n", "ERROR\r\n", 'lru_crawler alone: ERROR');
-        poll_stats($s, sub { !$_[0]{lru_crawler_running} });
+        poll_stats($s, undef, sub { !$_[0]{lru_crawler_running} });
         sleep 0.2;
         line_is($s, "lru_crawler crawl 63\r\n", "OK\r\n", 'crawl class 63 (no such class yet): OK like memcached');
-        poll_stats($s, sub { !$_[0]{lru_crawler_running} });
+        poll_stats($s, undef, sub { !$_[0]{lru_crawler_running} });
         sleep 0.2;
         line_is($s, "lru_crawler crawl ,1,,2\r\n", "OK\r\n", 'crawl ,1,,2: OK like memcached');
 }
@@ -174,7 +151,7 @@ sub store_many {
         my $st = mem_stats($s);
         is($st->{curr_items}, 0, 'curr_items is 0 right after flush_all');
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush');
-    my $st = poll_stats($s, sub { $_[0]{curr_items} == 0 });
+    my $st = poll_stats($s, undef, sub { $_[0]{curr_items} == 0 });
     is($st->{curr_items}, 0, 'the crawler (or the flush) leaves nothing counted');
     is($st->{bytes}, 0, 'and no bytes');
     send_expect($s, "flush_all -1\r\n", "OK\r\n", 'flush_all -1: OK (immediate)');
@@ -231,7 +208,7 @@ if (!$dbg->is_debug_build) {
     is($st0->{curr_items}, 155, '155 items');
     advance($s, 11);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl all after 11 s');
-    my $st = poll_stats($s, sub { $_[0]{crawler_reclaimed} >= 100 && !$_[0]{lru_crawler_running} });
+    my $st = poll_stats($s, undef, sub { $_[0]{crawler_reclaimed} >= 100 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_reclaimed}, 100, 'crawler_reclaimed: exactly the 100 expired items');
     is($st->{curr_items}, 55, 'curr_items: the 55 live ones');
     is($st->{reclaimed}, 0, 'nothing reclaimed by allocation');
@@ -248,12 +225,12 @@ if (!$dbg->is_debug_build) {
     # Crawl one class only.
     advance($s, 1000);
     send_expect($s, "lru_crawler crawl 15\r\n", "OK\r\n", 'crawl class 15 only');
-    $st = poll_stats($s, sub { $_[0]{crawler_items_checked} >= 180 && !$_[0]{lru_crawler_running} });
+    $st = poll_stats($s, undef, sub { $_[0]{crawler_items_checked} >= 180 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_items_checked}, 180, 'only class 15 was walked (25 more checked)');
     is($st->{crawler_reclaimed}, 100, 'its 25 live items stay');
     is($st->{curr_items}, 55, 'the 30 expired items in class 1 are still counted');
     send_expect($s, "lru_crawler crawl 1\r\n", "OK\r\n", 'crawl class 1');
-    $st = poll_stats($s, sub { $_[0]{crawler_reclaimed} >= 130 && !$_[0]{lru_crawler_running} });
+    $st = poll_stats($s, undef, sub { $_[0]{crawler_reclaimed} >= 130 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_reclaimed}, 130, 'class 1 crawl reclaims the 30 now expired');
     is($st->{curr_items}, 25, 'leaving the 25 permanent items');
 }
@@ -266,7 +243,7 @@ if (!$dbg->is_debug_build) {
     read_line($s) for 1 .. 11;     # 5 values and END
     advance($s, 11);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl');
-    my $st = poll_stats($s, sub { $_[0]{crawler_reclaimed} >= 10 && !$_[0]{lru_crawler_running} });
+    my $st = poll_stats($s, undef, sub { $_[0]{crawler_reclaimed} >= 10 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_reclaimed}, 10, 'all 10 reclaimed');
     is($st->{expired_unfetched}, 5, 'expired_unfetched counts only the 5 never read');
 
@@ -304,7 +281,7 @@ if (!$dbg->is_debug_build) {
     mem_get_is($s, 'x1', 'e' x 10, '25 s before an absolute flush: there');
     advance($s, 6);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush time');
-    my $st = poll_stats($s, sub { $_[0]{curr_items} <= 1 && !$_[0]{lru_crawler_running} });
+    my $st = poll_stats($s, undef, sub { $_[0]{curr_items} <= 1 && !$_[0]{lru_crawler_running} });
     is($st->{curr_items}, 0, 'the crawler reclaimed all 21 flushed items');
     is($st->{crawler_reclaimed}, 21, 'crawler_reclaimed 21');
     is($st->{expired_unfetched}, 0, 'flushed items are not "expired unfetched"');

@@ -15,25 +15,6 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use McTest;
 
-sub poll_stats {
-    my ($s, $group, $cond, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
-    my $st;
-    while (1) {
-        $st = mem_stats($s, $group);
-        return $st if $cond->($st) || time > $deadline;
-        sleep 0.05;
-    }
-}
-
-# Sends $send, reads one line, compares (escaped) with $want.
-sub line_is {
-    my ($s, $send, $want, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_bytes($s, $send);
-    is(mc_escape(read_line($s)), mc_escape($want), $name);
-}
-
 # Stores keys "$prefix$i" for $i in $from..$to with the value from $vf->($i),
 # pipelined with noreply, then syncs.
 sub fill {

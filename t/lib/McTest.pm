@@ -25,7 +25,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
-    mem_get_is mem_stats mc_escape line_like cas_of
+    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats
     probes_skip_reason require_probes_or_skip trap_probe
 );
 
@@ -245,6 +245,29 @@ sub expect_closed {
                      . (length $extra ? '; got: ' . mc_escape($extra) : ''))
         unless $ok;
     return $ok;
+}
+
+# line_is($sock, $send, $want, $name): sends $send, reads one whole reply
+# line and compares its escaped form with $want's.
+sub line_is {
+    my ($sock, $send, $want, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    send_bytes($sock, $send);
+    my $got = read_line($sock);
+    return Test::More::is(defined $got ? mc_escape($got) : undef, mc_escape($want), $name);
+}
+
+# poll_stats($sock, $group, $cond, $timeout): reads "stats" (or "stats
+# $group") every 50 ms until $cond->($stats) is true or $timeout seconds
+# (default 10) pass; returns the last stats read.
+sub poll_stats {
+    my ($sock, $group, $cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (1) {
+        my $st = mem_stats($sock, $group);
+        return $st if $cond->($st) || time > $deadline;
+        sleep 0.05;
+    }
 }
 
 # line_like($sock, $send, $re, $name): sends $send (if any), reads one reply
