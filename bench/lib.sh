@@ -102,7 +102,9 @@ STARTED_PIDS=()
 
 # start_server BINARY LOGFILE CPU-PREFIX... -- FLAGS...
 # Starts the server on a free port on 127.0.0.1; sets SERVER_PID and
-# SERVER_PORT.  Retries on another port if the bind fails.
+# SERVER_PORT.  Retries on another port if the bind fails.  Waits up to
+# START_WAIT seconds (default 5) for it to answer; a server run under
+# valgrind needs more.
 start_server() {
     local bin=$1 log=$2
     shift 2
@@ -119,7 +121,7 @@ start_server() {
         port=$(pick_port)
         "${prefix[@]}" "$bin" -p "$port" -l 127.0.0.1 -U 0 "${user[@]}" "$@" >"$log" 2>&1 &
         pid=$!
-        for i in $(seq 1 50); do
+        for i in $(seq 1 $(( ${START_WAIT:-5} * 10 ))); do
             kill -0 "$pid" 2>/dev/null || break
             if port_listening "$port" && [ -n "$(mc_cmd "$port" version)" ]; then
                 STARTED_PIDS+=("$pid")

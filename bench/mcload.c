@@ -61,6 +61,7 @@ struct options {
     uint64_t key_base;      /* first key id */
     const char *prefix;
     double zipf;            /* 0 = uniform */
+    uint64_t hot;           /* >0: the first key is this many times as popular as each other */
     uint32_t vmin, vmax;    /* value size range */
     unsigned get_w, set_w;  /* get:set weights */
     unsigned mget_min, mget_max;
@@ -723,7 +724,11 @@ static inline void wbuf_reserve(struct conn *c, size_t need)
 static inline uint64_t pick_key(struct thread *th)
 {
     uint64_t off;
-    if (opt.zipf > 0.0)
+    if (opt.hot > 0) {
+        /* keys - 1 ordinary keys of weight 1 and the first of weight hot */
+        uint64_t w = rng_below(&th->rng, opt.keys - 1 + opt.hot);
+        off = w < opt.hot ? 0 : w - opt.hot + 1;
+    } else if (opt.zipf > 0.0)
         off = zipf_key(&g_zipf, &th->rng, opt.keys);
     else
         off = rng_below(&th->rng, opt.keys);
@@ -1208,6 +1213,8 @@ static void usage(FILE *f)
 "  -x PREFIX    key prefix (default \"key:\")\n"
 "  -z THETA     zipfian key popularity with exponent THETA (> 0);\n"
 "               default 0 = uniform\n"
+"  -H FACTOR    one hot key: the first key id is read and written FACTOR\n"
+"               times as often as each other key (e.g. -k 501 -H 10)\n"
 "  -v N|MIN-MAX value size in bytes, fixed or uniform in range (default 32)\n"
 "workload:\n"
 "  -r G:S       get:set ratio (default 90:10; 100:0 = gets only)\n"
@@ -1282,7 +1289,7 @@ static void parse_args(int argc, char **argv)
     int ch;
     bool have_d = false;
     uint64_t a, b;
-    while ((ch = getopt(argc, argv, "s:p:t:c:d:k:b:x:z:v:r:m:D:n:w:POT:S:C:qh")) != -1) {
+    while ((ch = getopt(argc, argv, "s:p:t:c:d:k:b:x:z:H:v:r:m:D:n:w:POT:S:C:qh")) != -1) {
         switch (ch) {
         case 's': opt.host = optarg; break;
         case 'p': opt.port = optarg; break;
@@ -1293,6 +1300,7 @@ static void parse_args(int argc, char **argv)
         case 'b': opt.key_base = parse_num(optarg, "first key id", 0, 1000000000000ull); break;
         case 'x': opt.prefix = optarg; break;
         case 'z': opt.zipf = parse_dbl(optarg, "zipf theta", 0.0, 10.0); break;
+        case 'H': opt.hot = parse_num(optarg, "hot key factor", 1, 1000000000ull); break;
         case 'v':
             parse_range(optarg, "value size", 0, MAX_VALUE, &a, &b);
             opt.vmin = (uint32_t)a;
@@ -1346,6 +1354,10 @@ static void parse_args(int argc, char **argv)
         opt.duration = 0.0;
     if (opt.threads > opt.conns)
         opt.threads = opt.conns;
+    if (opt.hot > 0 && opt.zipf > 0.0)
+        die("give either -H or -z, not both");
+    if (opt.hot > 0 && opt.keys < 2)
+        die("-H needs at least 2 keys (-k)");
     prefix_len = strlen(opt.prefix);
     if (prefix_len + 12 > MAX_KEY_LEN)
         die("key prefix too long");

@@ -374,18 +374,36 @@ static void udp_drop_partial(conn *c)
 
 /* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
  * of requests whose replies leave one message per request. */
+/* Where the pending value's next bytes go: *room contiguous bytes (fewer
+ * than left when a chunked item's value continues in another chunk). */
+static char *pending_dest(struct pending_store *ps, size_t *room)
+{
+    uint32_t run;
+    char *dest = item_value_span(ps->it, ps->filled, &run);
+    *room = run < ps->left ? run : ps->left;
+    return dest;
+}
+
+/* Counts n value bytes as read into the pending item. */
+static void pending_advance(struct pending_store *ps, size_t n)
+{
+    ps->filled += (uint32_t)n;
+    ps->left -= n;
+}
+
 /* Moves what the read buffer holds of a pending value into its item. */
 static void nread_from_buffer(conn *c)
 {
     struct pending_store *ps = &c->store;
-    size_t n = c->rbytes < ps->left ? c->rbytes : ps->left;
-    if (n == 0)
-        return;
-    memcpy(ps->dest, c->rcurr, n);
-    ps->dest += n;
-    ps->left -= n;
-    c->rcurr += n;
-    c->rbytes -= n;
+    while (c->rbytes > 0 && ps->left > 0) {
+        size_t room;
+        char *dest = pending_dest(ps, &room);
+        size_t n = c->rbytes < room ? c->rbytes : room;
+        memcpy(dest, c->rcurr, n);
+        pending_advance(ps, n);
+        c->rcurr += n;
+        c->rbytes -= n;
+    }
 }
 
 static void conn_drive_udp(conn *c)
@@ -549,7 +567,9 @@ static void conn_drive(conn *c, bool readable)
                 conn_wait(c, EV_READ);
                 return;
             }
-            ssize_t n = conn_read_into(c, ps->dest, ps->left);
+            size_t room;
+            char *dest = pending_dest(ps, &room);
+            ssize_t n = conn_read_into(c, dest, room);
             if (n == -1) {
                 readable = false;
                 break;
@@ -559,8 +579,7 @@ static void conn_drive(conn *c, bool readable)
                 c->state = CONN_CLOSE;
                 break;
             }
-            ps->dest += n;
-            ps->left -= (size_t)n;
+            pending_advance(ps, (size_t)n);
             break;
         }
 

@@ -36,7 +36,7 @@ enum conn_protocol {
 /* A storage command waiting for its value bytes. */
 struct pending_store {
     item *it;               /* the item being filled (our reference) */
-    char *dest;             /* where the next value byte goes */
+    uint32_t filled;        /* value bytes read into it so far */
     size_t left;            /* value bytes (incl. "\r\n") still to read */
     enum store_op op;
     uint64_t req_cas;

@@ -152,12 +152,114 @@ void items_flush(rel_time_t when, bool immediate)
     }
 }
 
+_Static_assert(offsetof(struct item_chunk, it_flags) == offsetof(item, it_flags) &&
+               offsetof(struct item_chunk, slabs_clsid) == offsetof(item, slabs_clsid) &&
+               sizeof(struct item_chunk) == sizeof(item),
+               "an item_chunk must read like an item to the slab allocator and mover");
+
+/* ---- chunked values ---- */
+
+static struct item_chunk **first_chunk_slot(item *it)
+{
+    return (struct item_chunk **)(void *)(it->data + item_chunk_link_offset(it));
+}
+
+/* Value bytes held in a chunked item's own chunk. */
+static uint32_t head_value_bytes(item *it)
+{
+    size_t used = sizeof(item) + item_chunk_link_offset(it) + sizeof(struct item_chunk *);
+    return (uint32_t)(slabs_chunk_size(it->slabs_clsid) - used);
+}
+
+/* The bytes a chunk was allocated for (what slabs_free is told). */
+static size_t chunk_alloc_size(const struct item_chunk *ch)
+{
+    return sizeof(struct item_chunk) + ch->size;
+}
+
+char *item_value_span(item *it, uint32_t offset, uint32_t *len)
+{
+    if (!(it->it_flags & ITEM_CHUNKED)) {
+        *len = it->nbytes - offset;
+        return item_value(it) + offset;
+    }
+    uint32_t head = head_value_bytes(it);
+    if (offset < head) {
+        *len = head - offset;
+        return item_value(it) + offset;
+    }
+    offset -= head;
+    struct item_chunk *ch = *first_chunk_slot(it);
+    while (offset >= ch->size) {
+        offset -= ch->size;
+        ch = ch->next;
+    }
+    *len = ch->size - offset;
+    return ch->data + offset;
+}
+
+void item_value_read(item *it, uint32_t offset, void *dst, uint32_t len)
+{
+    while (len > 0) {
+        uint32_t run;
+        const char *p = item_value_span(it, offset, &run);
+        if (run > len)
+            run = len;
+        memcpy(dst, p, run);
+        dst = (char *)dst + run;
+        offset += run;
+        len -= run;
+    }
+}
+
+void item_value_write(item *it, uint32_t offset, const void *src, uint32_t len)
+{
+    while (len > 0) {
+        uint32_t run;
+        char *p = item_value_span(it, offset, &run);
+        if (run > len)
+            run = len;
+        memcpy(p, src, run);
+        src = (const char *)src + run;
+        offset += run;
+        len -= run;
+    }
+}
+
+void item_value_copy(item *dst, uint32_t offset, item *src, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        uint32_t run;
+        const char *p = item_value_span(src, done, &run);
+        if (run > len - done)
+            run = len - done;
+        item_value_write(dst, offset + done, p, run);
+        done += run;
+    }
+}
+
+bool item_value_ends_crlf(item *it)
+{
+    char tail[2];
+    item_value_read(it, it->nbytes - 2, tail, 2);
+    return tail[0] == '\r' && tail[1] == '\n';
+}
+
 /* ---- freeing ---- */
 
 static void item_free(item *it)
 {
-    size_t ntotal = item_ntotal(it);
-    slabs_free(it, ntotal, it->slabs_clsid);
+    if (it->it_flags & ITEM_CHUNKED) {
+        struct item_chunk *ch = *first_chunk_slot(it);
+        while (ch != NULL) {
+            struct item_chunk *next = ch->next;
+            slabs_free(ch, chunk_alloc_size(ch), ch->slabs_clsid);
+            ch = next;
+        }
+        slabs_free(it, slabs_chunk_size(it->slabs_clsid), it->slabs_clsid);
+        return;
+    }
+    slabs_free(it, item_ntotal(it), it->slabs_clsid);
 }
 
 void item_release(item *it)
@@ -394,6 +496,52 @@ static bool lru_reclaim_tail(unsigned id, bool evict)
     return reclaim_from(id, &lrus[id][SEG_TEMP], false);
 }
 
+/* A chunk of class id for size bytes, evicting from the class's LRU while
+ * memory is full (unless -M). NULL when nothing could be freed. */
+static void *alloc_evicting(size_t size, unsigned id)
+{
+    for (int tries = 0; tries < ALLOC_TRIES; tries++) {
+        void *chunk = slabs_alloc(size, id);
+        if (chunk != NULL)
+            return chunk;
+        if (!lru_reclaim_tail(id, settings.evict_to_free))
+            break;
+    }
+    items_count_outofmemory(id);
+    return NULL;
+}
+
+/* Allocates the chunks that hold a chunked item's value past its own
+ * chunk. False when memory ran out (the chunks taken so far stay on the
+ * item, so item_free gives them back). */
+static bool alloc_value_chunks(item *it)
+{
+    unsigned largest = slabs_class_count();
+    size_t chunk_max = slabs_chunk_size(largest);
+    struct item_chunk **link = first_chunk_slot(it);
+    *link = NULL;
+    uint32_t left = it->nbytes - head_value_bytes(it);
+    while (left > 0) {
+        size_t want = sizeof(struct item_chunk) + left;
+        unsigned id = want >= chunk_max ? largest : slabs_clsid(want);
+        size_t take = id == largest ? chunk_max : want;
+        struct item_chunk *ch = alloc_evicting(take, id);
+        if (ch == NULL)
+            return false;
+        ch->next = NULL;
+        ch->head = it;
+        ch->size = (uint32_t)(take - sizeof(struct item_chunk));
+        if (ch->size > left)
+            ch->size = left;
+        ch->slabs_clsid = (uint8_t)id;
+        ch->it_flags = ITEM_CHUNK;
+        *link = ch;
+        link = &ch->next;
+        left -= ch->size;
+    }
+    return true;
+}
+
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
 {
@@ -403,17 +551,10 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
         *why = ALLOC_TOO_LARGE;
         return NULL;
     }
-    item *it = NULL;
-    for (int tries = 0; tries < ALLOC_TRIES; tries++) {
-        it = slabs_alloc(ntotal, id);
-        if (it != NULL)
-            break;
-        if (!lru_reclaim_tail(id, settings.evict_to_free))
-            break;
-    }
+    bool chunked = ntotal > slabs_chunk_size(id);
+    item *it = alloc_evicting(chunked ? slabs_chunk_size(id) : ntotal, id);
     if (it == NULL) {
         *why = ALLOC_NO_MEMORY;
-        items_count_outofmemory(id);
         return NULL;
     }
     it->next = it->prev = it->h_next = NULL;
@@ -429,6 +570,14 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     item_set_cas(it, 0);
     memcpy(item_key(it), key, nkey);
     item_key(it)[nkey] = '\0';
+    if (chunked) {
+        it->it_flags |= ITEM_CHUNKED;
+        if (!alloc_value_chunks(it)) {
+            item_free(it);
+            *why = ALLOC_NO_MEMORY;
+            return NULL;
+        }
+    }
     return it;
 }
 
@@ -619,8 +768,63 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
     }
 }
 
+/* Evicts a linked, idle item whose chunk the page mover needs. Caller
+ * holds item_lock(hv). */
+static void evict_for_move_locked(item *it, uint32_t hv)
+{
+    struct lru *l = LRU_OF(it);
+    pthread_mutex_lock(&l->lock);
+    l->evictions++;
+    l->evicted_time = current_time - it->time;
+    if (!(it->it_flags & ITEM_FETCHED))
+        l->evicted_unfetched++;
+    if (probe_item_evict_enabled())
+        probe_item_evict(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
+                         (int64_t)(current_time - it->time),
+                         (it->it_flags & ITEM_FETCHED) ? 1 : 0);
+    unlink_with_lru_held(it, hv, l);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Evicts the item owning chunk ch so the chunk is freed, for the page
+ * mover. Returns as item_evict_for_move. */
+static int evict_chunk_owner(struct item_chunk *ch)
+{
+    /* ch->head may be stale (its item freed and the chunk reused): it is
+     * trusted only once the item lock of the key it names is held and the
+     * item, still linked, is found to own ch. Slab memory stays mapped, so
+     * reading a stale head is harmless. */
+    item *head = __atomic_load_n(&ch->head, __ATOMIC_ACQUIRE);
+    if (head == NULL)
+        return 0;
+    uint16_t flags = __atomic_load_n(&head->it_flags, __ATOMIC_ACQUIRE);
+    if ((flags & (ITEM_LINKED | ITEM_CHUNKED)) != (ITEM_LINKED | ITEM_CHUNKED))
+        return 0;   /* being filled, or being freed: wait */
+    uint32_t hv = hash_key(item_key(head), head->nkey);
+    if (!item_trylock(hv))
+        return 0;
+    int result = 0;
+    if ((head->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) == (ITEM_LINKED | ITEM_CHUNKED) &&
+        hash_key(item_key(head), head->nkey) == hv && ch->head == head) {
+        bool owned = false;
+        for (struct item_chunk *c = *first_chunk_slot(head); c != NULL; c = c->next)
+            if (c == ch) {
+                owned = true;
+                break;
+            }
+        if (owned && __atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) == 1) {
+            evict_for_move_locked(head, hv);
+            result = 1;
+        }
+    }
+    item_unlock(hv);
+    return result;
+}
+
 int item_evict_for_move(item *it)
 {
+    if (it->it_flags & ITEM_CHUNK)
+        return evict_chunk_owner((struct item_chunk *)(void *)it);
     if (!(it->it_flags & ITEM_LINKED) || (it->it_flags & (ITEM_SLABBED | ITEM_CRAWLER)))
         return -1;
     uint32_t hv = hash_key(item_key(it), it->nkey);
@@ -633,7 +837,8 @@ int item_evict_for_move(item *it)
         result = 0;
     } else {
         struct lru *l = LRU_OF(it);
-        size_t ntotal = item_ntotal(it);
+        size_t ntotal = (it->it_flags & ITEM_CHUNKED) ? slabs_chunk_size(it->slabs_clsid)
+                                                      : item_ntotal(it);
         /* The page being emptied hands out no chunks, so a free chunk of
          * the class, if any, is elsewhere: move the item there. */
         item *copy = slabs_alloc_existing(ntotal, it->slabs_clsid);
@@ -641,6 +846,12 @@ int item_evict_for_move(item *it)
             memcpy(copy, it, ntotal);
             copy->refcount = 1;
             copy->h_next = NULL;
+            if (copy->it_flags & ITEM_CHUNKED) {
+                /* The value's chunks now belong to the copy. */
+                for (struct item_chunk *c = *first_chunk_slot(copy); c != NULL; c = c->next)
+                    __atomic_store_n(&c->head, copy, __ATOMIC_RELEASE);
+                *first_chunk_slot(it) = NULL;
+            }
             assoc_delete(item_key(it), it->nkey, hv);
             assoc_insert(copy, hv);
             pthread_mutex_lock(&l->lock);
@@ -660,17 +871,7 @@ int item_evict_for_move(item *it)
             item_release(it);
             result = 2;
         } else {
-            pthread_mutex_lock(&l->lock);
-            l->evictions++;
-            l->evicted_time = current_time - it->time;
-            if (!(it->it_flags & ITEM_FETCHED))
-                l->evicted_unfetched++;
-            if (probe_item_evict_enabled())
-                probe_item_evict(item_key(it), it->nkey, value_len(it), it->slabs_clsid,
-                                 (int64_t)(current_time - it->time),
-                                 (it->it_flags & ITEM_FETCHED) ? 1 : 0);
-            unlink_with_lru_held(it, hv, l);
-            pthread_mutex_unlock(&l->lock);
+            evict_for_move_locked(it, hv);
             result = 1;
         }
     }
@@ -785,16 +986,67 @@ void items_start_maintainer(void)
 uint64_t items_cas_counter(void) { return atomic_load(&cas_counter); }
 void items_set_cas_counter(uint64_t cas) { atomic_store(&cas_counter, cas); }
 
-bool item_restore(item *it)
+/* Moves a restored chunked item's chain by delta, checking every link
+ * (see item_restore). False when the chain is not whole. */
+static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
+{
+    uint32_t head_bytes = head_value_bytes(it);
+    if (it->nbytes <= head_bytes)
+        return false;
+    uint32_t left = it->nbytes - head_bytes;
+    item *old_head = (item *)(void *)((char *)it - delta);
+    struct item_chunk **link = first_chunk_slot(it);
+    unsigned kept = 0;
+    while (left > 0) {
+        struct item_chunk *ch = (struct item_chunk *)(void *)((char *)*link + delta);
+        if (*link == NULL || !chunk_ok(ch) ||
+            (ch->it_flags & (ITEM_CHUNK | ITEM_SLABBED | ITEM_LINKED)) != ITEM_CHUNK ||
+            ch->head != old_head || ch->size == 0 || ch->size > left ||
+            sizeof(struct item_chunk) + ch->size > slabs_chunk_size(ch->slabs_clsid)) {
+            /* Not whole: the chunks marked so far are not kept after all. */
+            ch = *first_chunk_slot(it);
+            for (unsigned i = 0; i < kept; i++, ch = ch->next)
+                ch->it_flags &= ~ITEM_LINKED;
+            return false;
+        }
+        *link = ch;
+        ch->head = it;
+        ch->it_flags |= ITEM_LINKED;    /* kept, for item_chunk_restore */
+        kept++;
+        left -= ch->size;
+        link = &ch->next;
+    }
+    *link = NULL;
+    return true;
+}
+
+size_t item_chunk_restore(item *chunk)
+{
+    struct item_chunk *ch = (struct item_chunk *)(void *)chunk;
+    if ((ch->it_flags & (ITEM_CHUNK | ITEM_LINKED)) != (ITEM_CHUNK | ITEM_LINKED))
+        return 0;
+    ch->it_flags = ITEM_CHUNK;
+    return chunk_alloc_size(ch);
+}
+
+size_t item_restore(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
 {
     bool flushed;
     it->next = it->prev = it->h_next = NULL;
     it->refcount = 1;
-    it->it_flags &= (ITEM_LINKED | ITEM_CAS | ITEM_FETCHED |
+    it->it_flags &= (ITEM_LINKED | ITEM_CAS | ITEM_FETCHED | ITEM_CHUNKED |
                      ITEM_KEY_BINARY | ITEM_STALE | ITEM_TOKEN_SENT);
     if (!(it->it_flags & ITEM_LINKED) || it->nkey == 0 || it->nkey > KEY_MAX_LENGTH ||
         item_is_dead(it, &flushed))
-        return false;
+        return 0;
+    size_t held = item_ntotal(it);
+    if (it->it_flags & ITEM_CHUNKED) {
+        if (!restore_chain(it, delta, chunk_ok))
+            return 0;
+        held = slabs_chunk_size(it->slabs_clsid);
+    } else if (held > slabs_chunk_size(it->slabs_clsid)) {
+        return 0;
+    }
     it->lru_segment = SEG_COLD;
     uint32_t hv = hash_key(item_key(it), it->nkey);
     struct lru *l = LRU_OF(it);
@@ -802,7 +1054,7 @@ bool item_restore(item *it)
     assoc_insert(it, hv);
     lru_insert_counted(l, it);
     item_unlock(hv);
-    return true;
+    return held;
 }
 
 /* After an immediate flush_all: unlinks the items touched in this second

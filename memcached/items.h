@@ -27,6 +27,8 @@
 #define ITEM_KEY_BINARY 0x40 /* meta: stored under a base64 key (b): k and me answer in base64 */
 #define ITEM_STALE   0x80   /* meta: invalidated (md I, or ms I with an older CAS): mg says X */
 #define ITEM_TOKEN_SENT 0x100 /* meta: one client was told it won the recache (W); others see Z */
+#define ITEM_CHUNKED 0x200  /* value continues in a chain of item_chunks (see below) */
+#define ITEM_CHUNK   0x400  /* not an item: one link of a chunked item's value */
 
 typedef struct item {
     struct item *next;      /* LRU: the next older item */
@@ -45,6 +47,25 @@ typedef struct item {
     char data[] __attribute__((aligned(8)));
 } item;
 
+/* Items larger than the largest slab chunk (slab_chunk_max) are chunked:
+ * the item itself fills a whole chunk of the largest class, holding the
+ * key, a pointer to the first item_chunk and as much of the value as fits;
+ * the rest follows in item_chunks, full chunks of the largest class and a
+ * last one from the class that fits what remains. Chunks are freed with
+ * their item. A chunk's it_flags and slabs_clsid sit where an item's do, so
+ * the slab allocator and the page mover can tell the two apart. */
+struct item_chunk {
+    struct item_chunk *next;    /* the next part of the value, or NULL */
+    void *unused1;
+    struct item *head;          /* the item whose value this is */
+    uint32_t size;              /* value bytes held in data */
+    uint32_t unused2[3];
+    uint16_t unused3;
+    uint16_t it_flags;          /* ITEM_CHUNK (ITEM_SLABBED once freed) */
+    uint8_t slabs_clsid;        /* slab class of the chunk */
+    char data[] __attribute__((aligned(8)));
+};
+
 static inline uint64_t *item_cas_slot(item *it) { return (uint64_t *)(void *)it->data; }
 static inline uint64_t item_get_cas(const item *it)
 {
@@ -57,9 +78,31 @@ static inline void item_set_cas(item *it, uint64_t cas)
 }
 /* The key, NUL-terminated. */
 static inline char *item_key(item *it) { return it->data + ((it->it_flags & ITEM_CAS) ? 8 : 0); }
-/* The value: nbytes bytes, ending in "\r\n". */
-static inline char *item_value(item *it) { return item_key(it) + it->nkey + 1; }
-/* Bytes the item takes in its chunk. */
+/* Offset in data[] where a chunked item's first-chunk pointer sits. */
+static inline size_t item_chunk_link_offset(const item *it)
+{
+    return (((it->it_flags & ITEM_CAS) ? 8u : 0u) + it->nkey + 1 + 7) & ~(size_t)7;
+}
+/* The value: nbytes bytes, ending in "\r\n". For a chunked item, only its
+ * first part (see item_value_span). */
+static inline char *item_value(item *it)
+{
+    if (it->it_flags & ITEM_CHUNKED)
+        return it->data + item_chunk_link_offset(it) + sizeof(struct item_chunk *);
+    return item_key(it) + it->nkey + 1;
+}
+/* The contiguous run of value bytes that starts at byte offset of it's
+ * value (offset < nbytes): returns its address, *len its length. Works for
+ * every item, chunked or not. */
+char *item_value_span(item *it, uint32_t offset, uint32_t *len);
+/* Copy len value bytes out of / into it, starting at offset. */
+void item_value_read(item *it, uint32_t offset, void *dst, uint32_t len);
+void item_value_write(item *it, uint32_t offset, const void *src, uint32_t len);
+/* Copies the first len value bytes of src into dst's value at offset. */
+void item_value_copy(item *dst, uint32_t offset, item *src, uint32_t len);
+/* True when the value ends in "\r\n" (a stored value is well formed). */
+bool item_value_ends_crlf(item *it);
+/* Bytes the item takes in its chunk (all its chunks, for a chunked item). */
 static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas)
 {
     return sizeof(item) + (with_cas ? 8 : 0) + nkey + 1 + nbytes;
@@ -158,16 +201,25 @@ uint64_t items_class_evictions(unsigned id);
 /* Frees the chunk of a linked, idle item so its slab page can move: the
  * item moves to a free chunk of its class if there is one (returns 2),
  * else it is evicted (returns 1). Returns 0 if the item is in use (try
- * again later), -1 if it is no longer a linked item. Takes the item lock
- * by trylock. */
+ * again later), -1 if it is no longer a linked item. Given an item_chunk
+ * (ITEM_CHUNK), evicts the item that owns it (1) or returns 0 to wait for
+ * it. Takes the item lock by trylock. */
 int item_evict_for_move(item *it);
 
-/* Warm restart: the CAS counter, and relinking an item found in a restored
- * page (single-threaded start-up). item_restore returns false, leaving the
- * chunk for the caller to free, when it is not a live item. */
+/* Warm restart (single-threaded start-up): the CAS counter, and relinking
+ * an item found in a restored page. item_restore returns the bytes its
+ * chunk holds, or 0, leaving the chunk for the caller to free, when it is
+ * not a live item. A chunked item's chain was saved with the memory file
+ * at another address: its pointers are moved by delta (new address minus
+ * old), each chunk must pass chunk_ok (inside the file, on a chunk
+ * boundary of a page of the class it names), and its chunks are marked kept for
+ * item_chunk_restore. */
 uint64_t items_cas_counter(void);
 void items_set_cas_counter(uint64_t cas);
-bool item_restore(item *it);
+size_t item_restore(item *it, intptr_t delta, bool (*chunk_ok)(const void *chunk));
+/* For an item_chunk found in a restored page: the bytes it holds when a
+ * restored item kept it, else 0 (the caller frees it). */
+size_t item_chunk_restore(item *chunk);
 
 /* Storage totals for the stats command. */
 struct items_totals {

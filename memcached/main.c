@@ -397,14 +397,6 @@ int main(int argc, char **argv)
         }
     }
 
-    if (settings.memory_file) {
-        /* Every item must live in the file: no separate allocations for
-         * large items, so slab pages are big enough for the largest. */
-        if (settings.item_size_max > settings.slab_page_size)
-            settings.slab_page_size = settings.item_size_max;
-        settings.slab_chunk_size_max = settings.slab_page_size;
-    }
-
     clock_init();
     slabs_init(settings.maxbytes);
     if (settings.memory_file) {

@@ -19,7 +19,7 @@
 #include "settings.h"
 #include "slabs.h"
 
-#define META_MAGIC "memcached-sdt warm restart 2"   /* 2: it_flags widened to 16 bits */
+#define META_MAGIC "memcached-sdt warm restart 3"   /* 3: chunked items, file address saved */
 
 static char *mapping;
 static size_t mapping_size;
@@ -29,6 +29,7 @@ static bool restore_pending;
 static struct {
     long long started;
     uint64_t cas;
+    uintptr_t base;         /* where the file was mapped when saved */
     size_t npages;
     uint8_t *owners;
 } saved;
@@ -70,8 +71,8 @@ static bool read_meta(FILE *f)
                 line);
         return false;
     }
-    if (fscanf(f, "started=%lld cas=%" SCNu64 " pages=%zu\n", &saved.started, &saved.cas,
-               &saved.npages) != 3)
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " pages=%zu\n", &saved.started,
+               &saved.cas, &saved.base, &saved.npages) != 4)
         return false;
     if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
         return false;
@@ -130,34 +131,76 @@ char *memfile_open(size_t size, bool *restorable)
     return mapping;
 }
 
+/* True when chunk lies on a chunk boundary of a restored page owned by the
+ * class the chunk names (for item_restore's chain check). */
+static bool chunk_in_file(const void *chunk)
+{
+    const char *p = chunk;
+    size_t page = (size_t)settings.slab_page_size;
+    if (p < mapping || p >= mapping + saved.npages * page)
+        return false;
+    size_t n = (size_t)(p - mapping) / page;
+    unsigned id = ((const item *)chunk)->slabs_clsid;
+    return id != 0 && saved.owners[n] == id &&
+           (size_t)(p - mapping - n * page) % slabs_chunk_size(id) == 0;
+}
+
+/* Calls fn on every chunk of restored page n, with the page's class. */
+static void for_each_chunk(size_t n, void (*fn)(item *it, unsigned id, void *arg), void *arg)
+{
+    unsigned id = saved.owners[n];
+    if (id == 0)
+        return;
+    char *page = mapping + n * (size_t)settings.slab_page_size;
+    size_t size = slabs_chunk_size(id);
+    size_t per = (size_t)settings.slab_page_size / size;
+    for (size_t i = 0; i < per; i++)
+        fn((item *)(void *)(page + i * size), id, arg);
+}
+
+struct restore_pass {
+    intptr_t delta;         /* new mapping address minus the saved one */
+    uint64_t restored;      /* items relinked */
+};
+
+/* First pass: items (and free chunks); value chunks wait for the second. */
+static void restore_item(item *it, unsigned id, void *arg)
+{
+    struct restore_pass *rp = arg;
+    if (it->it_flags & ITEM_CHUNK)
+        return;
+    size_t held = item_restore(it, rp->delta, chunk_in_file);
+    if (held != 0)
+        rp->restored++;
+    slabs_restore_chunk(id, it, held);
+}
+
+/* Second pass: a value chunk is live when a restored item claimed it. */
+static void restore_value_chunk(item *it, unsigned id, void *arg)
+{
+    (void)arg;
+    if (it->it_flags & ITEM_CHUNK)
+        slabs_restore_chunk(id, it, item_chunk_restore(it));
+}
+
 void memfile_restore(void)
 {
     if (!restore_pending)
         return;
     clock_restore((time_t)saved.started);
     items_set_cas_counter(saved.cas);
-    uint64_t restored = 0;
-    for (size_t n = 0; n < saved.npages; n++) {
-        unsigned id = saved.owners[n];
-        if (id == 0)
-            continue;
-        char *page = slabs_restore_page(n, id);
-        if (page == NULL)
-            continue;
-        size_t size = slabs_chunk_size(id);
-        size_t per = (size_t)settings.slab_page_size / size;
-        for (size_t i = 0; i < per; i++) {
-            item *it = (item *)(void *)(page + i * size);
-            if (item_restore(it)) {
-                restored++;
-                slabs_restore_chunk(id, it, item_ntotal(it));
-            } else {
-                slabs_restore_chunk(id, it, 0);
-            }
-        }
-    }
+    /* Every page goes back to its class before any item is looked at, so
+     * chunk_in_file accepts only chunks of pages that are really back. */
+    for (size_t n = 0; n < saved.npages; n++)
+        if (saved.owners[n] != 0 && slabs_restore_page(n, saved.owners[n]) == NULL)
+            saved.owners[n] = 0;
+    struct restore_pass rp = { (intptr_t)((uintptr_t)mapping - saved.base), 0 };
+    for (size_t n = 0; n < saved.npages; n++)
+        for_each_chunk(n, restore_item, &rp);
+    for (size_t n = 0; n < saved.npages; n++)
+        for_each_chunk(n, restore_value_chunk, NULL);
     free(saved.owners);
-    fprintf(stderr, "[restart] restored %" PRIu64 " items\n", restored);
+    fprintf(stderr, "[restart] restored %" PRIu64 " items\n", rp.restored);
 }
 
 void memfile_save(void)
@@ -181,8 +224,9 @@ void memfile_save(void)
         const uint8_t *owners;
         size_t npages = slabs_region_pages(&owners);
         settings_fingerprint(fp, sizeof(fp));
-        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " pages=%zu\n", META_MAGIC, fp,
-                (long long)process_started, items_cas_counter(), npages);
+        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " base=%" PRIxPTR " pages=%zu\n",
+                META_MAGIC, fp, (long long)process_started, items_cas_counter(),
+                (uintptr_t)mapping, npages);
         for (size_t i = 0; i < npages; i++)
             fprintf(f, "%u%c", owners[i], (i + 1) % 32 == 0 ? '\n' : ' ');
         fprintf(f, "\n");

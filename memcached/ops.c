@@ -138,8 +138,8 @@ static item *join_values(item *old, item *it, bool append)
     joined->it_flags |= it->it_flags & ITEM_KEY_BINARY;
     item *first = append ? old : it;
     item *second = append ? it : old;
-    memcpy(item_value(joined), item_value(first), first->nbytes - 2);
-    memcpy(item_value(joined) + first->nbytes - 2, item_value(second), second->nbytes);
+    item_value_copy(joined, 0, first, first->nbytes - 2);
+    item_value_copy(joined, first->nbytes - 2, second, second->nbytes);
     return joined;
 }
 
@@ -548,6 +548,8 @@ bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
  * signed number, stays non-negative ("-0"). */
 static bool parse_counter(const item *it, uint64_t *out)
 {
+    if (it->it_flags & ITEM_CHUNKED)
+        return false;       /* far too long to be a number */
     const char *p = item_value((item *)it);
     const char *end = p + it->nbytes - 2;
     while (p < end && (*p == ' ' || (*p >= '\t' && *p <= '\r')))

@@ -300,7 +300,7 @@ static bool parse_slab_sizes(const char *text)
         }
         sizes[n++] = size;
         last = size;
-        /* Room for these, the slab_chunk_max class and the large class. */
+        /* Room for these and the slab_chunk_max class, with a spare id. */
         if (n >= SLAB_CLASS_MAX - 3) {
             fprintf(stderr, "too many slab classes specified\n");
             ok = false;

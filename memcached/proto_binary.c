@@ -292,7 +292,7 @@ static void bin_get(conn *c, uint8_t op, const unsigned char *ext, const char *k
         item_release(it);
         return;
     }
-    reply_item_bytes(&c->out, it, item_value(it), vlen);
+    reply_item_value(&c->out, it, vlen);
 }
 
 static void bin_touch(conn *c, const unsigned char *ext, const char *key, size_t nkey)
@@ -318,7 +318,7 @@ static void complete_store(conn *c)
     struct pending_store *ps = &c->store;
     item *it = ps->it;
     ps->it = NULL;
-    memcpy(item_value(it) + it->nbytes - 2, "\r\n", 2);
+    item_value_write(it, it->nbytes - 2, "\r\n", 2);
     uint64_t cas = 0;
     enum store_result r = op_store(&ps->rq, it, ps->op, ps->req_cas, &cas);
     item_release(it);
@@ -393,7 +393,7 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
     }
     struct pending_store *ps = &c->store;
     ps->it = it;
-    ps->dest = item_value(it);
+    ps->filled = 0;
     ps->left = vlen;
     ps->op = sop;
     ps->req_cas = req->cas;

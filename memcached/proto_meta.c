@@ -496,7 +496,7 @@ static void meta_get(conn *c, char *line, size_t len)
     memcpy(p + n, "\r\n", 2);
     reply_commit(&c->out, (size_t)n + 2);
     if (with_value)
-        reply_item_bytes(&c->out, it, item_value(it), it->nbytes);
+        reply_item_value(&c->out, it, it->nbytes);
     else
         item_release(it);
 }
@@ -553,8 +553,7 @@ static void meta_set_complete(conn *c)
     struct meta_pending *mp = ps->proto_state;
     item *it = ps->it;
     ps->it = NULL;
-    char *tail = item_value(it) + it->nbytes - 2;
-    if (tail[0] != '\r' || tail[1] != '\n') {
+    if (!item_value_ends_crlf(it)) {
         conn_error(c, "CLIENT_ERROR bad data chunk");
         op_request_error(&ps->rq, item_key(it), it->nkey);
     } else {
@@ -655,7 +654,7 @@ static void meta_set(conn *c, char *line, size_t len)
         .new_cas = m.has_E ? m.E : 0,     /* for ms, E0 means a fresh one (as memcached) */
     };
     ps->it = it;
-    ps->dest = item_value(it);
+    ps->filled = 0;
     ps->left = (size_t)vlen + 2;
     ps->op = op;
     ps->req_cas = mp->opts.req_cas;

@@ -178,7 +178,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
                 n += format_value_tail(hdr + n, it->client_flags, it->nbytes - 2, 0, false);
             reply_commit(&c->out, (size_t)n);
         }
-        reply_item_bytes(&c->out, it, item_value(it), it->nbytes);
+        reply_item_value(&c->out, it, it->nbytes);
     }
     if (nkeys == 0) {
         conn_error(c, "CLIENT_ERROR bad command line format");
@@ -194,8 +194,7 @@ static void complete_store(conn *c)
     struct pending_store *ps = &c->store;
     item *it = ps->it;
     ps->it = NULL;
-    char *tail = item_value(it) + it->nbytes - 2;
-    if (tail[0] != '\r' || tail[1] != '\n') {
+    if (!item_value_ends_crlf(it)) {
         c->out.suppress = ps->noreply;
         conn_error(c, "CLIENT_ERROR bad data chunk");
         c->out.suppress = false;
@@ -278,7 +277,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
     }
     struct pending_store *ps = &c->store;
     ps->it = it;
-    ps->dest = item_value(it);
+    ps->filled = 0;
     ps->left = (size_t)vlen + 2;
     ps->op = op;
     ps->req_cas = req_cas;

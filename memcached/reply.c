@@ -200,7 +200,7 @@ void reply_printf(reply *r, const char *fmt, ...)
     reply_text(r, buf, (size_t)n);
 }
 
-void reply_item_bytes(reply *r, item *it, const char *data, size_t len)
+void reply_item_value(reply *r, item *it, uint32_t len)
 {
     if (r->nitems == r->itemcap) {
         int cap = r->itemcap ? r->itemcap * 2 : ITEMS_INITIAL;
@@ -214,8 +214,16 @@ void reply_item_bytes(reply *r, item *it, const char *data, size_t len)
         r->itemcap = cap;
     }
     r->items[r->nitems++] = it;
-    if (!r->suppress && len > 0)
-        queue(r, data, len);
+    if (r->suppress)
+        return;
+    for (uint32_t offset = 0; offset < len;) {
+        uint32_t run;
+        const char *data = item_value_span(it, offset, &run);
+        if (run > len - offset)
+            run = len - offset;
+        queue(r, data, run);
+        offset += run;
+    }
 }
 
 int reply_send(reply *r, int fd, int64_t *written)

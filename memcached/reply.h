@@ -55,8 +55,9 @@ void reply_printf(reply *r, const char *fmt, ...) __attribute__((format(printf, 
  * were written. Nothing else may be queued in between. */
 char *reply_space(reply *r, size_t n);
 void reply_commit(reply *r, size_t used);
-/* Queues len bytes at data inside it; takes over one reference to it. */
-void reply_item_bytes(reply *r, item *it, const char *data, size_t len);
+/* Queues the first len bytes of it's value, sent from the item itself (one
+ * iovec per chunk of a chunked item); takes over one reference to it. */
+void reply_item_value(reply *r, item *it, uint32_t len);
 
 /* True when bytes are waiting to be sent. */
 static inline bool reply_pending(const reply *r) { return r->sent_iov < r->iovcnt; }

@@ -38,7 +38,8 @@ static void move_page(unsigned src, unsigned dst)
             uint16_t flags = __atomic_load_n(&it->it_flags, __ATOMIC_ACQUIRE);
             if (flags & ITEM_SLABBED)
                 break;
-            int r = (flags & ITEM_LINKED) ? item_evict_for_move(it) : 0;
+            /* A chunk of a chunked item's value goes with its item. */
+            int r = (flags & (ITEM_LINKED | ITEM_CHUNK)) ? item_evict_for_move(it) : 0;
             if (r == 2) {
                 items_moved++;
                 atomic_fetch_add(&rescues, 1);
@@ -67,7 +68,7 @@ static unsigned any_donor(unsigned except)
 {
     unsigned best = 0;
     uint64_t best_free = 0;
-    for (unsigned id = 1; id <= slabs_largest_chunk_class(); id++) {
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
         struct slab_class_stats s;
         slabs_class_stats(id, &s);
         if (id == except || s.total_pages < 2)
@@ -90,7 +91,7 @@ static unsigned automove_donor(unsigned victim)
     items_class_stats(victim, &v);
     unsigned best = 0;
     rel_time_t best_age = 0;
-    for (unsigned id = 1; id <= slabs_largest_chunk_class(); id++) {
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
         if (id == victim)
             continue;
         struct slab_class_stats s;
@@ -112,7 +113,7 @@ static unsigned automove_donor(unsigned victim)
 /* Automove: find a class that evicted since the last look and a donor. */
 static void automove(uint64_t *last_evictions)
 {
-    unsigned top = slabs_largest_chunk_class();
+    unsigned top = slabs_class_count();
     for (unsigned id = 1; id <= top; id++) {
         uint64_t ev = items_class_evictions(id);
         uint64_t delta = ev - last_evictions[id];
@@ -170,7 +171,7 @@ void slab_mover_start(void)
 
 enum reassign_result slab_mover_reassign(int src, int dst)
 {
-    unsigned top = slabs_largest_chunk_class();
+    unsigned top = slabs_class_count();
     if (src == dst)
         return REASSIGN_SRC_DST_SAME;
     pthread_mutex_lock(&mover_lock);

@@ -1,7 +1,6 @@
 /* slabs.c: slab classes and their pages. Each class keeps a free list of
  * chunks and cuts new chunks from its newest page; pages come from malloc
- * while the memory limit allows. The large class mallocs each item on its
- * own, charging its size to the same limit. */
+ * (or the -e memory file) while the memory limit allows. */
 #include "slabs.h"
 
 #include <pthread.h>
@@ -34,8 +33,7 @@ struct slab_class {
 };
 
 static struct slab_class classes[SLAB_CLASS_MAX];
-static unsigned largest;        /* highest chunk class id */
-static unsigned large_id;       /* largest + 1: items with an allocation each */
+static unsigned largest;        /* highest class id: chunks of slab_chunk_max */
 static _Atomic size_t mem_limit;
 static _Atomic size_t mem_used;
 
@@ -89,12 +87,9 @@ void slabs_init(size_t limit)
     classes[id].size = max;
     classes[id].perpage = (unsigned)(settings.slab_page_size / max);
     largest = id;
-    large_id = id + 1;
-    classes[large_id].size = (size_t)settings.item_size_max;
-    classes[large_id].perpage = 1;
-    for (unsigned i = 1; i <= large_id; i++) {
+    for (unsigned i = 1; i <= largest; i++) {
         pthread_mutex_init(&classes[i].lock, NULL);
-        if (settings.verbose > 1 && i <= largest)
+        if (settings.verbose > 1)
             fprintf(stderr, "slab class %3u: chunk size %9zu perslab %7u\n",
                     i, classes[i].size, classes[i].perpage);
     }
@@ -105,7 +100,7 @@ unsigned slabs_clsid(size_t size)
     if (size == 0 || size > (size_t)settings.item_size_max)
         return 0;
     if (size > classes[largest].size)
-        return large_id;
+        return largest;     /* chunked: see items.h */
     unsigned lo = 1, hi = largest;
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
@@ -117,9 +112,8 @@ unsigned slabs_clsid(size_t size)
     return lo;
 }
 
-unsigned slabs_large_class(void) { return large_id; }
 size_t slabs_chunk_size(unsigned id) { return classes[id].size; }
-unsigned slabs_class_count(void) { return large_id; }
+unsigned slabs_class_count(void) { return largest; }
 
 /* Charges bytes to the limit; false when it would go over. */
 static bool mem_charge(size_t bytes)
@@ -185,33 +179,19 @@ static void *alloc_chunk(size_t size, unsigned id, bool may_grow)
     struct slab_class *p = &classes[id];
     void *chunk = NULL;
 
-    if (id == large_id) {
-        if (mem_charge(size)) {
-            chunk = malloc(size);
-            if (chunk == NULL)
-                atomic_fetch_sub(&mem_used, size);
-        }
-        pthread_mutex_lock(&p->lock);
-        if (chunk != NULL) {
-            p->requested += size;
-            p->pages++;
-        }
-        pthread_mutex_unlock(&p->lock);
-    } else {
-        pthread_mutex_lock(&p->lock);
-        if (p->free_list != NULL) {
-            chunk = p->free_list;
-            p->free_list = p->free_list->next;
-            p->free_count--;
-        } else if (p->cut_left > 0 || (may_grow && grow_class(p, id))) {
-            chunk = p->cut_next;
-            p->cut_next += p->size;
-            p->cut_left--;
-        }
-        if (chunk != NULL)
-            p->requested += size;
-        pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&p->lock);
+    if (p->free_list != NULL) {
+        chunk = p->free_list;
+        p->free_list = p->free_list->next;
+        p->free_count--;
+    } else if (p->cut_left > 0 || (may_grow && grow_class(p, id))) {
+        chunk = p->cut_next;
+        p->cut_next += p->size;
+        p->cut_left--;
     }
+    if (chunk != NULL)
+        p->requested += size;
+    pthread_mutex_unlock(&p->lock);
 
     if (chunk == NULL) {
         probe_slabs_allocate_failed((int)id);
@@ -228,13 +208,6 @@ void slabs_free(void *ptr, size_t size, unsigned id)
     probe_slabs_free((int)id, ptr);
     pthread_mutex_lock(&p->lock);
     p->requested -= size;
-    if (id == large_id) {
-        p->pages--;
-        pthread_mutex_unlock(&p->lock);
-        free(ptr);
-        atomic_fetch_sub(&mem_used, size);
-        return;
-    }
     ((item *)ptr)->it_flags = ITEM_SLABBED;
     if (p->moving != NULL && (char *)ptr >= p->moving &&
         (char *)ptr < p->moving + settings.slab_page_size) {
@@ -340,7 +313,6 @@ void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move)
     pthread_mutex_unlock(&d->lock);
 }
 
-unsigned slabs_largest_chunk_class(void) { return largest; }
 
 /* ---- warm restart (see memfile.c) ---- */
 

@@ -1,8 +1,8 @@
 /* slabs.h: item memory. Memory is taken from the system a page (1 MB) at a
  * time, up to the -m limit, and each page is cut into equal chunks of one
  * size class; classes grow by -f from -n up to slab_chunk_max. Items larger
- * than the largest chunk get an allocation of their own, counted against
- * the same limit. All functions are thread-safe. */
+ * than the largest chunk are chained over several chunks (items.h). All
+ * functions are thread-safe. */
 #ifndef MC_SLABS_H
 #define MC_SLABS_H
 
@@ -15,17 +15,14 @@
 /* Builds the class table. limit: bytes of item memory (-m). */
 void slabs_init(size_t limit);
 
-/* The class whose chunks fit size bytes, the large class if no chunk does,
- * or 0 if size exceeds -I. */
+/* The class whose chunks fit size bytes, the largest class if no chunk
+ * does (the item is chunked), or 0 if size exceeds -I. */
 unsigned slabs_clsid(size_t size);
 
-/* The class that holds items too big for any chunk. */
-unsigned slabs_large_class(void);
-
-/* Chunk size of a class (for the large class: the -I limit). */
+/* Chunk size of a class. */
 size_t slabs_chunk_size(unsigned id);
 
-/* Number of classes including the large class. */
+/* Number of classes; the last, largest one has chunks of slab_chunk_max. */
 unsigned slabs_class_count(void);
 
 /* A chunk of class id for size bytes, or NULL when the memory limit is
@@ -45,9 +42,6 @@ void slabs_set_limit(size_t limit);
 
 /* Bytes taken from the system for items so far. */
 size_t slabs_mem_used(void);
-
-/* The highest class id with slab pages (the large class is above it). */
-unsigned slabs_largest_chunk_class(void);
 
 /* Moving a page between classes (driven by slab_mover.c). */
 struct slab_page_move {

@@ -51,7 +51,7 @@ sub dump_items {
     return \%items;
 }
 
-my $srv = start_server(args => "-e $file -m 64");
+my $srv = start_server(args => "-e $file -m 64 -I 2m");
 my $s = $srv->new_sock;
 my $now = time;
 for my $i (1 .. $N) {
@@ -63,8 +63,12 @@ for my $i (1 .. $N) {
 }
 my $big = join '', map { chr(($_ * 7) % 251) } 1 .. 500_000;
 send_expect($s, "set big 42 0 " . length($big) . "\r\n$big\r\n", "STORED\r\n", 'a 500 KB value too');
+# Larger than a slab chunk (512 KB): stored as a chain of chunks, whose
+# links must survive the memory file being mapped at another address.
+my $huge = join '', map { chr(($_ * 13) % 256) } 1 .. 1_900_000;
+send_expect($s, "set huge 7 0 " . length($huge) . "\r\n$huge\r\n", "STORED\r\n", 'a 1.9 MB value (chunked)');
 my $before = dump_items($s);
-is(scalar keys %$before, $N + 1, 'metadump lists every item before the stop');
+is(scalar keys %$before, $N + 2, 'metadump lists every item before the stop');
 
 my %cas;
 for my $i (1 .. $N) {
@@ -79,7 +83,7 @@ is(scalar(grep { defined } values %cas), $N, 'every key has a CAS unique');
 is(graceful_stop($srv), 0, 'SIGUSR1 stops the server with status 0');
 ok(-s "$file.meta", 'the stop saved the metadata file');
 
-$srv = start_server(args => "-e $file -m 64");
+$srv = start_server(args => "-e $file -m 64 -I 2m");
 $s = $srv->new_sock;
 like($srv->stderr_text, qr/restored \d+ items/, 'the restart says it restored items');
 ok(!-e "$file.meta", 'the metadata is used once and removed');
@@ -99,11 +103,15 @@ for my $i (1 .. $N) {
 is($bad, 0, "all $N values come back byte-exact with their CAS unique");
 send_expect($s, "get big\r\n", "VALUE big 42 " . length($big) . "\r\n$big\r\nEND\r\n",
             'the large value too');
+send_bytes($s, "get huge\r\n");
+my $got_huge = read_bytes($s, length($huge) + 30, 10);
+ok($got_huge eq "VALUE huge 7 " . length($huge) . "\r\n$huge\r\nEND\r\n",
+   'the chunked 1.9 MB value comes back byte-exact');
 send_expect($s, "set new 0 0 1\r\nn\r\n", "STORED\r\n", 'the restored cache takes new items');
 send_bytes($s, "gets new\r\n");
 my ($newcas) = (read_line($s) // '') =~ /^VALUE new 0 1 (\d+)/;
 read_line($s); read_line($s);
-ok(defined $newcas && $newcas > $N + 1, 'CAS uniques continue after the saved counter');
+ok(defined $newcas && $newcas > $N + 2, 'CAS uniques continue after the saved counter');
 
 is(graceful_stop($srv), 0, 'second graceful stop');
 $srv = start_server(args => "-e $file -m 32");

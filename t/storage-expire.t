@@ -148,8 +148,7 @@ sub store_many {
 
     send_expect($s, "set p 0 0 1\r\np\r\nset q 0 0 1\r\nq\r\nflush_all\r\n",
                 "STORED\r\nSTORED\r\nOK\r\n", 'two sets, flush_all');
-        my $st = mem_stats($s);
-        is($st->{curr_items}, 0, 'curr_items is 0 right after flush_all');
+    is(mem_stats($s)->{curr_items}, 0, 'curr_items is 0 right after flush_all');
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush');
     my $st = poll_stats($s, undef, sub { $_[0]{curr_items} == 0 });
     is($st->{curr_items}, 0, 'the crawler (or the flush) leaves nothing counted');
@@ -157,7 +156,7 @@ sub store_many {
     send_expect($s, "flush_all -1\r\n", "OK\r\n", 'flush_all -1: OK (immediate)');
     send_expect($s, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n",
                 'flush_all abc: CLIENT_ERROR');
-        is(mem_stats($s)->{cmd_flush}, 35, 'cmd_flush counts every flush_all, bad ones too');
+    is(mem_stats($s)->{cmd_flush}, 35, 'cmd_flush counts every flush_all, bad ones too');
 }
 {
     my ($srv, $s) = fresh('-m 64 -F');

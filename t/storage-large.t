@@ -162,4 +162,91 @@ sub store_big {
     is($st->{store_too_large}, 0, 'a failed append is not counted as store_too_large');
 }
 
+# --- how large values are held: chained slab chunks --------------------------------
+# "stats slabs" as { class => { chunk_size, used_chunks, total_pages } }.
+sub slab_usage {
+    my $s = shift;
+    send_bytes($s, "stats slabs\r\n");
+    my %c;
+    while (defined(my $l = read_line($s))) {
+        last if $l eq "END\r\n";
+        $c{$1}{$2} = $3 if $l =~ /^STAT (\d+):(\w+) (\d+)/;
+    }
+    return \%c;
+}
+{
+    my $srv = start_server(args => '-m 64');
+    my $s = $srv->new_sock;
+    my $c = slab_usage($s);
+    my ($largest) = sort { $b <=> $a } keys %$c;
+    is($largest, undef, 'no slab pages before the first item');
+    my $v = pattern(600 * 1024, 5);
+    store_big($s, 'set', 'c600', $v, "STORED\r\n", 'set a 600 KB value');
+    $c = slab_usage($s);
+    my @used = grep { ($c->{$_}{used_chunks} // 0) > 0 } keys %$c;
+    my $bytes = 0;
+    $bytes += $c->{$_}{used_chunks} * $c->{$_}{chunk_size} for @used;
+    my ($max) = sort { $b <=> $a } map { $c->{$_}{chunk_size} } keys %$c;
+    is($max, 524288, 'no chunk is larger than slab_chunk_max (512 KB)');
+    is(scalar @used, 2, 'the value spans two chunks of two classes');
+    cmp_ok($bytes, '>=', 600 * 1024, 'they hold the whole value');
+    cmp_ok($bytes, '<', 2 * 524288, 'the last chunk is sized to what remains, not a whole 512 KB');
+    big_get_is($s, 'c600', $v, 'the chained value reads back byte-exact');
+
+    # mg and gat read chained values too.
+    send_bytes($s, "mg c600 v s f\r\n");
+    my $hdr = read_line($s, 10) // '';
+    is($hdr, "VA " . length($v) . " s" . length($v) . " f0\r\n", 'mg of a chained value: header');
+    my $data = read_bytes($s, length($v) + 2, 10);
+    ok($data eq "$v\r\n", 'mg of a chained value: bytes');
+    send_bytes($s, "gat 100 c600\r\n");
+    is(read_line($s, 10), "VALUE c600 0 " . length($v) . "\r\n", 'gat of a chained value');
+    ok(read_bytes($s, length($v) + 7, 10) eq "$v\r\nEND\r\n", 'gat returns the bytes');
+    send_expect($s, "incr c600 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+                'incr on a chained value: non-numeric');
+
+    # Memory is counted in pages, as memcached counts it: 1 MB values take
+    # two 512 KB chunks, so -m 64 holds no more than 64 of them, and
+    # writing more evicts the oldest.
+    my $big = 1000 * 1000;
+    for my $i (1 .. 100) {
+        send_bytes($s, "set m$i 0 0 $big noreply\r\n" . pattern($big, $i) . "\r\n");
+    }
+    send_expect($s, "mn\r\n", "MN\r\n", 'server answers after 100 MB of 1 MB values', 30);
+    my $st = mem_stats($s);
+    cmp_ok($st->{curr_items}, '>=', 60, "at least 60 held in -m 64 ($st->{curr_items})");
+    cmp_ok($st->{curr_items}, '<=', 64, 'at most 64');
+    cmp_ok($st->{evictions}, '>', 0, 'the rest were evicted');
+    $c = slab_usage($s);
+    my $pages = 0;
+    $pages += $c->{$_}{total_pages} for keys %$c;
+    cmp_ok($pages, '<=', 65, "slab pages stay within -m ($pages)");
+    big_get_is($s, "m$_", pattern($big, $_), "recent 1 MB value m$_ intact") for 96 .. 100;
+
+    # The page mover frees a page of chunks by evicting the items that own
+    # them (also those whose own chunk is in another page); the values left
+    # are untouched.
+    my ($class) = grep { $c->{$_}{chunk_size} == 524288 } keys %$c;
+    my $pages_before = $c->{$class}{total_pages};
+    my $items_before = mem_stats($s)->{curr_items};
+    send_expect($s, "slabs reassign $class 1\r\n", "OK\r\n", "slabs reassign from the 512 KB class ($class)");
+    $st = poll_stats($s, undef, sub { $_[0]{slabs_moved} >= 1 && !$_[0]{slab_reassign_running} });
+    is($st->{slabs_moved}, 1, 'the page moved');
+    $c = slab_usage($s);
+    is($c->{$class}{total_pages}, $pages_before - 1, 'the 512 KB class has one page less');
+    cmp_ok($st->{curr_items}, '<', $items_before, 'the owners of its chunks were evicted');
+    cmp_ok($st->{curr_items}, '>=', $items_before - 2, 'and no more than those (two per page at most)');
+    my ($held, $bad) = (0, 0);
+    for my $i (0 .. 100) {
+        my ($key, $want) = $i ? ("m$i", pattern($big, $i)) : ('c600', $v);
+        send_bytes($s, "get $key\r\n");
+        my $l = read_line($s, 10) // '';
+        next unless $l =~ /^VALUE/;
+        $held++;
+        $bad++ unless read_bytes($s, length($want) + 7, 10) eq "$want\r\nEND\r\n";
+    }
+    is($held, $st->{curr_items}, 'every item still counted can be read');
+    is($bad, 0, 'and every one is byte-exact');
+}
+
 done_testing;

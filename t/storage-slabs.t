@@ -297,7 +297,7 @@ sub stat_names {
     while (defined(my $l = read_line($s))) {
         last if $l eq "END\r\n";
         my ($name) = $l =~ /^STAT (\S+) / or last;
-        $name =~ s/^(items:)?\d+:/$1N:/;
+        $name =~ s/^(items:)?\d+:/(defined $1 ? $1 : "") . "N:"/e;
         push @names, $name;
     }
     return \@names;

@@ -36,9 +36,11 @@ sub pad_for {
     my ($hdr) = @_;
     my $h = 0;
     $h = ($h * 33 + ord) % 1000003 for split //, $hdr;
-    # Mostly small, sometimes a few KB, rarely 100 KB (a large-chunk class).
+    # Mostly small, sometimes a few KB, rarely 100 KB (a large-chunk class),
+    # more rarely 600 KB (chained over two chunks).
     my $len = $h % 10 == 0 ? 2000 + $h % 6000 : $h % 300;
     $len = 100_000 + $h % 1000 if $h % 211 == 0;
+    $len = 600_000 + $h % 5000 if $h % 1009 == 0;
     my $unit = join '', map { chr(33 + ($h + $_) % 90) } 0 .. 63;
     return substr($unit x (int($len / 64) + 1), 0, $len);
 }
