@@ -1,7 +1,13 @@
-# Generates probes.h from memcached_dtrace.d: one typed static inline wrapper
-# per probe (probe_<name>() and probe_<name>_enabled()), plus PROBE_TABLE, the
-# list of probe names with their semaphores. Run with -v dtrace=1 for a build
-# with the provider (bodies call the dtrace -h macros), dtrace=0 for no-ops.
+# Generates the typed probe wrappers from memcached_dtrace.d. Run with
+# -v part=h for probes.h, -v part=c for probes.c, and -v dtrace=1 for a
+# build with the provider (dtrace=0: every wrapper is a no-op).
+#
+# probes.h gives each probe probe_<name>_enabled() (its semaphore, non-zero
+# while a tracer has it enabled) and probe_<name>(...), which fires the probe
+# when enabled. The probe site itself (the SDT note and its nop) is in
+# probes.c, in one out-of-line function per probe, probe_<name>_fire(): so
+# every probe has exactly one site, whatever calls it, and its semaphore
+# counts tracers, not call sites. An idle probe costs a load and a branch.
 # Only lines of the form "probe name(type arg, ...);" are read.
 
 function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
@@ -9,16 +15,29 @@ function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
 BEGIN {
 	print "/* Generated from probes/memcached_dtrace.d by probes/gen-probes.awk."
 	print "   Do not edit: change the .d file. */"
-	print "#ifndef MEMCACHED_PROBES_H"
-	print "#define MEMCACHED_PROBES_H"
-	print "#include <stdint.h>"
-	if (dtrace) {
-		# Probe arguments in registers or immediates only: a memory
-		# operand may be %rip-relative, which some tracers cannot read.
-		print "#define STAP_SDT_ARG_CONSTRAINT nr"
-		print "#include \"memcached_dtrace.h\""
+	if (part == "c") {
+		print "#include \"probes.h\""
+		if (!dtrace)
+			print "typedef int probes_c_is_empty_without_dtrace;"
+	} else {
+		print "#ifndef MEMCACHED_PROBES_H"
+		print "#define MEMCACHED_PROBES_H"
+		print "#include <stdint.h>"
+		if (dtrace) {
+			# Probe arguments in registers or immediates only: a
+			# memory operand may be %rip-relative, which some tracers
+			# cannot read.
+			print "#define STAP_SDT_ARG_CONSTRAINT nr"
+			print "#include \"memcached_dtrace.h\""
+			# noipa: never inlined or cloned, so the site stays single.
+			print "#if defined(__clang__)"
+			print "#define PROBE_SITE __attribute__((noinline, cold))"
+			print "#else"
+			print "#define PROBE_SITE __attribute__((noipa, cold))"
+			print "#endif"
+		}
+		print "#define PROBES_BUILT_IN " (dtrace ? 1 : 0)
 	}
-	print "#define PROBES_BUILT_IN " (dtrace ? 1 : 0)
 	print ""
 	nprobes = 0
 }
@@ -45,17 +64,28 @@ BEGIN {
 		voids = voids " (void)" an ";"
 	}
 	if (n == 0) { params = "void" }
-	print "static inline int probe_" fn "_enabled(void)"
-	if (dtrace) print "{ return " macro "_ENABLED(); }"
-	else print "{ return 0; }"
-	print "static inline void probe_" fn "(" params ")"
-	if (dtrace) print "{ " macro "(" names "); }"
-	else print "{" voids " }"
-	print ""
 	probes[nprobes++] = name
+	if (part == "c") {
+		if (dtrace)
+			print "void probe_" fn "_fire(" params ") { " macro "(" names "); }"
+		next
+	}
+	if (dtrace) {
+		print "void probe_" fn "_fire(" params ") PROBE_SITE;"
+		print "static inline int probe_" fn "_enabled(void)"
+		print "{ return __builtin_expect(" macro "_ENABLED(), 0); }"
+		print "static inline void probe_" fn "(" params ")"
+		print "{ if (probe_" fn "_enabled()) probe_" fn "_fire(" names "); }"
+	} else {
+		print "static inline int probe_" fn "_enabled(void) { return 0; }"
+		print "static inline void probe_" fn "(" params ") {" voids " }"
+	}
+	print ""
 }
 
 END {
+	if (part == "c")
+		exit
 	print "/* X(name, semaphore lvalue) for every probe; empty without dtrace. */"
 	print "#define PROBE_TABLE(X) \\"
 	if (dtrace)

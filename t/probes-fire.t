@@ -313,13 +313,30 @@ BT
         $during = mem_stats($s, 'probes');
         mem_get_is($s, 'traced', undef, 'a get while traced');
     });
-    cmp_ok($during->{'probe:command__get'}, '>=', 1, 'stats probes: command__get >= 1 while traced');
-    cmp_ok($during->{probes_enabled}, '>=', 1, 'stats probes: probes_enabled >= 1 while traced');
+    is($during->{'probe:command__get'}, 1, 'stats probes: command__get 1 while one tracer has it');
+    is($during->{probes_enabled}, 1, 'stats probes: probes_enabled 1 while traced');
     is($during->{'probe:request__done'}, 0, 'stats probes: an untraced probe stays 0');
     is_deeply(\@lines, ['get traced'], 'the traced get fired command__get');
     $st = mem_stats($s, 'probes');
     is($st->{'probe:command__get'}, 0, 'stats probes: command__get back to 0 after bpftrace ends');
     is($st->{probes_enabled}, 0, 'stats probes: probes_enabled back to 0');
+
+    # Each probe has one site, so a probe fired by every protocol's parser
+    # (process__command__end) reads 1 while traced, not one per caller. The
+    # kernel enables a site once however many tracers share it, so a second
+    # tracer leaves it at 1, and it stays 1 until the last one ends.
+    my ($one, $two, $after_inner);
+    trap_probe($srv, "$U:process__command__end { \@n = count(); }", sub {
+        $one = mem_stats($s, 'probes');
+        trap_probe($srv, "$U:process__command__end { \@m = count(); }", sub {
+            $two = mem_stats($s, 'probes');
+        });
+        $after_inner = mem_stats($s, 'probes');
+    });
+    is($one->{'probe:process__command__end'}, 1, 'stats probes: a probe fired from several places reads 1 when traced');
+    is($two->{'probe:process__command__end'}, 1, 'stats probes: still 1 with a second tracer');
+    is($after_inner->{'probe:process__command__end'}, 1, 'stats probes: still 1 when only the first is left');
+    is(mem_stats($s, 'probes')->{'probe:process__command__end'}, 0, 'stats probes: 0 when both are gone');
 }
 
 # ============================================================ request__done elapsed_ns
