@@ -31,9 +31,9 @@ BEGIN {
 			print "#include \"memcached_dtrace.h\""
 			# noipa: never inlined or cloned, so the site stays single.
 			print "#if defined(__clang__)"
-			print "#define PROBE_SITE __attribute__((noinline, cold))"
+			print "#define PROBE_SITE __attribute__((noinline))"
 			print "#else"
-			print "#define PROBE_SITE __attribute__((noipa, cold))"
+			print "#define PROBE_SITE __attribute__((noipa))"
 			print "#endif"
 		}
 		print "#define PROBES_BUILT_IN " (dtrace ? 1 : 0)
