@@ -129,14 +129,19 @@ sub hot_load {
 # ================================================================ start everything
 # Each tool gets its own server (see wait_attached); all run at once.
 
-my $latency_probes = bpftrace_reads_arg6() ? ['request__done']
-                                           : ['request__done', 'process__command__start'];
+# The latency tools read request__done's elapsed time (arg6, or with a
+# bpftrace before 0.24 the register its note names); only without readelf
+# do they time requests from process__command__start. slowstart forces that
+# fallback (MCTOOLS_ELAPSED=start) so it stays tested.
+my $latency_probes = (bpftrace_reads_arg6() || system('command -v readelf >/dev/null 2>&1') == 0)
+                   ? ['request__done'] : ['request__done', 'process__command__start'];
 my %run = (
     snoop   => ['mcsnoop', [], [], $latency_probes],
     top     => ['mctop', ['-C', '-n', 5], [60], ['request__done']],    # one table: 60 s > -d
     prefix  => ['mctop', ['-C', '-P', '-n', 5], [60], ['request__done']],
     latency => ['mclatency', [], [], $latency_probes],
     slower  => ['mcslower', [], [10], $latency_probes],                # 10 ms
+    slowstart => ['mcslower', [], [10], ['request__done', 'process__command__start']],
     evict   => ['mcevict', [], [], ['item__evict', 'item__expire'], '-m 2'],
     conn    => ['mcconn', [], [], [qw(conn__open conn__close protocol__error conn__limit)],
                 '-o idle_timeout=2'],
@@ -154,7 +159,7 @@ for my $tag (sort keys %run) {
     die $@ unless $srv{$tag};
 }
 # The request tools' servers hold the keys before tracing starts.
-for my $tag (qw(snoop top prefix latency slower)) {
+for my $tag (qw(snoop top prefix latency slower slowstart)) {
     my $setup = "set $HOT 0 0 100\r\n" . ('h' x 100) . "\r\n"
               . join '', map { "set user:$_ 0 0 10\r\nuuuuuuuuuu\r\n" } 0 .. $NKEYS - 1;
     send_expect($srv{$tag}->new_sock, $setup, "STORED\r\n" x ($NKEYS + 1),
@@ -162,12 +167,17 @@ for my $tag (qw(snoop top prefix latency slower)) {
 }
 for my $tag (sort keys %run) {
     my ($name, $opt, $pos) = @{ $run{$tag} };
+    local $ENV{MCTOOLS_ELAPSED} = $tag eq 'slowstart' ? 'start' : $ENV{MCTOOLS_ELAPSED};
     $t{$tag} = start_tool($name, @$opt, '-d', $DURATION, '-p', $srv{$tag}->pid, @$pos);
 }
 for my $tag (sort keys %run) {
     my ($name, $opt, $pos, $probes) = @{ $run{$tag} };
     ok(wait_attached($t{$tag}, $srv{$tag}, @$probes), "$name @$opt @$pos is attached")
         or BAIL_OUT("$name did not attach");
+}
+if (@$latency_probes == 1) {
+    is(mem_stats($srv{slower}->new_sock, 'probes')->{'probe:process__command__start'}, 0,
+       'mcslower takes the elapsed time from request__done alone: one probe hit per request');
 }
 my $debug = $srv{slower}->is_debug_build;
 my $t_attached = time;
@@ -181,7 +191,7 @@ sub bpftrace_reads_arg6 {
 # ================================================================ request tools
 my $hot_calls = 10 * $ROUNDS;
 my $all_gets = ($NKEYS + 10) * $ROUNDS;
-for my $tag (qw(snoop top prefix latency slower)) {
+for my $tag (qw(snoop top prefix latency slower slowstart)) {
     my $s = $srv{$tag}->new_sock;
     hot_load($s, $ROUNDS);
     send_expect($s, "debugsleep 30 slow:key\r\n", "OK\r\n", "$tag: debugsleep 30 ms") if $debug;
@@ -328,22 +338,23 @@ for my $tag (qw(top prefix)) {
 }
 
 # --- mcslower ------------------------------------------------------------
-{
-    my @lines = finish_tool($t{slower});
+for my $tag (qw(slower slowstart)) {
+    my $how = $tag eq 'slower' ? '' : ' (timed from process__command__start)';
+    my @lines = finish_tool($t{$tag});
     my @slow = map { /^\S+\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+\.\d{3})\s+(\S*)$/ ? [$2, $3, $5, $6] : () }
                grep { /^\d\d:/ } @lines;
-    ok(!(grep { $_->[2] < 10 } @slow), 'mcslower: nothing under the 10 ms threshold is shown')
-        or show($t{slower});
+    ok(!(grep { $_->[2] < 10 } @slow), "mcslower$how: nothing under the 10 ms threshold is shown")
+        or show($t{$tag});
     SKIP: {
         skip 'debugsleep needs the debug build', 2 unless $debug;
         my @mine = grep { $_->[3] eq 'slow:key' } @slow;
         is_deeply([ map { "$_->[0]/$_->[1]/$_->[3]" } @mine ], [ 'debugsleep/ok/slow:key' ],
-                  'mcslower: catches the slowed request with its key and status')
-            or show($t{slower});
-        ok(@mine && $mine[0][2] >= 30 && $mine[0][2] < 1000, 'mcslower: its latency is >= 30 ms');
+                  "mcslower$how: catches the slowed request with its key and status")
+            or show($t{$tag});
+        ok(@mine && $mine[0][2] >= 30 && $mine[0][2] < 1000, "mcslower$how: its latency is >= 30 ms");
     }
-    like($t{slower}{text}, $debug ? qr/^\@slow\[debugsleep\]: 1$/m : qr/Slow requests/,
-         'mcslower: summary by command');
+    like($t{$tag}{text}, $debug ? qr/^\@slow\[debugsleep\]: 1$/m : qr/Slow requests/,
+         "mcslower$how: summary by command");
 }
 
 # --- mcevict -------------------------------------------------------------
