@@ -554,7 +554,7 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     bool chunked = ntotal > slabs_chunk_size(id);
     item *it = alloc_evicting(chunked ? slabs_chunk_size(id) : ntotal, id);
     if (it == NULL) {
-        *why = ALLOC_NO_MEMORY;
+        *why = chunked ? ALLOC_NO_MEMORY_CHUNKED : ALLOC_NO_MEMORY;
         return NULL;
     }
     it->next = it->prev = it->h_next = NULL;
@@ -574,7 +574,7 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
         it->it_flags |= ITEM_CHUNKED;
         if (!alloc_value_chunks(it)) {
             item_free(it);
-            *why = ALLOC_NO_MEMORY;
+            *why = ALLOC_NO_MEMORY_CHUNKED;
             return NULL;
         }
     }

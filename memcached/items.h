@@ -115,7 +115,10 @@ static inline size_t item_ntotal(const item *it)
 /* Why an allocation failed. */
 enum alloc_failure {
     ALLOC_TOO_LARGE,        /* larger than -I allows */
-    ALLOC_NO_MEMORY         /* memory full and nothing could be evicted */
+    ALLOC_NO_MEMORY,        /* memory full and nothing could be evicted */
+    ALLOC_NO_MEMORY_CHUNKED /* the same, for a value over slab_chunk_max:
+                             * memcached finds out while reading the value
+                             * ("Out of memory during read") */
 };
 
 /* Outcome of a lookup, for the get_expired / get_flushed stats. */

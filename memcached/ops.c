@@ -119,8 +119,10 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
     if (it == NULL) {
         if (*why == ALLOC_TOO_LARGE)
             STAT_INC(rq->stats, store_too_large);
-        else
+        else if (*why == ALLOC_NO_MEMORY)
             STAT_INC(rq->stats, store_no_memory);
+        else
+            STAT_INC(rq->stats, set_cmds);  /* memcached read it: a set, not a no_memory */
     }
     return it;
 }

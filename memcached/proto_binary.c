@@ -194,16 +194,20 @@ static const char *status_text(uint16_t status, const char **kind)
     }
 }
 
-/* Queues an error reply: status and its text. */
-static void put_error(conn *c, uint16_t status)
+/* Queues an error reply: status and its text (text NULL: the status's). */
+static void put_error_text(conn *c, uint16_t status, const char *text)
 {
     const char *kind;
-    const char *text = status_text(status, &kind);
+    const char *usual = status_text(status, &kind);
+    if (text == NULL)
+        text = usual;
     if (kind != NULL && probe_protocol_error_enabled())
         probe_protocol_error(c->sfd, kind, text);
     size_t n = strlen(text);
     put_reply(c, status, 0, 0, (uint32_t)n, 0, text, n);
 }
+
+static void put_error(conn *c, uint16_t status) { put_error_text(c, status, NULL); }
 
 /* Sends what is queued before the next packet is parsed. memcached does
  * this after a noop and after most error replies; it matters when a later
@@ -378,12 +382,14 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
     item *it = op_alloc(&rq, key, nkey, flags, exptime, vlen + 2, &why);
     if (it == NULL) {
         op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible. */
-        if (op == OP_SET)
+        /* A failed set must not leave the old value visible (memcached
+         * keeps it when it runs out of chunks while reading). */
+        if (op == OP_SET && why != ALLOC_NO_MEMORY_CHUNKED)
             op_discard(&rq, key, nkey);
         /* The value's bytes are skipped; memcached flushes an out of
          * memory reply first, not a too large one. */
-        put_error(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM);
+        put_error_text(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM,
+                       why == ALLOC_NO_MEMORY_CHUNKED ? "Out of memory during read" : NULL);
         conn_swallow(c, vlen);
         if (why != ALLOC_TOO_LARGE && c->udp == NULL) {
             c->state = CONN_WRITE;

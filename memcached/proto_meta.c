@@ -609,6 +609,16 @@ static void meta_set(conn *c, char *line, size_t len)
     item *it = op_alloc(&rq, m.key, m.nkey, m.has_F ? m.F : 0, m.has_T ? ttl_time(m.T) : 0,
                         (uint32_t)vlen + 2, &why);
     if (it == NULL) {
+        if (why == ALLOC_NO_MEMORY_CHUNKED) {
+            /* As memcached, which finds out while reading the value: the
+             * old value stays, and q hides the error. */
+            c->out.suppress = m.q;
+            conn_error(c, "SERVER_ERROR Out of memory during read");
+            c->out.suppress = false;
+            op_request_error(&rq, m.key, m.nkey);
+            conn_swallow(c, (size_t)vlen + 2);
+            return;
+        }
         conn_error(c, why == ALLOC_TOO_LARGE ? "SERVER_ERROR object too large for cache"
                                              : "SERVER_ERROR out of memory storing object");
         op_request_error(&rq, m.key, m.nkey);

@@ -265,12 +265,15 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         c->out.suppress = noreply;
         if (why == ALLOC_TOO_LARGE)
             conn_error(c, "SERVER_ERROR object too large for cache");
-        else
+        else if (why == ALLOC_NO_MEMORY)
             conn_error(c, "SERVER_ERROR out of memory storing object");
+        else
+            conn_error(c, "SERVER_ERROR Out of memory during read");
         c->out.suppress = false;
         op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible. */
-        if (op == STORE_SET)
+        /* A failed set must not leave the old value visible (memcached
+         * keeps it when it runs out of chunks while reading). */
+        if (op == STORE_SET && why != ALLOC_NO_MEMORY_CHUNKED)
             op_discard(&rq, key, nkey);
         conn_swallow(c, (size_t)vlen + 2);
         return;

@@ -249,4 +249,44 @@ sub slab_usage {
     is($bad, 0, 'and every one is byte-exact');
 }
 
+# --- -M: no room for a chained value --------------------------------------------------
+# memcached finds out while reading the value: "Out of memory during read",
+# the old value kept, noreply and meta's q hide the error, and it counts as
+# a set, not as store_no_memory.
+{
+    my $srv = start_server(args => '-m 8 -M');
+    my $s = $srv->new_sock;
+    send_expect($s, "set old 0 0 3\r\nabc\r\nms old2 3\r\nabc\r\n", "STORED\r\nHD\r\n", 'two small values first');
+    my $v = 'y' x 1_000_000;
+    my $stored = 0;
+    for my $i (1 .. 12) {
+        send_bytes($s, "set fill$i 0 0 1000000\r\n$v\r\n");
+        my $r = read_line($s, 10) // '';
+        $r eq "STORED\r\n" ? $stored++ : last;
+    }
+    cmp_ok($stored, '>=', 6, "-m 8 -M holds $stored 1 MB values before it is full");
+    my $before = mem_stats($s);
+    send_expect($s, "set old 0 0 1000000\r\n$v\r\n", "SERVER_ERROR Out of memory during read\r\n",
+                'set of a chained value with memory full: Out of memory during read');
+    mem_get_is($s, 'old', 'abc', 'the old value stays');
+    send_expect($s, "set old 0 0 1000000 noreply\r\n$v\r\nmn\r\n", "MN\r\n", 'noreply hides the error');
+    send_expect($s, "ms old2 1000000\r\n$v\r\n", "SERVER_ERROR Out of memory during read\r\n", 'ms: the same error');
+    send_expect($s, "ms old2 1000000 q\r\n$v\r\nmn\r\n", "MN\r\n", 'ms with q: no error shown, as memcached');
+    send_expect($s, "mg old2 v\r\n", "VA 3\r\nabc\r\n", 'the old value of old2 stays');
+    my $after = mem_stats($s);
+    is($after->{store_no_memory} - $before->{store_no_memory}, 0, 'not counted as store_no_memory');
+    is($after->{cmd_set} - $before->{cmd_set}, 4, 'counted as sets (cmd_set)');
+    send_expect($s, "set small 0 0 5\r\nhello\r\n", "STORED\r\n", 'a small value still fits');
+
+    # Binary protocol: status 0x82 with memcached's text.
+    my $b = $srv->new_sock;
+    my $body = pack('NN', 0, 0) . 'old' . $v;
+    send_bytes($b, pack('CCnCCnNNNN', 0x80, 0x01, 3, 8, 0, 0, length($body), 7, 0, 0) . $body);
+    my $reply = read_bytes($b, 24 + 25, 10);
+    my ($status, $blen) = unpack('x6nN', $reply);
+    is(sprintf('0x%x', $status), '0x82', 'binary set: out of memory status');
+    is(substr($reply, 24), 'Out of memory during read', 'binary set: with the text memcached sends');
+    mem_get_is($s, 'old', 'abc', 'the old value stays after the binary set too');
+}
+
 done_testing;
