@@ -62,15 +62,18 @@ static item **bucket_for(uint32_t hv)
 
 item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 {
-    int depth = 0;
     item *it = *bucket_for(hv);
-    while (it != NULL) {
-        depth++;
-        if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0)
-            break;
+    while (it != NULL && !(it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0))
         it = it->h_next;
-    }
     if (probe_assoc_find_enabled()) {
+        /* Items looked at: the chain walked again, so an idle probe costs
+         * the walk nothing. */
+        int depth = 0;
+        for (item *p = *bucket_for(hv); p != NULL; p = p->h_next) {
+            depth++;
+            if (p == it)
+                break;
+        }
         char keybuf[KEY_MAX_LENGTH + 1];
         memcpy(keybuf, key, nkey);
         keybuf[nkey] = '\0';

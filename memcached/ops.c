@@ -19,26 +19,31 @@ void op_request_start(op_request *rq)
     rq->start_ns = probe_request_done_enabled() ? clock_monotonic_ns() : 0;
 }
 
-static void request_done(const op_request *rq, const char *key, size_t nkey,
-                         const char *status, int64_t valuelen)
+static void fire_request_done(const op_request *rq, const char *key, size_t nkey,
+                              const char *status, int64_t valuelen)
 {
-    if (probe_request_done_enabled()) {
-        probe_key_buf kb;
-        int64_t elapsed = rq->start_ns ? clock_monotonic_ns() - rq->start_ns : 0;
-        probe_request_done(rq->connid, rq->cmd, probe_key(&kb, key, nkey), (int)nkey,
-                           status, valuelen, elapsed);
-    }
+    probe_key_buf kb;
+    int64_t elapsed = rq->start_ns ? clock_monotonic_ns() - rq->start_ns : 0;
+    probe_request_done(rq->connid, rq->cmd, probe_key(&kb, key, nkey), (int)nkey,
+                       status, valuelen, elapsed);
 }
+/* Fires request__done for one key of rq. A macro so that status and
+ * valuelen are evaluated only while the probe is enabled. */
+#define REQUEST_DONE(rq, key, nkey, status, valuelen) \
+    do { \
+        if (probe_request_done_enabled()) \
+            fire_request_done((rq), (key), (nkey), (status), (valuelen)); \
+    } while (0)
 
 void op_request_error(const op_request *rq, const char *key, size_t nkey)
 {
-    request_done(rq, key, nkey, "error", -1);
+    REQUEST_DONE(rq, key, nkey, "error", -1);
 }
 
 void op_request_done(const op_request *rq, const char *key, size_t nkey,
                      const char *status, int64_t valuelen)
 {
-    request_done(rq, key, nkey, status, valuelen);
+    REQUEST_DONE(rq, key, nkey, status, valuelen);
 }
 
 /* watch fetchers: one line per key lookup, as memcached logs them. it: the
@@ -103,7 +108,7 @@ item *op_get(const op_request *rq, const char *key, size_t nkey,
         else
             probe_command_get(rq->connid, k, (int)nkey, size, cas);
     }
-    request_done(rq, key, nkey, it ? "hit" : "miss", it ? value_len(it) : -1);
+    REQUEST_DONE(rq, key, nkey, it ? "hit" : "miss", it ? value_len(it) : -1);
     return it;
 }
 
@@ -299,7 +304,7 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
                          rq->connid);
     if (store_probe_enabled(op))
         fire_store_probe(rq, op, it, op == STORE_CAS ? req_cas : out->cas);
-    request_done(rq, key, nkey, store_status(result), value_len(it));
+    REQUEST_DONE(rq, key, nkey, store_status(result), value_len(it));
 
     if (old != NULL)
         item_release(old);
@@ -341,7 +346,7 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
         probe_key_buf kb;
         probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
     }
-    request_done(rq, key, nkey,
+    REQUEST_DONE(rq, key, nkey,
                  result == DELETE_DELETED ? "deleted" :
                  result == DELETE_EXISTS ? "exists" : "not_found", -1);
     return result;
@@ -439,7 +444,7 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
         else
             probe_command_get(rq->connid, k, (int)nkey, size, cas);
     }
-    request_done(rq, key, nkey, found ? "hit" : "miss", found ? value_len(it) : -1);
+    REQUEST_DONE(rq, key, nkey, found ? "hit" : "miss", found ? value_len(it) : -1);
 }
 
 /* Replaces it by an empty item with the same key (md x). Caller holds
@@ -512,7 +517,7 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
         probe_key_buf kb;
         probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
     }
-    request_done(rq, key, nkey,
+    REQUEST_DONE(rq, key, nkey,
                  result == DELETE_DELETED ? "deleted" :
                  result == DELETE_EXISTS ? "exists" : "not_found", -1);
     return result;
@@ -539,7 +544,7 @@ bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
     if (it != NULL)
         item_release(it);
     STAT_INC(rq->stats, meta_cmds);
-    request_done(rq, key, nkey, it ? "hit" : "miss", -1);
+    REQUEST_DONE(rq, key, nkey, it ? "hit" : "miss", -1);
     return it != NULL;
 }
 
@@ -713,7 +718,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
         else
             probe_command_decr(rq->connid, k, (int)nkey, v);
     }
-    request_done(rq, key, nkey,
+    REQUEST_DONE(rq, key, nkey,
                  result == ARITH_OK ? "stored" :
                  result == ARITH_NOT_FOUND ? "not_found" :
                  result == ARITH_EXISTS ? "exists" : "error", -1);
@@ -768,7 +773,7 @@ bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exp
         probe_key_buf kb;
         probe_command_touch(rq->connid, probe_key(&kb, key, nkey), (int)nkey, size, cas);
     }
-    request_done(rq, key, nkey, it ? "touched" : "not_found", -1);
+    REQUEST_DONE(rq, key, nkey, it ? "touched" : "not_found", -1);
     return it != NULL;
 }
 
