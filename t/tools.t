@@ -38,6 +38,8 @@ my @tools;              # started, not yet reaped
 END { kill 'KILL', -$_->{pid} for grep { $_->{pid} } @tools }
 
 # Starts a tool in its own process group, output to temp files.
+# Set in the tool's environment by start_tool (local it around a call).
+our %TOOL_ENV;
 sub start_tool {
     my ($name, @args) = @_;
     my $out = File::Temp->new(TEMPLATE => "mctool-$name-XXXXXX", TMPDIR => 1);
@@ -45,6 +47,7 @@ sub start_tool {
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         setpgrp(0, 0);
+        $ENV{$_} = $TOOL_ENV{$_} for keys %TOOL_ENV;
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $out->filename or POSIX::_exit(127);
         open STDERR, '>', $err->filename or POSIX::_exit(127);
@@ -139,6 +142,7 @@ my %run = (
     snoop   => ['mcsnoop', [], [], $latency_probes],
     top     => ['mctop', ['-C', '-n', 5], [60], ['request__done']],    # one table: 60 s > -d
     prefix  => ['mctop', ['-C', '-P', '-n', 5], [60], ['request__done']],
+    topfull => ['mctop', ['-C', '-n', 5], [60], ['request__done']],     # with a 100-entry map
     latency => ['mclatency', [], [], $latency_probes],
     slower  => ['mcslower', [], [10], $latency_probes],                # 10 ms
     slowstart => ['mcslower', [], [10], ['request__done', 'process__command__start']],
@@ -159,7 +163,7 @@ for my $tag (sort keys %run) {
     die $@ unless $srv{$tag};
 }
 # The request tools' servers hold the keys before tracing starts.
-for my $tag (qw(snoop top prefix latency slower slowstart)) {
+for my $tag (qw(snoop top prefix topfull latency slower slowstart)) {
     my $setup = "set $HOT 0 0 100\r\n" . ('h' x 100) . "\r\n"
               . join '', map { "set user:$_ 0 0 10\r\nuuuuuuuuuu\r\n" } 0 .. $NKEYS - 1;
     send_expect($srv{$tag}->new_sock, $setup, "STORED\r\n" x ($NKEYS + 1),
@@ -167,7 +171,8 @@ for my $tag (qw(snoop top prefix latency slower slowstart)) {
 }
 for my $tag (sort keys %run) {
     my ($name, $opt, $pos) = @{ $run{$tag} };
-    local $ENV{MCTOOLS_ELAPSED} = $tag eq 'slowstart' ? 'start' : $ENV{MCTOOLS_ELAPSED};
+    local %TOOL_ENV = $tag eq 'slowstart' ? (MCTOOLS_ELAPSED => 'start')
+                    : $tag eq 'topfull'   ? (BPFTRACE_MAP_KEYS_MAX => 100) : ();
     $t{$tag} = start_tool($name, @$opt, '-d', $DURATION, '-p', $srv{$tag}->pid, @$pos);
 }
 for my $tag (sort keys %run) {
@@ -191,7 +196,7 @@ sub bpftrace_reads_arg6 {
 # ================================================================ request tools
 my $hot_calls = 10 * $ROUNDS;
 my $all_gets = ($NKEYS + 10) * $ROUNDS;
-for my $tag (qw(snoop top prefix latency slower slowstart)) {
+for my $tag (qw(snoop top prefix topfull latency slower slowstart)) {
     my $s = $srv{$tag}->new_sock;
     hot_load($s, $ROUNDS);
     send_expect($s, "debugsleep 30 slow:key\r\n", "OK\r\n", "$tag: debugsleep 30 ms") if $debug;
@@ -313,6 +318,24 @@ for my $tag (qw(top prefix)) {
                   'mctop -P: keys folded up to the first ":"')
             or show($t{$tag});
     }
+}
+
+# --- mctop with its key map full ---------------------------------------
+# 510 keys against a 100-entry map: the table says the map filled, the
+# calls total stays exact, and the hot key (seen from the start) is first
+# with all its calls.
+{
+    my @lines = finish_tool($t{topfull});
+    my ($head) = grep { /over [\d.]+ s: / } @lines;
+    my $calls = $all_gets + ($debug ? 1 : 0);   # and the debugsleep
+    like($head // '', qr/: $calls calls \(.*\), (\d+) keys \(key map full: later keys not counted\);/,
+         "mctop, map full: header says so, with the exact total of $calls calls")
+        or show($t{topfull});
+    my ($nkeys) = ($head // '') =~ /, (\d+) keys/;
+    ok(defined $nkeys && $nkeys <= 100, 'mctop, map full: no more keys than the map holds');
+    my ($first) = grep { /^\s*\d+\s+[\d.]+\s+\d+/ } @lines;
+    like($first // '', qr/^\s*$hot_calls\s.*\s\Q$HOT\E$/, 'mctop, map full: the hot key still first, every call counted')
+        or show($t{topfull});
 }
 
 # --- mclatency: histograms per command ----------------------------------
