@@ -11,23 +11,30 @@
 # /proc/PID/stat), and the difference from untraced: the probe cost paid
 # by the server's threads (the uprobe trap and the BPF program run in them).
 # bpftrace's own CPU (reading and printing) is not in that figure; the ops/s
-# column shows it where it competes for the two cores.
+# column shows it where it competes for the two cores.  The two ratio
+# columns: traced / untraced ops/s, and untraced / traced server CPU per
+# command (the throughput ratio if the server alone set the pace).
 #
-# Usage: bench/tools-overhead.sh [-r ROUNDS] [-D SECONDS] [-T TOOL,...]
+# With -H the load is a hot key instead: 501 keys, the first read and
+# written 10 times as often as each other one (mcload -k 501 -H 10).
+#
+# Usage: bench/tools-overhead.sh [-r ROUNDS] [-D SECONDS] [-T TOOL,...] [-H]
 # Needs root, bpftrace, taskset, and a build with --enable-dtrace
-# (MC_SERVER, as for run-bench.sh).
+# (MC_SERVER, as for run-bench.sh).  TOOLS_DIR: the tools to measure
+# (default tools/ next to bench/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-TOOLS_DIR=$BENCH_DIR/../tools
+TOOLS_DIR=${TOOLS_DIR:-$BENCH_DIR/../tools}
 
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5} WARMUP=${WARMUP:-1}
-ONLY=
-while getopts "r:D:T:h" o; do
+ONLY= KEYSPACE=(-k 100000)
+while getopts "r:D:T:Hh" o; do
     case $o in
     r) ROUNDS=$OPTARG ;;
     D) DURATION=$OPTARG ;;
     T) ONLY=$OPTARG ;;
-    *) sed -n '/^# Usage/,/^# (MC_SERVER/s/^# \{0,1\}//p' "$0"; exit 1 ;;
+    H) KEYSPACE=(-k 501 -H 10) ;;
+    *) sed -n '/^# Usage/,/^# (default tools/s/^# \{0,1\}//p' "$0"; exit 1 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || die "run as root (bpftrace)"
@@ -52,10 +59,11 @@ OUT=$(mktemp -d /tmp/tools-overhead.XXXXXX)
 trap 'stop_all_servers; [ -n "${TOOL_PID:-}" ] && kill -- -"$TOOL_PID" 2>/dev/null; true' EXIT
 start_server "$SERVER" "$OUT/server.log" taskset -c 0 -- -t 4 -m 1024 -c 4096
 note "server $SERVER pid $SERVER_PID port $SERVER_PORT; prefilling"
-"$MCLOAD" -p "$SERVER_PORT" -k 100000 -v 32 -O -q >/dev/null
+"$MCLOAD" -p "$SERVER_PORT" -k "${KEYSPACE[1]}" -v 32 -O -q >/dev/null
+note "load: mcload ${KEYSPACE[*]} -r 90:10 -v 32 -c 50 -d 1; tools from $TOOLS_DIR"
 
 load() {
-    taskset -c 1 "$MCLOAD" -p "$SERVER_PORT" -r 90:10 -v 32 -c 50 -d 1 -k 100000 \
+    taskset -c 1 "$MCLOAD" -p "$SERVER_PORT" -r 90:10 -v 32 -c 50 -d 1 "${KEYSPACE[@]}" \
         -w "$WARMUP" -D "$DURATION" -C "$SERVER_PID" -q | tail -1
 }
 
@@ -84,7 +92,7 @@ traced_run() {
     done
 }
 
-printf '%-12s %10s %10s %12s %12s %10s\n' tool base_ops/s ops/s base_us/op us/op delta_us
+printf '%-12s %10s %10s %6s %12s %12s %10s %6s\n' tool base_ops/s ops/s ratio base_us/op us/op delta_us ratio
 for c in "${CONFIGS[@]}"; do
     IFS='|' read -r name cmd probe <<<"$c"
     if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]]; then continue; fi
@@ -100,5 +108,5 @@ for c in "${CONFIGS[@]}"; do
     awk -v n="$name" -v bo="$(median "${b_ops[@]}")" -v to="$(median "${t_ops[@]}")" \
         -v bc="$(median "${b_cpu[@]}")" -v tc="$(median "${t_cpu[@]}")" 'BEGIN {
         bu = 1e6 / bc; tu = 1e6 / tc
-        printf "%-12s %10d %10d %12.2f %12.2f %10.2f\n", n, bo, to, bu, tu, tu - bu }'
+        printf "%-12s %10d %10d %6.3f %12.2f %12.2f %10.2f %6.3f\n", n, bo, to, to / bo, bu, tu, tu - bu, bu / tu }'
 done
