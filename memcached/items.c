@@ -516,23 +516,22 @@ static void *alloc_evicting(size_t size, unsigned id)
  * item, so item_free gives them back). */
 static bool alloc_value_chunks(item *it)
 {
-    unsigned largest = slabs_class_count();
-    size_t chunk_max = slabs_chunk_size(largest);
+    size_t chunk_max = slabs_chunk_size(slabs_class_count());
     struct item_chunk **link = first_chunk_slot(it);
     *link = NULL;
     uint32_t left = it->nbytes - head_value_bytes(it);
     while (left > 0) {
-        size_t want = sizeof(struct item_chunk) + left;
-        unsigned id = want >= chunk_max ? largest : slabs_clsid(want);
-        size_t take = id == largest ? chunk_max : want;
+        /* What slabs is asked for is what chunk_alloc_size() gives back. */
+        size_t take = sizeof(struct item_chunk) + left;
+        if (take > chunk_max)
+            take = chunk_max;
+        unsigned id = slabs_clsid(take);
         struct item_chunk *ch = alloc_evicting(take, id);
         if (ch == NULL)
             return false;
         ch->next = NULL;
         ch->head = it;
         ch->size = (uint32_t)(take - sizeof(struct item_chunk));
-        if (ch->size > left)
-            ch->size = left;
         ch->slabs_clsid = (uint8_t)id;
         ch->it_flags = ITEM_CHUNK;
         *link = ch;
