@@ -25,21 +25,15 @@ sub fresh {
     return ($srv, $srv->new_sock);
 }
 
-sub advance {
-    my ($s, $secs) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_expect($s, "debugtime $secs\r\n", "OK\r\n", "debugtime $secs");
-}
-
 # --- relative exptime ----------------------------------------------------------
 {
     my ($srv, $s) = fresh();
     send_expect($s, "set rel 0 10 1\r\nr\r\n", "STORED\r\n", 'set with exptime 10');
     send_expect($s, "set zero 0 0 1\r\nz\r\n", "STORED\r\n", 'set with exptime 0');
     mem_get_is($s, 'rel', 'r', 'relative: there at once');
-    advance($s, 7);
+    debugtime($s, 7);
     mem_get_is($s, 'rel', 'r', 'relative: still there 7 s later');
-    advance($s, 3);
+    debugtime($s, 3);
     mem_get_is($s, 'rel', undef, 'relative: gone 10 s later');
     send_expect($s, "touch rel 100\r\n", "NOT_FOUND\r\n", 'touch cannot revive an expired item');
     send_expect($s, "add rel 0 0 1\r\nn\r\n", "STORED\r\n", 'add succeeds over the expired item');
@@ -53,9 +47,9 @@ sub advance {
     my $at = $now + 10;
     send_expect($s, "set abs 0 $at 1\r\na\r\n", "STORED\r\n", 'set with exptime = server time + 10');
     mem_get_is($s, 'abs', 'a', 'absolute: there at once');
-    advance($s, 7);
+    debugtime($s, 7);
     mem_get_is($s, 'abs', 'a', 'absolute: still there 7 s later');
-    advance($s, 3);
+    debugtime($s, 3);
     mem_get_is($s, 'abs', undef, 'absolute: gone 10 s later');
     my $later = mem_stats($s)->{time};
     ok($later >= $now + 10, "stats time follows debugtime ($now -> $later)");
@@ -67,7 +61,7 @@ sub advance {
     send_expect($s, "set forever 0 0 1\r\nf\r\n", "STORED\r\n", 'set with exptime 0');
     send_expect($s, "set neg 0 -1 1\r\nn\r\n", "STORED\r\n", 'set with exptime -1');
     mem_get_is($s, 'neg', undef, 'negative: gone at once');
-    advance($s, 86400 * 60);
+    debugtime($s, 86400 * 60);
     mem_get_is($s, 'forever', 'f', 'exptime 0: still there 60 days later');
 }
 
@@ -79,13 +73,13 @@ sub advance {
     send_expect($s, "touch t 100\r\n", "TOUCHED\r\n", 'touch t to 100');
     send_expect($s, "gat 100 g\r\n", "VALUE g 0 1\r\ng\r\nEND\r\n", 'gat g to 100');
     send_expect($s, "touch keep 0\r\n", "TOUCHED\r\n", 'touch keep to 0 (never)');
-    advance($s, 50);
+    debugtime($s, 50);
     mem_get_is($s, 't', 't', 'touched item outlives its first exptime');
     mem_get_is($s, 'g', 'g', 'gat item outlives its first exptime');
     send_expect($s, "touch t 5\r\n", "TOUCHED\r\n", 'touch t down to 5');
-    advance($s, 6);
+    debugtime($s, 6);
     mem_get_is($s, 't', undef, 'touch can shorten the life too');
-    advance($s, 50);
+    debugtime($s, 50);
     mem_get_is($s, 'g', undef, 'gat item gone after its new exptime');
     mem_get_is($s, 'keep', 'k', 'touch 0 made the item permanent');
 }
@@ -95,9 +89,9 @@ sub advance {
     my ($srv, $s) = fresh();
     send_expect($s, "set a 0 0 1\r\na\r\n", "STORED\r\n", 'set a');
     send_expect($s, "flush_all 20\r\n", "OK\r\n", 'flush_all 20');
-    advance($s, 10);
+    debugtime($s, 10);
     mem_get_is($s, 'a', 'a', 'still there 10 s into a 20 s flush delay');
-    advance($s, 10);
+    debugtime($s, 10);
     mem_get_is($s, 'a', undef, 'gone once the flush delay passed');
     send_expect($s, "set b 0 0 1\r\nb\r\n", "STORED\r\n", 'set after the flush took effect');
     mem_get_is($s, 'b', 'b', 'new item is kept');

@@ -23,12 +23,6 @@ sub fresh {
     return ($srv, $srv->new_sock);
 }
 
-sub advance {
-    my ($s, $secs) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    send_expect($s, "debugtime $secs\r\n", "OK\r\n", "debugtime $secs");
-}
-
 # Stores $n items "$prefix$i" with $exptime, $size-byte values, pipelined.
 sub store_many {
     my ($s, $prefix, $n, $exptime, $size) = @_;
@@ -180,19 +174,19 @@ if (!$dbg->is_debug_build) {
     store_many($s, 'abs', 50, $now + 100, 10);
     store_many($s, 'day', 50, 2592000, 10);
     store_many($s, 'ever', 50, 0, 10);
-    advance($s, 95);
+    debugtime($s, 95);
     my $keys = join ' ', map { ("rel$_", "abs$_") } 1 .. 50;
     send_bytes($s, "get $keys\r\n");
     my $hits = 0;
     while (defined(my $l = read_line($s))) { last if $l eq "END\r\n"; $hits++ if $l =~ /^VALUE/; read_line($s) }
     is($hits, 100, '95 s in, all 100 items with a 100 s life (relative and absolute) are there');
-    advance($s, 5);
+    debugtime($s, 5);
     send_expect($s, "get $keys\r\n", "END\r\n", 'at 100 s all of them are gone');
-    advance($s, 2592000 - 100 - 3);
+    debugtime($s, 2592000 - 100 - 3);
     mem_get_is($s, 'day25', 'e' x 10, '2592000 (relative) still there 3 s before 30 days');
-    advance($s, 3);
+    debugtime($s, 3);
     mem_get_is($s, 'day25', undef, 'gone at 30 days');
-    advance($s, 86400 * 365);
+    debugtime($s, 86400 * 365);
     mem_get_is($s, 'ever50', 'e' x 10, 'exptime 0 still there a year later');
 }
 
@@ -205,7 +199,7 @@ if (!$dbg->is_debug_build) {
     store_many($s, 'forever', 25, 0, 2000);
     my $st0 = mem_stats($s);
     is($st0->{curr_items}, 155, '155 items');
-    advance($s, 11);
+    debugtime($s, 11);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl all after 11 s');
     my $st = poll_stats($s, undef, sub { $_[0]{crawler_reclaimed} >= 100 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_reclaimed}, 100, 'crawler_reclaimed: exactly the 100 expired items');
@@ -222,7 +216,7 @@ if (!$dbg->is_debug_build) {
     mem_get_is($s, 'long30', 'e' x 10, 'a live item is untouched');
 
     # Crawl one class only.
-    advance($s, 1000);
+    debugtime($s, 1000);
     send_expect($s, "lru_crawler crawl 15\r\n", "OK\r\n", 'crawl class 15 only');
     $st = poll_stats($s, undef, sub { $_[0]{crawler_items_checked} >= 180 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_items_checked}, 180, 'only class 15 was walked (25 more checked)');
@@ -240,14 +234,14 @@ if (!$dbg->is_debug_build) {
     store_many($s, 'f', 10, 10, 10);
     send_bytes($s, 'get ' . join(' ', map { "f$_" } 1 .. 5) . "\r\n");
     read_line($s) for 1 .. 11;     # 5 values and END
-    advance($s, 11);
+    debugtime($s, 11);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl');
     my $st = poll_stats($s, undef, sub { $_[0]{crawler_reclaimed} >= 10 && !$_[0]{lru_crawler_running} });
     is($st->{crawler_reclaimed}, 10, 'all 10 reclaimed');
     is($st->{expired_unfetched}, 5, 'expired_unfetched counts only the 5 never read');
 
     store_many($s, 'g', 3, 10, 10);
-    advance($s, 11);
+    debugtime($s, 11);
     send_expect($s, "get g1 g2 g3\r\n", "END\r\n", 'get of 3 expired items misses');
     $st = mem_stats($s);
     is($st->{get_expired}, 3, 'get_expired 3');
@@ -259,15 +253,15 @@ if (!$dbg->is_debug_build) {
     my ($srv, $s) = fresh();
     send_expect($s, "set early 0 0 1\r\ne\r\n", "STORED\r\n", 'set early');
     send_expect($s, "flush_all 20\r\n", "OK\r\n", 'flush_all 20');
-    advance($s, 10);
+    debugtime($s, 10);
     send_expect($s, "set during 0 0 1\r\nd\r\n", "STORED\r\n", 'set during the delay');
     mem_get_is($s, 'early', 'e', '10 s in: early item still there');
     mem_get_is($s, 'during', 'd', '10 s in: item set during the delay there');
-    advance($s, 10);
+    debugtime($s, 10);
     mem_get_is($s, 'early', undef, 'at 20 s: early item gone');
     mem_get_is($s, 'during', undef, 'at 20 s: item set during the delay gone too');
     send_expect($s, "set later 0 0 1\r\nl\r\n", "STORED\r\n", 'set after the flush time');
-    advance($s, 100);
+    debugtime($s, 100);
     mem_get_is($s, 'later', 'l', 'item set after the flush time survives');
     is(mem_stats($s)->{get_flushed}, 2, 'get_flushed counts the two lazily flushed gets');
 
@@ -276,9 +270,9 @@ if (!$dbg->is_debug_build) {
     store_many($s, 'x', 20, 0, 10);
     my $at = $now + 30;
     send_expect($s, "flush_all $at\r\n", "OK\r\n", 'flush_all at server time + 30 (absolute)');
-    advance($s, 25);
+    debugtime($s, 25);
     mem_get_is($s, 'x1', 'e' x 10, '25 s before an absolute flush: there');
-    advance($s, 6);
+    debugtime($s, 6);
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush time');
     my $st = poll_stats($s, undef, sub { $_[0]{curr_items} <= 1 && !$_[0]{lru_crawler_running} });
     is($st->{curr_items}, 0, 'the crawler reclaimed all 21 flushed items');

@@ -12,10 +12,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use File::Temp qw(tempfile);
 use IO::Select;
 use IO::Socket::INET;
-use POSIX qw(WNOHANG _exit);
 use Socket qw(SOCK_DGRAM);
 use Time::HiRes qw(sleep time);
 
@@ -218,24 +216,13 @@ package McNet::Proc;
 
 use strict;
 use warnings;
-use File::Temp qw(tempfile);
-use POSIX qw(WNOHANG _exit);
+use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 sub _start {
     my ($class, $bin, $argv) = @_;
     (-f $bin && -x _) or die "server binary not found: $bin\n";
-    my ($efh, $efile) = tempfile('mcnet-out-XXXXXX', TMPDIR => 1, UNLINK => 1);
-    close $efh;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $efile or _exit(127);
-        open STDERR, '>>', $efile or _exit(127);
-        no warnings 'exec';
-        exec { $bin } $bin, @$argv;
-        _exit(127);
-    }
+    my ($pid, $efile) = McTest::_spawn_logged($bin, $argv, 'mcnet-out-XXXXXX');
     my $self = bless { pid => $pid, binary => $bin, argv => $argv, out => $efile }, $class;
     $LIVE{$pid} = $self;
     return $self;

@@ -26,7 +26,7 @@ our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
     mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats
-    probes_skip_reason require_probes_or_skip trap_probe
+    probes_skip_reason require_probes_or_skip trap_probe debugtime
 );
 
 our $DEFAULT_TIMEOUT = 5;
@@ -385,6 +385,34 @@ sub _libc_path {
 
 sub _slurp { open my $fh, '<', $_[0] or return ''; local $/; my $s = <$fh>; return $s // '' }
 
+# debugtime($sock, $secs): moves a debug build's clock forward $secs seconds,
+# as one test.
+sub debugtime {
+    my ($s, $secs) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    send_expect($s, "debugtime $secs\r\n", "OK\r\n", "debugtime $secs");
+}
+
+# _spawn_logged($bin, \@argv, $template): starts $bin with stdin from
+# /dev/null and stdout and stderr appended to a new temporary file named
+# after $template. Returns (pid, file).
+sub _spawn_logged {
+    my ($bin, $argv, $template) = @_;
+    my ($efh, $efile) = tempfile($template, TMPDIR => 1, UNLINK => 1);
+    close $efh;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $efile or _exit(127);
+        open STDERR, '>>', $efile or _exit(127);
+        no warnings 'exec';
+        exec { $bin } $bin, @$argv;
+        print STDERR "exec $bin failed: $!\n";
+        _exit(127);
+    }
+    return ($pid, $efile);
+}
+
 # trap_probe($server, $program, sub { ... }, %opt): runs bpftrace with
 # $program (the text "{BIN}" is replaced by the server's binary path)
 # against the server's pid, runs the client block once all probes are
@@ -513,18 +541,7 @@ use Time::HiRes qw(sleep time);
 
 sub _spawn {
     my ($class, $bin, $port, $argv) = @_;
-    my ($efh, $efile) = tempfile('mctest-stderr-XXXXXX', TMPDIR => 1, UNLINK => 1);
-    close $efh;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $efile or _exit(127);
-        open STDERR, '>>', $efile or _exit(127);
-        no warnings 'exec';
-        exec { $bin } $bin, @$argv;
-        print STDERR "exec $bin failed: $!\n";
-        _exit(127);
-    }
+    my ($pid, $efile) = McTest::_spawn_logged($bin, $argv, 'mctest-stderr-XXXXXX');
     my $self = bless { pid => $pid, port => $port, binary => $bin,
                        argv => $argv, stderr_file => $efile }, $class;
     $LIVE{$pid} = $self;
