@@ -16,7 +16,7 @@ use warnings;
 use Exporter 'import';
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
-use POSIX qw(WNOHANG _exit);
+use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 use McTest qw(find_binary);
@@ -50,22 +50,6 @@ sub read_port_file {
     return \%ports;
 }
 
-sub _fork_server {
-    my ($bin, $argv, $env, $errfile) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        $ENV{$_} = $env->{$_} for keys %$env;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $errfile or _exit(127);
-        open STDERR, '>>', $errfile or _exit(127);
-        no warnings 'exec';
-        exec { $bin } $bin, @$argv;
-        print STDERR "exec $bin failed: $!\n";
-        _exit(127);
-    }
-    return $pid;
-}
-
 # start_portfile_server(args => STR, binary => NAME_OR_PATH, listen => ADDR)
 # Runs the server with "-p -1 -U 0 -l ADDR" (default 127.0.0.1), -u root as
 # root, then args, with MEMCACHED_PORT_FILENAME pointing at a fresh file.
@@ -79,7 +63,7 @@ sub start_portfile_server {
     my $errfile = "$DIR/out.$n";
     my @argv = ('-p', '-1', '-U', '0', '-l', $opt{listen} // '127.0.0.1', _root_args(),
                 split(' ', $opt{args} // ''));
-    my $pid = _fork_server($bin, \@argv, { MEMCACHED_PORT_FILENAME => $portfile }, $errfile);
+    my $pid = McTest::_fork_exec($bin, \@argv, $errfile, { MEMCACHED_PORT_FILENAME => $portfile });
     my $self = bless { pid => $pid, binary => $bin, argv => \@argv,
                        portfile => $portfile, stderr_file => $errfile }, __PACKAGE__;
     $LIVE{$pid} = $self;
@@ -111,7 +95,7 @@ sub run_until_exit {
     my $bin = find_binary($opt{binary});
     my $errfile = "$DIR/out." . ++$SEQ;
     my @argv = (_root_args(), split(' ', $opt{args} // ''));
-    my $pid = _fork_server($bin, \@argv, $opt{env} // {}, $errfile);
+    my $pid = McTest::_fork_exec($bin, \@argv, $errfile, $opt{env});
     my $deadline = time + ($opt{timeout} // 3);
     while (time < $deadline) {
         if (waitpid($pid, WNOHANG) == $pid) {

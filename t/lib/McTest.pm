@@ -393,24 +393,32 @@ sub debugtime {
     send_expect($s, "debugtime $secs\r\n", "OK\r\n", "debugtime $secs");
 }
 
-# _spawn_logged($bin, \@argv, $template): starts $bin with stdin from
-# /dev/null and stdout and stderr appended to a new temporary file named
-# after $template. Returns (pid, file).
-sub _spawn_logged {
-    my ($bin, $argv, $template) = @_;
-    my ($efh, $efile) = tempfile($template, TMPDIR => 1, UNLINK => 1);
-    close $efh;
+# _fork_exec($bin, \@argv, $file, \%env): starts $bin with stdin from
+# /dev/null, stdout and stderr appended to $file, and %env added to its
+# environment. Returns its pid.
+sub _fork_exec {
+    my ($bin, $argv, $file, $env) = @_;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        $ENV{$_} = $env->{$_} for keys %{ $env // {} };
         open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $efile or _exit(127);
-        open STDERR, '>>', $efile or _exit(127);
+        open STDOUT, '>>', $file or _exit(127);
+        open STDERR, '>>', $file or _exit(127);
         no warnings 'exec';
         exec { $bin } $bin, @$argv;
         print STDERR "exec $bin failed: $!\n";
         _exit(127);
     }
-    return ($pid, $efile);
+    return $pid;
+}
+
+# _spawn_logged($bin, \@argv, $template): _fork_exec with the output in a
+# new temporary file named after $template. Returns (pid, file).
+sub _spawn_logged {
+    my ($bin, $argv, $template) = @_;
+    my ($efh, $efile) = tempfile($template, TMPDIR => 1, UNLINK => 1);
+    close $efh;
+    return (_fork_exec($bin, $argv, $efile), $efile);
 }
 
 # trap_probe($server, $program, sub { ... }, %opt): runs bpftrace with
