@@ -453,6 +453,20 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
     return ok;
 }
 
+/* open_interfaces, or exit with memcached's message when it fails. */
+static void open_interfaces_or_exit(struct event_base *base, int port, bool udp)
+{
+    if (open_interfaces(base, port, udp))
+        return;
+    if (settings.inter)
+        fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n",
+                settings.inter, strerror(errno));
+    else
+        fprintf(stderr, "failed to listen on %s port %d: %s\n", udp ? "UDP" : "TCP", port,
+                strerror(errno));
+    exit(EX_OSERR);
+}
+
 int listen_udp_threads(void)
 {
     /* memcached: one worker per UDP socket when -l names several
@@ -479,24 +493,10 @@ int listen_open(struct event_base *base)
         return nlisteners;
     }
     /* -p 0: no TCP, as in memcached (-p -1 picks a free port). */
-    if (settings.port != 0 && !open_interfaces(base, settings.port, false)) {
-        if (settings.inter)
-            fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n",
-                    settings.inter, strerror(errno));
-        else
-            fprintf(stderr, "failed to listen on TCP port %d: %s\n", settings.port,
-                    strerror(errno));
-        exit(EX_OSERR);
-    }
-    if (settings.udpport != 0 && !open_interfaces(base, settings.udpport, true)) {
-        if (settings.inter)
-            fprintf(stderr, "failed to listen on one of interface(s) %s: %s\n",
-                    settings.inter, strerror(errno));
-        else
-            fprintf(stderr, "failed to listen on UDP port %d: %s\n", settings.udpport,
-                    strerror(errno));
-        exit(EX_OSERR);
-    }
+    if (settings.port != 0)
+        open_interfaces_or_exit(base, settings.port, false);
+    if (settings.udpport != 0)
+        open_interfaces_or_exit(base, settings.udpport, true);
     return nlisteners;
 }
 
