@@ -98,6 +98,8 @@ bool crawler_request(const bool want[SLAB_CLASS_MAX])
 void crawler_set_enabled(bool on) { settings.lru_crawler = on; }
 bool crawler_enabled(void) { return settings.lru_crawler; }
 
+void crawler_stats_reset(void) { atomic_store(&starts, 0); }
+
 void crawler_stats(struct crawler_stats *out)
 {
     out->starts = atomic_load(&starts);

@@ -25,5 +25,7 @@ struct crawler_stats {
     int running;            /* 1 while crawling */
 };
 void crawler_stats(struct crawler_stats *out);
+/* stats reset: zeroes starts. */
+void crawler_stats_reset(void);
 
 #endif

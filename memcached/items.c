@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "assoc.h"
@@ -47,6 +48,7 @@ struct lru {
     uint64_t evicted_active, evicted_nonzero, outofmemory;
     uint64_t crawler_reclaimed, crawler_items_checked;
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
+    uint64_t direct_reclaims;       /* failed tries of allocations in this class */
     rel_time_t evicted_time;
 };
 static struct lru lrus[SLAB_CLASS_MAX][SEGMENTS];
@@ -314,7 +316,7 @@ static enum lru_segment entry_segment(const item *it)
     if (!settings.lru_segmented)
         return SEG_COLD;
     if (settings.temp_lru && it->exptime != 0 &&
-        it->exptime - current_time < settings.temporary_ttl)
+        it->exptime - current_time <= settings.temporary_ttl)
         return SEG_TEMP;
     return SEG_HOT;
 }
@@ -485,30 +487,65 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
     return freed;
 }
 
-/* Frees one item of class id: from COLD first, then HOT and WARM when COLD
- * has nothing to give; TEMP items only when expired. */
-static bool lru_reclaim_tail(unsigned id, bool evict)
+static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_bytes,
+                          rel_time_t max_age, int max);
+
+/* Reclaims the expired and flushed items at the tail of every LRU of
+ * class id, at most max in all. Returns how many were freed. */
+static int reclaim_dead_tails(unsigned id, int max)
 {
-    static const enum lru_segment order[] = { SEG_COLD, SEG_HOT, SEG_WARM };
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        if (reclaim_from(id, &lrus[id][order[i]], evict))
-            return true;
-    return reclaim_from(id, &lrus[id][SEG_TEMP], false);
+    int freed = 0;
+    for (unsigned seg = 0; seg < SEGMENTS; seg++)
+        while (freed < max && reclaim_from(id, &lrus[id][seg], false))
+            freed++;
+    return freed;
 }
 
-/* A chunk of class id for size bytes, evicting from the class's LRU while
- * memory is full (unless -M). NULL when nothing could be freed. */
+/* One step of making room in class id after an allocation failed, as
+ * memcached does: evict COLD's tail; if COLD has nothing to give, push
+ * HOT's tail (else WARM's) down to COLD for the next try. With -M only
+ * dead items are taken (pushing live ones down frees nothing). Returns
+ * false when nothing changed. */
+static bool make_room(unsigned id)
+{
+    if (reclaim_from(id, &lrus[id][SEG_COLD], settings.evict_to_free))
+        return true;
+    if (!settings.lru_segmented)
+        return false;
+    if (!settings.evict_to_free)
+        return reclaim_dead_tails(id, 1) > 0;
+    if (reclaim_from(id, &lrus[id][SEG_HOT], false) ||
+        juggle_segment(id, SEG_HOT, 0, 0, 1) > 0)
+        return true;
+    return reclaim_from(id, &lrus[id][SEG_WARM], false) ||
+           juggle_segment(id, SEG_WARM, 0, 0, 1) > 0 ||
+           reclaim_from(id, &lrus[id][SEG_TEMP], false);
+}
+
+/* A chunk of class id for size bytes. Without the segmented LRU an
+ * expired item at COLD's tail is reused before new memory is taken; when
+ * memory is full, room is made (make_room) and the allocation retried, at
+ * most ALLOC_TRIES times. NULL when nothing could be freed. */
 static void *alloc_evicting(size_t size, unsigned id)
 {
-    for (int tries = 0; tries < ALLOC_TRIES; tries++) {
-        void *chunk = slabs_alloc(size, id);
-        if (chunk != NULL)
-            return chunk;
-        if (!lru_reclaim_tail(id, settings.evict_to_free))
+    void *chunk = NULL;
+    int tries;
+    for (tries = 0; tries < ALLOC_TRIES; tries++) {
+        if (!settings.lru_segmented)
+            reclaim_from(id, &lrus[id][SEG_COLD], false);
+        chunk = slabs_alloc(size, id);
+        if (chunk != NULL || !make_room(id))
             break;
     }
-    items_count_outofmemory(id);
-    return NULL;
+    if (tries > 0) {
+        struct lru *l = &lrus[id][SEG_COLD];
+        pthread_mutex_lock(&l->lock);
+        l->direct_reclaims += (uint64_t)tries;
+        pthread_mutex_unlock(&l->lock);
+    }
+    if (chunk == NULL)
+        items_count_outofmemory(id);
+    return chunk;
 }
 
 /* Allocates the chunks that hold a chunked item's value past its own
@@ -600,10 +637,30 @@ void items_totals(struct items_totals *out)
             out->moves_to_cold += l->moves_to_cold;
             out->moves_to_warm += l->moves_to_warm;
             out->moves_within_lru += l->moves_within_lru;
+            out->direct_reclaims += l->direct_reclaims;
             pthread_mutex_unlock(&l->lock);
         }
     }
     out->lru_maintainer_juggles = atomic_load(&maintainer_juggles);
+}
+
+void items_stats_reset(void)
+{
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+            struct lru *l = &lrus[id][seg];
+            pthread_mutex_lock(&l->lock);
+            l->total_items = 0;
+            l->evictions = l->reclaimed = l->expired_unfetched = l->evicted_unfetched = 0;
+            l->evicted_active = l->evicted_nonzero = l->outofmemory = 0;
+            l->crawler_reclaimed = l->crawler_items_checked = 0;
+            l->moves_to_cold = l->moves_to_warm = l->moves_within_lru = 0;
+            l->direct_reclaims = 0;
+            l->evicted_time = 0;
+            pthread_mutex_unlock(&l->lock);
+        }
+    }
+    atomic_store(&maintainer_juggles, 0);
 }
 
 void items_count_outofmemory(unsigned id)
@@ -644,6 +701,7 @@ void items_class_stats(unsigned id, struct items_class_stats *out)
         out->moves_to_cold += l->moves_to_cold;
         out->moves_to_warm += l->moves_to_warm;
         out->moves_within_lru += l->moves_within_lru;
+        out->direct_reclaims += l->direct_reclaims;
         if (l->evicted_time)
             out->evicted_time = l->evicted_time;
         switch (seg) {
@@ -897,8 +955,17 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
             pthread_mutex_unlock(&l->lock);
             break;
         }
-        uint32_t hv = hash_key(item_key(it), it->nkey);
-        if (!item_trylock(hv)) {
+        /* The first of the tail items whose lock is free moves. */
+        uint32_t hv = 0;
+        bool locked = false;
+        for (int depth = 0; it != NULL && depth < EVICT_SEARCH_DEPTH; depth++, it = it->prev) {
+            if (it->it_flags & ITEM_CRAWLER)
+                continue;
+            hv = hash_key(item_key(it), it->nkey);
+            if ((locked = item_trylock(hv)))
+                break;
+        }
+        if (!locked) {
             pthread_mutex_unlock(&l->lock);
             break;
         }
@@ -925,45 +992,75 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
     return moved;
 }
 
-/* One pass over every class; returns items moved. */
-static int maintain_once(void)
+/* One look at class id: reclaims dead tail items and moves HOT and WARM
+ * tails down. Returns how many items it reclaimed or moved. */
+static int maintain_class(unsigned id)
 {
-    int moved = 0;
-    for (unsigned id = 1; id <= slabs_class_count(); id++) {
-        uint64_t total = 0;
-        rel_time_t cold_age = 0;
-        for (unsigned seg = 0; seg < SEGMENTS; seg++) {
-            pthread_mutex_lock(&lrus[id][seg].lock);
-            total += lrus[id][seg].bytes;
-            if (seg == SEG_COLD)
-                cold_age = tail_age(&lrus[id][seg]);
-            pthread_mutex_unlock(&lrus[id][seg].lock);
-        }
-        if (total == 0)
-            continue;
-        /* With COLD empty, nothing is old relative to it: limits only. */
-        rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
-        rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
-        moved += juggle_segment(id, SEG_HOT, total * (uint64_t)settings.hot_lru_pct / 100,
-                                hot_age, 500);
-        moved += juggle_segment(id, SEG_WARM, total * (uint64_t)settings.warm_lru_pct / 100,
-                                warm_age, 500);
+    uint64_t total = 0;
+    rel_time_t cold_age = 0;
+    for (unsigned seg = 0; seg < SEGMENTS; seg++) {
+        pthread_mutex_lock(&lrus[id][seg].lock);
+        total += lrus[id][seg].bytes;
+        if (seg == SEG_COLD)
+            cold_age = tail_age(&lrus[id][seg]);
+        pthread_mutex_unlock(&lrus[id][seg].lock);
     }
-    atomic_fetch_add(&maintainer_juggles, 1);
+    if (total == 0)
+        return 0;
+    /* Expired and flushed items at the tails give their memory back
+     * without waiting to be fetched or pushed out. */
+    int moved = reclaim_dead_tails(id, 500);
+    /* With COLD empty, nothing is old relative to it: limits only. */
+    rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
+    rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
+    moved += juggle_segment(id, SEG_HOT, total * (uint64_t)settings.hot_lru_pct / 100,
+                            hot_age, 500);
+    moved += juggle_segment(id, SEG_WARM, total * (uint64_t)settings.warm_lru_pct / 100,
+                            warm_age, 500);
     return moved;
 }
 
+#define MAINTAINER_MIN_SLEEP_US 1000
+#define MAINTAINER_MAX_SLEEP_US 1000000
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Each class has its own pace, as in memcached: a class where the last
+ * look found nothing to do is looked at 1/8 less often each time (up to
+ * once a second); one that had work is looked at twice as often. */
 static void *maintainer_main(void *arg)
 {
     (void)arg;
-    useconds_t sleep_us = 1000;
+    static uint64_t backoff_us[SLAB_CLASS_MAX], next_us[SLAB_CLASS_MAX];
     for (;;) {
-        usleep(sleep_us);
-        /* Busy: come back soon; idle: back off to a second. */
-        if (maintain_once() > 0)
-            sleep_us = sleep_us > 2000 ? sleep_us / 2 : 1000;
-        else if (sleep_us < 1000000)
-            sleep_us *= 2;
+        uint64_t now = monotonic_us(), sleep_us = MAINTAINER_MAX_SLEEP_US;
+        for (unsigned id = 1; id <= slabs_class_count(); id++) {
+            if (next_us[id] > now) {
+                if (next_us[id] - now < sleep_us)
+                    sleep_us = next_us[id] - now;
+                continue;
+            }
+            if (maintain_class(id) > 0) {
+                backoff_us[id] /= 2;
+                if (backoff_us[id] < MAINTAINER_MIN_SLEEP_US)
+                    backoff_us[id] = 0;
+            } else {
+                backoff_us[id] = backoff_us[id] ? backoff_us[id] + backoff_us[id] / 8
+                                                : MAINTAINER_MIN_SLEEP_US;
+                if (backoff_us[id] > MAINTAINER_MAX_SLEEP_US)
+                    backoff_us[id] = MAINTAINER_MAX_SLEEP_US;
+            }
+            next_us[id] = now + backoff_us[id];
+            if (backoff_us[id] < sleep_us)
+                sleep_us = backoff_us[id];
+        }
+        atomic_fetch_add(&maintainer_juggles, 1);
+        usleep((useconds_t)(sleep_us < MAINTAINER_MIN_SLEEP_US ? MAINTAINER_MIN_SLEEP_US : sleep_us));
     }
     return NULL;
 }

@@ -230,6 +230,7 @@ struct items_totals {
     uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t evicted_active, crawler_reclaimed, crawler_items_checked;
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
+    uint64_t direct_reclaims;   /* allocation tries that had to make room */
     uint64_t lru_maintainer_juggles;
 };
 
@@ -243,11 +244,14 @@ struct items_class_stats {
     rel_time_t evicted_time;    /* idle seconds of the last evicted item */
     uint64_t number_hot, number_warm, number_cold, number_temp;
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
+    uint64_t direct_reclaims;
 };
 void items_class_stats(unsigned id, struct items_class_stats *out);
 
 /* Counts an allocation that failed for lack of memory in class id. */
 void items_count_outofmemory(unsigned id);
 void items_totals(struct items_totals *out);
+/* stats reset: zeroes every counter above (not the item and byte counts). */
+void items_stats_reset(void);
 
 #endif

@@ -207,6 +207,14 @@ enum reassign_result slab_mover_reassign(int src, int dst)
     return REASSIGN_OK;
 }
 
+void slab_mover_stats_reset(void)
+{
+    atomic_store(&moved, 0);
+    atomic_store(&rescues, 0);
+    atomic_store(&evicted, 0);
+    atomic_store(&busy_items, 0);
+}
+
 void slab_mover_stats(struct slab_mover_stats *out)
 {
     out->slabs_moved = atomic_load(&moved);

@@ -30,5 +30,7 @@ struct slab_mover_stats {
     int running;                    /* 1 while a move is under way */
 };
 void slab_mover_stats(struct slab_mover_stats *out);
+/* stats reset: zeroes the counters (not running). */
+void slab_mover_stats_reset(void);
 
 #endif

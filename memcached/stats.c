@@ -57,7 +57,10 @@ void stats_slab_ops(unsigned id, struct slab_op_counts *out)
     }
 }
 
-void stats_lru_hits(unsigned id, uint64_t out[4])
+/* hits_to_* at the last stats reset. */
+static uint64_t lru_hits_baseline[SLAB_CLASS_MAX][4];
+
+static void sum_lru_hits(unsigned id, uint64_t out[4])
 {
     for (int seg = 0; seg < 4; seg++) {
         out[seg] = 0;
@@ -65,6 +68,27 @@ void stats_lru_hits(unsigned id, uint64_t out[4])
             out[seg] += atomic_load_explicit(&workers[i].stats.lru_hits[id][seg],
                                              memory_order_relaxed);
     }
+}
+
+void stats_lru_hits(unsigned id, uint64_t out[4])
+{
+    sum_lru_hits(id, out);
+    pthread_mutex_lock(&baseline_lock);
+    for (int seg = 0; seg < 4; seg++)
+        out[seg] -= lru_hits_baseline[id][seg];
+    pthread_mutex_unlock(&baseline_lock);
+}
+
+/* stats reset, storage side: the LRU, mover and crawler counters. */
+static void stats_reset_storage(void)
+{
+    pthread_mutex_lock(&baseline_lock);
+    for (unsigned id = 0; id < SLAB_CLASS_MAX; id++)
+        sum_lru_hits(id, lru_hits_baseline[id]);
+    pthread_mutex_unlock(&baseline_lock);
+    items_stats_reset();
+    slab_mover_stats_reset();
+    crawler_stats_reset();
 }
 
 void stats_aggregate(struct thread_stats_sum *out)
@@ -87,6 +111,7 @@ void stats_reset(void)
     atomic_store(&global_stats.listen_disabled_num, 0);
     atomic_store(&global_stats.time_in_listen_disabled_us, 0);
     prefix_stats_clear();
+    stats_reset_storage();
 }
 
 void stats_line(reply *r, const char *name, const char *fmt, ...)
@@ -234,7 +259,7 @@ void stats_general(reply *r)
     X("moves_to_cold", U64, ULL(it.moves_to_cold)) \
     X("moves_to_warm", U64, ULL(it.moves_to_warm)) \
     X("moves_within_lru", U64, ULL(it.moves_within_lru)) \
-    X("direct_reclaims", "%d", 0) \
+    X("direct_reclaims", U64, ULL(it.direct_reclaims)) \
     X("lru_bumps_dropped", "%d", 0)
 
 #define EMIT(name, fmt, value) if (general_stat_shown(name)) stats_line(r, name, fmt, value);
@@ -360,38 +385,43 @@ static void stats_items(reply *r)
         if (s.number == 0 && s.evicted == 0 && s.outofmemory == 0)
             continue;
         char name[64];
-        /* X(field, format, value): memcached's "items:<class>:<field>" lines. */
+        /* X(field, format, value, shown): memcached's "items:<class>:<field>"
+         * lines; the segment lines only with the segmented LRU, TEMP's only
+         * with temporary_ttl. */
+        bool seg = settings.lru_segmented, temp = seg && settings.temp_lru;
 #define ITEMS_STATS(X) \
-        X("number", U64, ULL(s.number)) \
-        X("number_hot", U64, ULL(s.number_hot)) \
-        X("number_warm", U64, ULL(s.number_warm)) \
-        X("number_cold", U64, ULL(s.number_cold)) \
-        X("age_hot", "%u", (unsigned)s.age_hot) \
-        X("age_warm", "%u", (unsigned)s.age_warm) \
-        X("age", "%u", (unsigned)s.age) \
-        X("mem_requested", U64, ULL(s.mem_requested)) \
-        X("evicted", U64, ULL(s.evicted)) \
-        X("evicted_nonzero", U64, ULL(s.evicted_nonzero)) \
-        X("evicted_time", "%u", (unsigned)s.evicted_time) \
-        X("outofmemory", U64, ULL(s.outofmemory)) \
-        X("tailrepairs", "%d", 0) \
-        X("reclaimed", U64, ULL(s.reclaimed)) \
-        X("expired_unfetched", U64, ULL(s.expired_unfetched)) \
-        X("evicted_unfetched", U64, ULL(s.evicted_unfetched)) \
-        X("evicted_active", "%d", 0) \
-        X("crawler_reclaimed", U64, ULL(s.crawler_reclaimed)) \
-        X("crawler_items_checked", U64, ULL(s.crawler_items_checked)) \
-        X("lrutail_reflocked", "%d", 0) \
-        X("moves_to_cold", U64, ULL(s.moves_to_cold)) \
-        X("moves_to_warm", U64, ULL(s.moves_to_warm)) \
-        X("moves_within_lru", U64, ULL(s.moves_within_lru)) \
-        X("direct_reclaims", "%d", 0) \
-        X("hits_to_hot", U64, ULL(hits[0])) \
-        X("hits_to_warm", U64, ULL(hits[1])) \
-        X("hits_to_cold", U64, ULL(hits[2])) \
-        X("hits_to_temp", U64, ULL(hits[3]))
-#define EMIT_ITEM(field, fmt, value) \
-        snprintf(name, sizeof(name), "items:%u:" field, id); stats_line(r, name, fmt, value);
+        X("number", U64, ULL(s.number), true) \
+        X("number_hot", U64, ULL(s.number_hot), seg) \
+        X("number_warm", U64, ULL(s.number_warm), seg) \
+        X("number_cold", U64, ULL(s.number_cold), seg) \
+        X("number_temp", U64, ULL(s.number_temp), temp) \
+        X("age_hot", "%u", (unsigned)s.age_hot, seg) \
+        X("age_warm", "%u", (unsigned)s.age_warm, seg) \
+        X("age", "%u", (unsigned)s.age, true) \
+        X("mem_requested", U64, ULL(s.mem_requested), true) \
+        X("evicted", U64, ULL(s.evicted), true) \
+        X("evicted_nonzero", U64, ULL(s.evicted_nonzero), true) \
+        X("evicted_time", "%u", (unsigned)s.evicted_time, true) \
+        X("outofmemory", U64, ULL(s.outofmemory), true) \
+        X("tailrepairs", "%d", 0, true) \
+        X("reclaimed", U64, ULL(s.reclaimed), true) \
+        X("expired_unfetched", U64, ULL(s.expired_unfetched), true) \
+        X("evicted_unfetched", U64, ULL(s.evicted_unfetched), true) \
+        X("evicted_active", "%d", 0, seg) \
+        X("crawler_reclaimed", U64, ULL(s.crawler_reclaimed), true) \
+        X("crawler_items_checked", U64, ULL(s.crawler_items_checked), true) \
+        X("lrutail_reflocked", "%d", 0, true) \
+        X("moves_to_cold", U64, ULL(s.moves_to_cold), seg) \
+        X("moves_to_warm", U64, ULL(s.moves_to_warm), seg) \
+        X("moves_within_lru", U64, ULL(s.moves_within_lru), seg) \
+        X("direct_reclaims", U64, ULL(s.direct_reclaims), seg) \
+        X("hits_to_hot", U64, ULL(hits[0]), seg) \
+        X("hits_to_warm", U64, ULL(hits[1]), seg) \
+        X("hits_to_cold", U64, ULL(hits[2]), seg) \
+        X("hits_to_temp", U64, ULL(hits[3]), seg)
+#define EMIT_ITEM(field, fmt, value, shown) \
+        if (shown) { snprintf(name, sizeof(name), "items:%u:" field, id); \
+                     stats_line(r, name, fmt, value); }
         ITEMS_STATS(EMIT_ITEM)
 #undef EMIT_ITEM
 #undef ITEMS_STATS
