@@ -412,8 +412,17 @@ int main(int argc, char **argv)
                 settings.hashpower_init, item_lock_power());
         return 1;
     }
-    assoc_init(settings.hashpower_init);
+    {
+        int power = settings.hashpower_init;
+        /* A restored cache comes back in a table of the power it had. */
+        int saved = (int)memfile_saved_hashpower();
+        if (saved > (int)item_lock_power() && (power == 0 || saved > power))
+            power = saved;
+        assoc_init(power);
+    }
     memfile_restore();
+    if (settings.large_pages)       /* -L: every class gets its first page now */
+        slabs_preallocate();
     if (settings.hash_expand)   /* -o no_hashexpand: never grow */
         assoc_start_expander();
     items_start_maintainer();

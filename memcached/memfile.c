@@ -14,12 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "assoc.h"
 #include "clock.h"
 #include "items.h"
 #include "settings.h"
 #include "slabs.h"
 
-#define META_MAGIC "memcached-sdt warm restart 3"   /* 3: chunked items, file address saved */
+#define META_MAGIC "memcached-sdt warm restart 4"   /* 4: the hash table's power saved */
 
 static char *mapping;
 static size_t mapping_size;
@@ -30,6 +31,7 @@ static struct {
     long long started;
     uint64_t cas;
     uintptr_t base;         /* where the file was mapped when saved */
+    unsigned hashpower;     /* the hash table's power when saved */
     size_t npages;
     uint8_t *owners;
 } saved;
@@ -71,8 +73,8 @@ static bool read_meta(FILE *f)
                 line);
         return false;
     }
-    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " pages=%zu\n", &saved.started,
-               &saved.cas, &saved.base, &saved.npages) != 4)
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu\n",
+               &saved.started, &saved.cas, &saved.base, &saved.hashpower, &saved.npages) != 5)
         return false;
     if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
         return false;
@@ -183,6 +185,11 @@ static void restore_value_chunk(item *it, unsigned id, void *arg)
         slabs_restore_chunk(id, it, item_chunk_restore(it));
 }
 
+unsigned memfile_saved_hashpower(void)
+{
+    return restore_pending ? saved.hashpower : 0;
+}
+
 void memfile_restore(void)
 {
     if (!restore_pending)
@@ -224,9 +231,9 @@ void memfile_save(void)
         const uint8_t *owners;
         size_t npages = slabs_region_pages(&owners);
         settings_fingerprint(fp, sizeof(fp));
-        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " base=%" PRIxPTR " pages=%zu\n",
+        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " base=%" PRIxPTR " hashpower=%u pages=%zu\n",
                 META_MAGIC, fp, (long long)process_started, items_cas_counter(),
-                (uintptr_t)mapping, npages);
+                (uintptr_t)mapping, assoc_hashpower(), npages);
         for (size_t i = 0; i < npages; i++)
             fprintf(f, "%u%c", owners[i], (i + 1) % 32 == 0 ? '\n' : ' ');
         fprintf(f, "\n");

@@ -14,6 +14,11 @@
  * then removed, so a crash later never restores a stale cache. */
 char *memfile_open(size_t size, bool *restorable);
 
+/* The hash table's power when the cache about to be restored was saved
+ * (0: nothing to restore). The table starts at that power, so a restored
+ * cache does not have to grow it again. */
+unsigned memfile_saved_hashpower(void);
+
 /* After slabs and items are initialised: rebuilds the cache from the
  * mapping if memfile_open() said it can. Prints what it did. */
 void memfile_restore(void);

@@ -39,7 +39,7 @@ struct settings {
     bool watch_enabled;       /* false with -W */
     bool lock_memory;         /* -k */
     bool maxconns_fast;       /* -o maxconns_fast: refuse over-limit clients at once */
-    bool large_pages;         /* -L (accepted; a hint only) */
+    bool large_pages;         /* -L: preallocate a page per class (no huge pages) */
     int backlog;              /* -b: listen backlog */
     enum protocol_choice binding_protocol; /* -B */
     int item_size_max;        /* -I: largest value + key + header, bytes */

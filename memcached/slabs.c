@@ -93,6 +93,27 @@ void slabs_init(size_t limit)
             fprintf(stderr, "slab class %3u: chunk size %9zu perslab %7u\n",
                     i, classes[i].size, classes[i].perpage);
     }
+    /* memcached's test hook: start the count of memory taken at a faked
+     * value (no memory is behind it), to exercise limits above 4 GB. */
+    const char *initial = getenv("T_MEMD_INITIAL_MALLOC");
+    if (initial != NULL) {
+        char *end;
+        unsigned long long v = strtoull(initial, &end, 10);
+        if (end != initial && *end == '\0')
+            atomic_store(&mem_used, (size_t)v);
+    }
+}
+
+static bool grow_class(struct slab_class *p, unsigned id);
+
+void slabs_preallocate(void)
+{
+    for (unsigned id = 1; id <= largest; id++) {
+        pthread_mutex_lock(&classes[id].lock);
+        if (classes[id].pages == 0)
+            grow_class(&classes[id], id);
+        pthread_mutex_unlock(&classes[id].lock);
+    }
 }
 
 unsigned slabs_clsid(size_t size)

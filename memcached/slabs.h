@@ -15,6 +15,10 @@
 /* Builds the class table. limit: bytes of item memory (-m). */
 void slabs_init(size_t limit);
 
+/* -L: gives every class its first page now, as memcached preallocates.
+ * Call after slabs_init() (and slabs_use_region()), before any allocation. */
+void slabs_preallocate(void);
+
 /* The class whose chunks fit size bytes, the largest class if no chunk
  * does (the item is chunked), or 0 if size exceeds -I. */
 unsigned slabs_clsid(size_t size);

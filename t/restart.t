@@ -120,4 +120,26 @@ is(mem_stats($s)->{curr_items}, 0, 'a restart with a different -m starts empty')
 like($srv->stderr_text, qr/clean cache/, 'and says so');
 mem_get_is($s, 'k1', undef, 'k1 is gone');
 
+# The hash table comes back at the power it had grown to, so a restored
+# cache does not grow it all over again.  (-o hashpower=13: 8192 buckets,
+# grown past 1.5 items a bucket.)
+{
+    my $hfile = "$dir/hash.mem";
+    my $hs = start_server(args => "-e $hfile -m 64 -o hashpower=13");
+    my $hsock = $hs->new_sock;
+    send_bytes($hsock, join '', map { "set h$_ 0 0 1 noreply\r\nh\r\n" } 1 .. 13_000);
+    my $st = poll_stats($hsock, undef, sub { $_[0]{curr_items} == 13_000 &&
+                                             $_[0]{hash_power_level} == 14 &&
+                                             !$_[0]{hash_is_expanding} });
+    is($st->{hash_power_level}, 14, '13000 items grow a power-13 table to 14');
+    is(graceful_stop($hs), 0, 'graceful stop with the grown table');
+    $hs = start_server(args => "-e $hfile -m 64 -o hashpower=13");
+    $hsock = $hs->new_sock;
+    $st = mem_stats($hsock);
+    is($st->{curr_items}, 13_000, 'all 13000 items restored');
+    is($st->{hash_power_level}, 14, 'the hash table comes back at power 14');
+    is($st->{hash_is_expanding}, 0, 'and is not growing again');
+    mem_get_is($hsock, 'h12345', 'h', 'a restored key is found in the restored table');
+}
+
 done_testing;
