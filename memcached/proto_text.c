@@ -30,6 +30,7 @@
 
 #define MAX_TOKENS 24
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
+#define LEADING_SPACES_MAX 100      /* before a long multi-get line, at most */
 
 extern void server_shutdown(void);
 
@@ -296,11 +297,30 @@ static void process_delete(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
     start_request(c, &rq, "delete");
-    if (ntokens < 2 || tokens[1].length > KEY_MAX_LENGTH) {
+    if (ntokens < 2) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
+    if (ntokens > 4) {
+        conn_error(c, "ERROR");     /* 1.6.18: not a delete command at all */
+        return;
+    }
     bool noreply = ntokens > 2 && is_noreply(&tokens[ntokens - 1]);
+    /* Arguments as memcached 1.6.18 takes them (the old hold time must be
+     * 0), which clients' conformance tests check; 1.6.45 ignores them. */
+    bool zero = ntokens > 2 && strcmp(tokens[2].value, "0") == 0;
+    if ((ntokens == 3 && !zero && !noreply) || (ntokens == 4 && !(zero && noreply))) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+        c->out.suppress = false;
+        return;
+    }
+    if (tokens[1].length > KEY_MAX_LENGTH) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        c->out.suppress = false;
+        return;
+    }
     enum delete_result r = op_delete(&rq, tokens[1].value, tokens[1].length, 0);
     c->out.suppress = noreply;
     out(c, r == DELETE_DELETED ? "DELETED\r\n" : "NOT_FOUND\r\n");
@@ -804,23 +824,32 @@ static void process_command(conn *c, char *line, size_t len)
 #undef IS
 }
 
+/* Whether buf[0..n), a line with no newline yet, may be the start of a
+ * long multi-get: at most LEADING_SPACES_MAX spaces, then "get " or
+ * "gets ". Anything else this long is garbage, and memcached hangs up on
+ * it. Reads nothing past buf[n-1]. */
+static bool may_be_multiget(const char *buf, size_t n)
+{
+    size_t lead = 0;
+    while (lead < n && lead <= LEADING_SPACES_MAX && buf[lead] == ' ')
+        lead++;
+    if (lead > LEADING_SPACES_MAX)
+        return false;
+    const char *p = buf + lead;
+    size_t rest = n - lead;
+    return (rest >= 4 && memcmp(p, "get ", 4) == 0) || (rest >= 5 && memcmp(p, "gets ", 5) == 0);
+}
+
 enum parse_result proto_text_process(conn *c)
 {
     if (!c->authenticated)
         return proto_auth_process(c);   /* -Y: nothing else before a login */
     char *nl = memchr(c->rcurr, '\n', c->rbytes);
     if (nl == NULL) {
-        if (c->rbytes > LINE_LIMIT_NO_NEWLINE) {
-            /* Only a multi-get may be this long; anything else is garbage
-             * and memcached hangs up on it. */
-            char *p = c->rcurr;
-            while (p < c->rcurr + c->rbytes && *p == ' ')
-                p++;
-            if (strncmp(p, "get ", 4) != 0 && strncmp(p, "gets ", 5) != 0) {
-                c->close_reason = "error";
-                c->state = CONN_CLOSE;
-                return PARSE_DONE;
-            }
+        if (c->rbytes > LINE_LIMIT_NO_NEWLINE && !may_be_multiget(c->rcurr, c->rbytes)) {
+            c->close_reason = "error";
+            c->state = CONN_CLOSE;
+            return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
     }
