@@ -758,7 +758,7 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
     for (unsigned seg = 0; seg < SEGMENTS; seg++) {
         struct lru *l = &lrus[id][seg];
         pthread_mutex_lock(&l->lock);
-        for (item *it = l->head; it != NULL; it = it->next) {
+        for (item *it = l->tail; it != NULL; it = it->prev) {
             bool flushed;
             if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
                 fn(it, arg);

@@ -155,9 +155,11 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
         if (p < end)
             p++;
         if (nkey > KEY_MAX_LENGTH) {
-            /* The whole request fails: no VALUE lines, and memcached's
-             * reply carries an extra empty line. */
-            reply_rollback(&c->out);
+            /* As memcached: the replies queued for this and the requests
+             * before it since the last flush are dropped, and the error
+             * carries an extra empty line. */
+            reply_reset(&c->out);
+            reply_mark(&c->out);
             conn_error(c, "CLIENT_ERROR bad command line format");
             out(c, "\r\n");
             return;
@@ -447,6 +449,8 @@ static void process_watch(conn *c, token *tokens, int ntokens)
         words[n++] = tokens[i].value;
     if (!settings.watch_enabled) {
         conn_error(c, "CLIENT_ERROR watch commands not allowed");
+    } else if (c->stacked > 0) {
+        conn_error(c, "ERROR cannot pipeline other commands before watch");
     } else if (!logger_parse_kinds(words, n, &kinds) || c->udp || c->tls) {
         conn_error(c, "ERROR");     /* a stream needs a plain stream socket */
     } else if (!logger_watcher_room()) {
@@ -651,16 +655,27 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
             out(c, "BUSY currently processing crawler request\r\n");
         else
             out(c, "OK\r\n");
-    } else if (strcmp(sub, "metadump") == 0 && ntokens >= 3) {
-        if (!settings.dump_enabled) {
-            conn_error(c, "ERROR metadump not allowed");
-        } else if (!parse_class_list(tokens[2].value, want)) {
+    } else if (strcmp(sub, "metadump") == 0 || strcmp(sub, "mgdump") == 0) {
+        bool meta = sub[1] == 'g';
+        if (ntokens != 3) {
+            conn_error(c, "ERROR");
+        } else if (!settings.dump_enabled) {
+            conn_error(c, meta ? "ERROR mgdump not allowed" : "ERROR metadump not allowed");
+        } else if (c->stacked > 0) {
+            conn_error(c, meta ? "ERROR cannot pipeline other commands before mgdump"
+                               : "ERROR cannot pipeline other commands before metadump");
+        } else if (strcmp(tokens[2].value, "hash") != 0 &&
+                   !parse_class_list(tokens[2].value, want)) {
             out(c, "BADCLASS invalid class id\r\n");
         } else {
+            /* "hash" (walk the hash table) lists the same live items. */
+            if (strcmp(tokens[2].value, "hash") == 0)
+                parse_class_list("all", want);
+            out(c, "OK\r\n");
             for (unsigned id = 1; id <= slabs_class_count(); id++)
                 if (want[id])
-                    items_foreach(id, metadump_item, &c->out);
-            out(c, "END\r\n");
+                    items_foreach(id, meta ? proto_meta_mgdump_item : metadump_item, &c->out);
+            out(c, meta ? "EN\r\n" : "END\r\n");
         }
     } else if (strcmp(sub, "enable") == 0) {
         crawler_set_enabled(true);
@@ -868,6 +883,7 @@ enum parse_result proto_text_process(conn *c)
         conn_error(c, "CLIENT_ERROR bad command line format");
     else
         process_command(c, line, len);
+    c->stacked++;
     /* Storage commands report their end once the value is in. */
     if (c->state != CONN_NREAD && probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));

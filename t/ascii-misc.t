@@ -140,4 +140,37 @@ expect_closed($q, 'nothing after quit is answered');
 my $alive = $srv->new_sock;
 send_expect($alive, "version\r\n", $vline, 'server still serves new connections after quit');
 
+# --- lru_crawler metadump / mgdump -----------------------------------------------
+# "OK", one line per live item (oldest first), then END (mgdump: "mg <key>"
+# lines, base64 with " b" for binary keys, then EN). Like watch, a dump
+# must come first in its read.
+{
+    my $srv3 = start_server(args => '-m 32');
+    my $c = $srv3->new_sock;
+    send_expect($c, "set d1 0 0 1\r\nx\r\n", "STORED\r\n", 'd1');
+    send_expect($c, "ms YmluYXJ5a2V5 1 b\r\ny\r\n", "HD\r\n", 'binary key');
+    send_expect($c, "set sp%ace 5 0 1\r\nz\r\n", "STORED\r\n", 'key with %');
+    for my $arg ('all', '1', 'hash') {
+        send_bytes($c, "lru_crawler metadump $arg\r\n");
+        my $text = '';
+        while (defined(my $l = read_line($c))) {
+            $text .= $l;
+            last if $l =~ /^END\r\n\z/ || $l =~ /^[A-Z_]+ .*\r\n\z/ && $l !~ /^OK/;
+        }
+        my @keys = $text =~ /^key=(\S+) /mg;
+        like($text, qr/\AOK\r\nkey=/, "metadump $arg starts with OK");
+        is("@keys", 'd1 binarykey sp%25ace', "metadump $arg: every item, oldest first");
+    }
+    send_expect($c, "lru_crawler mgdump all\r\n",
+                "OK\r\nmg d1\r\nmg YmluYXJ5a2V5 b\r\nmg sp%ace\r\nEN\r\n", 'mgdump all');
+    send_expect($c, "lru_crawler metadump all extra\r\n", "ERROR\r\n", 'metadump with an extra token');
+    send_expect($c, "lru_crawler metadump 99\r\n", "BADCLASS invalid class id\r\n", 'metadump bad class');
+    send_expect($c, "version\r\nlru_crawler metadump all\r\n",
+                "$vline" . "ERROR cannot pipeline other commands before metadump\r\n",
+                'metadump after version in one write: refused');
+    send_expect($c, "mn\r\nlru_crawler mgdump 1\r\n",
+                "MN\r\nOK\r\nmg d1\r\nmg YmluYXJ5a2V5 b\r\nmg sp%ace\r\nEN\r\n",
+                'mgdump after mn: served');
+}
+
 done_testing;
