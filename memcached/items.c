@@ -467,6 +467,8 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
                 l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
+            if (it->it_flags & ITEM_ACTIVE)
+                l->evicted_active++;
             if (logger_wants(LOG_EVICTIONS)) logger_log_eviction(it);
             if (probe_item_evict_enabled())
                 probe_item_evict(item_key(it), it->nkey, value_len(it), (int)id,
