@@ -318,6 +318,7 @@ static ssize_t conn_read_into(conn *c, char *dest, size_t room)
 static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
+    c->stacked = 0;     /* what was queued is sent before the next read */
     if (reply_pending(&c->out)) {
         c->state = CONN_WRITE;
         c->next_state = CONN_READ;
@@ -336,6 +337,8 @@ static int conn_send(conn *c)
         STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
         probe_conn_write(c->sfd, written);
     }
+    if (r == 1)
+        c->stacked = 0;
     return r;
 }
 

@@ -78,6 +78,9 @@ typedef struct conn {
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
     struct tls_conn *tls;           /* TLS session (tls.c), or NULL for plain */
     struct sasl_session *sasl;      /* -S: SASL session (sasl.c), or NULL */
+    int stacked;                    /* ASCII requests served since the replies
+                                     * were last flushed ("watch" and
+                                     * "lru_crawler metadump" must come first) */
     unsigned watch_kinds;           /* "watch": on close, the socket goes to
                                      * the logger (logger.h) with these kinds */
     struct conn *next, *prev;       /* the worker's list */

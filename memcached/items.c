@@ -469,6 +469,8 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
                 l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
+            if (it->it_flags & ITEM_ACTIVE)
+                l->evicted_active++;
             if (logger_wants(LOG_EVICTIONS)) logger_log_eviction(it);
             if (probe_item_evict_enabled())
                 probe_item_evict(item_key(it), it->nkey, value_len(it), (int)id,
@@ -816,7 +818,7 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
     for (unsigned seg = 0; seg < SEGMENTS; seg++) {
         struct lru *l = &lrus[id][seg];
         pthread_mutex_lock(&l->lock);
-        for (item *it = l->head; it != NULL; it = it->next) {
+        for (item *it = l->tail; it != NULL; it = it->prev) {
             bool flushed;
             if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
                 fn(it, arg);

@@ -192,8 +192,9 @@ void items_flush(rel_time_t when, bool immediate);
  * and freed. Takes the class's LRU lock for one item at a time. */
 void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed);
 
-/* Calls fn for every live item of class id, under the LRU lock (fn must
- * not block or take item locks). Used by lru_crawler metadump. */
+/* Calls fn for every live item of class id, oldest first in each LRU
+ * segment, under the LRU lock (fn must not block or take item locks).
+ * Used by lru_crawler metadump/mgdump. */
 void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg);
 
 /* Items linked in class id (for the slab mover and stats). */

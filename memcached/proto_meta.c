@@ -876,6 +876,34 @@ void proto_meta_command(conn *c, char *line, size_t len)
     case 'd': meta_delete(c, line, len); break;
     case 'a': meta_arith(c, line, len); break;
     case 'e': meta_debug(c, line, len); break;
-    case 'n': reply_str(&c->out, "MN\r\n"); break;
+    case 'n':
+        /* mn is a flush point: the replies so far are sent before the
+         * next request is read from the buffer (as memcached does). */
+        reply_str(&c->out, "MN\r\n");
+        if (c->udp == NULL) {
+            c->state = CONN_WRITE;
+            c->next_state = CONN_PARSE;
+        }
+        break;
     }
+}
+
+void proto_meta_mgdump_item(item *it, void *arg)
+{
+    reply *r = arg;
+    char *p = reply_space(r, 2 * (size_t)it->nkey + 16);
+    if (p == NULL)
+        return;
+    int n = 3;
+    memcpy(p, "mg ", 3);
+    if (it->it_flags & ITEM_KEY_BINARY) {
+        n += (int)b64_encode(item_key(it), it->nkey, p + n);
+        memcpy(p + n, " b", 2);
+        n += 2;
+    } else {
+        memcpy(p + n, item_key(it), it->nkey);
+        n += it->nkey;
+    }
+    memcpy(p + n, "\r\n", 2);
+    reply_commit(r, (size_t)n + 2);
 }

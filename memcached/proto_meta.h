@@ -25,4 +25,10 @@ static inline bool proto_meta_is_command(const char *cmd, size_t clen)
  * CONN_SWALLOW after an error). */
 void proto_meta_command(struct conn *c, char *line, size_t len);
 
+/* One "mg <key>\r\n" line of "lru_crawler mgdump" for it, queued on
+ * arg (a reply *); a key stored with b is given in base64, then " b".
+ * Fits items_foreach's callback. */
+struct item;
+void proto_meta_mgdump_item(struct item *it, void *arg);
+
 #endif

@@ -30,6 +30,7 @@
 
 #define MAX_TOKENS 24
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
+#define LEADING_SPACES_MAX 100      /* before a long multi-get line, at most */
 
 extern void server_shutdown(void);
 
@@ -154,9 +155,11 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
         if (p < end)
             p++;
         if (nkey > KEY_MAX_LENGTH) {
-            /* The whole request fails: no VALUE lines, and memcached's
-             * reply carries an extra empty line. */
-            reply_rollback(&c->out);
+            /* As memcached: the replies queued for this and the requests
+             * before it since the last flush are dropped, and the error
+             * carries an extra empty line. */
+            reply_reset(&c->out);
+            reply_mark(&c->out);
             conn_error(c, "CLIENT_ERROR bad command line format");
             out(c, "\r\n");
             return;
@@ -296,11 +299,30 @@ static void process_delete(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
     start_request(c, &rq, "delete");
-    if (ntokens < 2 || tokens[1].length > KEY_MAX_LENGTH) {
+    if (ntokens < 2) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
+    if (ntokens > 4) {
+        conn_error(c, "ERROR");     /* 1.6.18: not a delete command at all */
+        return;
+    }
     bool noreply = ntokens > 2 && is_noreply(&tokens[ntokens - 1]);
+    /* Arguments as memcached 1.6.18 takes them (the old hold time must be
+     * 0), which clients' conformance tests check; 1.6.45 ignores them. */
+    bool zero = ntokens > 2 && strcmp(tokens[2].value, "0") == 0;
+    if ((ntokens == 3 && !zero && !noreply) || (ntokens == 4 && !(zero && noreply))) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+        c->out.suppress = false;
+        return;
+    }
+    if (tokens[1].length > KEY_MAX_LENGTH) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        c->out.suppress = false;
+        return;
+    }
     enum delete_result r = op_delete(&rq, tokens[1].value, tokens[1].length, 0);
     c->out.suppress = noreply;
     out(c, r == DELETE_DELETED ? "DELETED\r\n" : "NOT_FOUND\r\n");
@@ -427,6 +449,8 @@ static void process_watch(conn *c, token *tokens, int ntokens)
         words[n++] = tokens[i].value;
     if (!settings.watch_enabled) {
         conn_error(c, "CLIENT_ERROR watch commands not allowed");
+    } else if (c->stacked > 0) {
+        conn_error(c, "ERROR cannot pipeline other commands before watch");
     } else if (!logger_parse_kinds(words, n, &kinds) || c->udp || c->tls) {
         conn_error(c, "ERROR");     /* a stream needs a plain stream socket */
     } else if (!logger_watcher_room()) {
@@ -631,16 +655,27 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
             out(c, "BUSY currently processing crawler request\r\n");
         else
             out(c, "OK\r\n");
-    } else if (strcmp(sub, "metadump") == 0 && ntokens >= 3) {
-        if (!settings.dump_enabled) {
-            conn_error(c, "ERROR metadump not allowed");
-        } else if (!parse_class_list(tokens[2].value, want)) {
+    } else if (strcmp(sub, "metadump") == 0 || strcmp(sub, "mgdump") == 0) {
+        bool meta = sub[1] == 'g';
+        if (ntokens != 3) {
+            conn_error(c, "ERROR");
+        } else if (!settings.dump_enabled) {
+            conn_error(c, meta ? "ERROR mgdump not allowed" : "ERROR metadump not allowed");
+        } else if (c->stacked > 0) {
+            conn_error(c, meta ? "ERROR cannot pipeline other commands before mgdump"
+                               : "ERROR cannot pipeline other commands before metadump");
+        } else if (strcmp(tokens[2].value, "hash") != 0 &&
+                   !parse_class_list(tokens[2].value, want)) {
             out(c, "BADCLASS invalid class id\r\n");
         } else {
+            /* "hash" (walk the hash table) lists the same live items. */
+            if (strcmp(tokens[2].value, "hash") == 0)
+                parse_class_list("all", want);
+            out(c, "OK\r\n");
             for (unsigned id = 1; id <= slabs_class_count(); id++)
                 if (want[id])
-                    items_foreach(id, metadump_item, &c->out);
-            out(c, "END\r\n");
+                    items_foreach(id, meta ? proto_meta_mgdump_item : metadump_item, &c->out);
+            out(c, meta ? "EN\r\n" : "END\r\n");
         }
     } else if (strcmp(sub, "enable") == 0) {
         crawler_set_enabled(true);
@@ -804,23 +839,32 @@ static void process_command(conn *c, char *line, size_t len)
 #undef IS
 }
 
+/* Whether buf[0..n), a line with no newline yet, may be the start of a
+ * long multi-get: at most LEADING_SPACES_MAX spaces, then "get " or
+ * "gets ". Anything else this long is garbage, and memcached hangs up on
+ * it. Reads nothing past buf[n-1]. */
+static bool may_be_multiget(const char *buf, size_t n)
+{
+    size_t lead = 0;
+    while (lead < n && lead <= LEADING_SPACES_MAX && buf[lead] == ' ')
+        lead++;
+    if (lead > LEADING_SPACES_MAX)
+        return false;
+    const char *p = buf + lead;
+    size_t rest = n - lead;
+    return (rest >= 4 && memcmp(p, "get ", 4) == 0) || (rest >= 5 && memcmp(p, "gets ", 5) == 0);
+}
+
 enum parse_result proto_text_process(conn *c)
 {
     if (!c->authenticated)
         return proto_auth_process(c);   /* -Y: nothing else before a login */
     char *nl = memchr(c->rcurr, '\n', c->rbytes);
     if (nl == NULL) {
-        if (c->rbytes > LINE_LIMIT_NO_NEWLINE) {
-            /* Only a multi-get may be this long; anything else is garbage
-             * and memcached hangs up on it. */
-            char *p = c->rcurr;
-            while (p < c->rcurr + c->rbytes && *p == ' ')
-                p++;
-            if (strncmp(p, "get ", 4) != 0 && strncmp(p, "gets ", 5) != 0) {
-                c->close_reason = "error";
-                c->state = CONN_CLOSE;
-                return PARSE_DONE;
-            }
+        if (c->rbytes > LINE_LIMIT_NO_NEWLINE && !may_be_multiget(c->rcurr, c->rbytes)) {
+            c->close_reason = "error";
+            c->state = CONN_CLOSE;
+            return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
     }
@@ -839,6 +883,7 @@ enum parse_result proto_text_process(conn *c)
         conn_error(c, "CLIENT_ERROR bad command line format");
     else
         process_command(c, line, len);
+    c->stacked++;
     /* Storage commands report their end once the value is in. */
     if (c->state != CONN_NREAD && probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));

@@ -140,13 +140,31 @@ static uint64_t curr_connections(void)
     return n > 0 ? n - 1 : 0;
 }
 
-/* Lines memcached shows only in some configurations. */
+/* Lines memcached shows only in some configurations: the slab mover's,
+ * the LRU crawler's and the LRU maintainer's when each is on. */
 static bool general_stat_shown(const char *name)
 {
+    static const char *const mover[] = {
+        "slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_inline_reclaim",
+        "slab_reassign_busy_items", "slab_reassign_busy_deletes", "slab_reassign_busy_nomem",
+        "slab_reassign_last_busy_status", "slab_reassign_running", "slabs_moved", NULL };
+    static const char *const crawler[] = { "lru_crawler_running", "lru_crawler_starts", NULL };
+    static const char *const maintainer[] = {
+        "lru_maintainer_juggles", "evicted_active", "moves_to_cold", "moves_to_warm",
+        "moves_within_lru", "direct_reclaims", "lru_bumps_dropped", NULL };
     if (strcmp(name, "rejected_connections") == 0)
         return settings.maxconns_fast;
     if (strcmp(name, "idle_kicks") == 0)
         return settings.idle_timeout > 0;
+    const struct { const char *const *names; bool on; } groups[] = {
+        { mover, settings.slab_reassign },
+        { crawler, settings.lru_crawler },
+        { maintainer, settings.lru_maintainer_thread },
+    };
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+        for (const char *const *n = groups[g].names; *n; n++)
+            if (strcmp(name, *n) == 0)
+                return groups[g].on;
     return true;
 }
 
@@ -187,6 +205,7 @@ void stats_general(reply *r)
     X("read_buf_bytes", "%lld", (long long)atomic_load(&global_stats.read_buf_bytes)) \
     X("read_buf_bytes_free", "%d", 0) \
     X("read_buf_oom", U64, ULL(atomic_load(&global_stats.read_buf_oom))) \
+    X("reserved_fds", "%d", 5 * settings.num_threads) \
     X("cmd_get", U64, ULL(t.get_cmds)) \
     X("cmd_set", U64, ULL(t.set_cmds)) \
     X("cmd_flush", U64, ULL(t.flush_cmds)) \

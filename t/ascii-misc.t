@@ -140,4 +140,103 @@ expect_closed($q, 'nothing after quit is answered');
 my $alive = $srv->new_sock;
 send_expect($alive, "version\r\n", $vline, 'server still serves new connections after quit');
 
+# --- lru_crawler metadump / mgdump -----------------------------------------------
+# "OK", one line per live item (oldest first), then END (mgdump: "mg <key>"
+# lines, base64 with " b" for binary keys, then EN). Like watch, a dump
+# must come first in its read.
+{
+    my $srv3 = start_server(args => '-m 32');
+    my $c = $srv3->new_sock;
+    send_expect($c, "set d1 0 0 1\r\nx\r\n", "STORED\r\n", 'd1');
+    send_expect($c, "ms YmluYXJ5a2V5 1 b\r\ny\r\n", "HD\r\n", 'binary key');
+    send_expect($c, "set sp%ace 5 0 1\r\nz\r\n", "STORED\r\n", 'key with %');
+    for my $arg ('all', '1', 'hash') {
+        send_bytes($c, "lru_crawler metadump $arg\r\n");
+        my $text = '';
+        while (defined(my $l = read_line($c))) {
+            $text .= $l;
+            last if $l =~ /^END\r\n\z/ || $l =~ /^[A-Z_]+ .*\r\n\z/ && $l !~ /^OK/;
+        }
+        my @keys = $text =~ /^key=(\S+) /mg;
+        like($text, qr/\AOK\r\nkey=/, "metadump $arg starts with OK");
+        is("@keys", 'd1 binarykey sp%25ace', "metadump $arg: every item, oldest first");
+    }
+    send_expect($c, "lru_crawler mgdump all\r\n",
+                "OK\r\nmg d1\r\nmg YmluYXJ5a2V5 b\r\nmg sp%ace\r\nEN\r\n", 'mgdump all');
+    send_expect($c, "lru_crawler metadump all extra\r\n", "ERROR\r\n", 'metadump with an extra token');
+    send_expect($c, "lru_crawler metadump 99\r\n", "BADCLASS invalid class id\r\n", 'metadump bad class');
+    send_expect($c, "version\r\nlru_crawler metadump all\r\n",
+                "$vline" . "ERROR cannot pipeline other commands before metadump\r\n",
+                'metadump after version in one write: refused');
+    send_expect($c, "mn\r\nlru_crawler mgdump 1\r\n",
+                "MN\r\nOK\r\nmg d1\r\nmg YmluYXJ5a2V5 b\r\nmg sp%ace\r\nEN\r\n",
+                'mgdump after mn: served');
+}
+
+# --- which lines "stats" prints --------------------------------------------------
+# memcached 1.6.45's general stats, in its order, with every part on; the
+# slab mover's, the LRU crawler's and the LRU maintainer's lines are left
+# out when that part is off (and rejected_connections without maxconns_fast).
+{
+    my @all = qw(pid uptime time version libevent pointer_size rusage_user rusage_system
+        max_connections curr_connections total_connections rejected_connections
+        connection_structures response_obj_oom response_obj_count response_obj_bytes
+        read_buf_count read_buf_bytes read_buf_bytes_free read_buf_oom reserved_fds cmd_get
+        cmd_set cmd_flush cmd_touch cmd_meta get_hits get_misses get_expired get_flushed
+        delete_misses delete_hits incr_misses incr_hits decr_misses decr_hits cas_misses
+        cas_hits cas_badval touch_hits touch_misses store_too_large store_no_memory auth_cmds
+        auth_errors bytes_read bytes_written limit_maxbytes accepting_conns
+        listen_disabled_num time_in_listen_disabled_us threads conn_yields hash_power_level
+        hash_bytes hash_is_expanding slab_reassign_rescues slab_reassign_chunk_rescues
+        slab_reassign_inline_reclaim slab_reassign_busy_items slab_reassign_busy_deletes
+        slab_reassign_busy_nomem slab_reassign_last_busy_status slab_reassign_running
+        slabs_moved lru_crawler_running lru_crawler_starts lru_maintainer_juggles
+        malloc_fails log_worker_dropped log_worker_written log_watcher_skipped
+        log_watcher_sent log_watchers unexpected_napi_ids round_robin_fallback bytes
+        curr_items total_items slab_global_page_pool expired_unfetched evicted_unfetched
+        evicted_active evictions reclaimed crawler_reclaimed crawler_items_checked
+        lrutail_reflocked moves_to_cold moves_to_warm moves_within_lru direct_reclaims
+        lru_bumps_dropped);
+    my %group = (
+        mover => [qw(slab_reassign_rescues slab_reassign_chunk_rescues slab_reassign_inline_reclaim
+                     slab_reassign_busy_items slab_reassign_busy_deletes slab_reassign_busy_nomem
+                     slab_reassign_last_busy_status slab_reassign_running slabs_moved)],
+        crawler => [qw(lru_crawler_running lru_crawler_starts)],
+        maintainer => [qw(lru_maintainer_juggles evicted_active moves_to_cold moves_to_warm
+                          moves_within_lru direct_reclaims lru_bumps_dropped)],
+        fast => ['rejected_connections'],
+    );
+    for my $case (['', []], ['-o no_lru_crawler', ['crawler']],
+                  ['-o no_lru_maintainer', ['maintainer']],
+                  ['-o no_lru_crawler,no_lru_maintainer', ['crawler', 'maintainer']],
+                  ['-o no_slab_reassign', ['mover']],
+                  ['-o no_modern', ['mover', 'crawler', 'maintainer', 'fast']],
+                  ['-o no_maxconns_fast', ['fast']]) {
+        my ($flags, $off) = @$case;
+        my %drop = map { ($_ => 1) } map { @{ $group{$_} } } @$off;
+        my @want = grep { !$drop{$_} } @all;
+        my $srv4 = start_server(args => "-m 32 -t 3 $flags");
+        my $c = $srv4->new_sock;
+        send_bytes($c, "stats\r\n");
+        my (@got, %val);
+        while (defined(my $l = read_line($c))) {
+            last if $l eq "END\r\n";
+            my ($n, $v) = $l =~ /^STAT (\S+) (.*)\r\n\z/ or last;
+            push @got, $n;
+            $val{$n} = $v;
+        }
+        is("@got", "@want", 'stats lines with ' . ($flags || 'defaults') . ' (' . scalar(@want) . ')');
+        is($val{reserved_fds}, 15, 'reserved_fds: five per worker thread');
+        $srv4->stop;
+    }
+    # Switching the crawler off at run time drops its lines too.
+    my $srv5 = start_server(args => '-m 32');
+    my $c = $srv5->new_sock;
+    send_expect($c, "lru_crawler disable\r\n", "OK\r\n", 'lru_crawler disable');
+    my $st = mem_stats($c);
+    ok(!exists $st->{lru_crawler_running} && !exists $st->{lru_crawler_starts},
+       'no crawler lines once it is disabled');
+    $srv5->stop;
+}
+
 done_testing;

@@ -110,6 +110,27 @@ send_expect($s, "gats\r\n", "CLIENT_ERROR bad command line format\r\n", 'gats wi
 send_expect($s, "gat 10 $k251\r\n", "CLIENT_ERROR bad command line format\r\n\r\n", 'gat with a 251-byte key');
 mem_get_is($s, 'k1', 'v1', 'k1 still there at the end');
 
+# A get with an over-long key, pipelined: memcached drops every reply
+# queued since the last flush (this read's earlier requests), answers the
+# error with an extra empty line, then goes on with the requests after it.
+# "mn" is a flush point: replies before it are kept.
+{
+    my $c = $srv->new_sock;
+    send_expect($c, "set k25 0 0 2\r\nv1\r\nget $k251\r\nget k25\r\n",
+                "CLIENT_ERROR bad command line format\r\n\r\nVALUE k25 0 2\r\nv1\r\nEND\r\n",
+                'set, get of a 251-byte key, get in one write: the STORED is dropped');
+    mem_get_is($c, 'k25', 'v1', 'the set was done all the same');
+    send_bytes($c, "get $k251\r\nget $k251\r\nversion\r\n");
+    is(mc_escape(read_line($c) // ''), mc_escape("CLIENT_ERROR bad command line format\r\n"),
+       'two such gets in one write: one error ...');
+    is(mc_escape(read_line($c) // ''), '\r\n', '... its empty line ...');
+    like(read_line($c) // '', qr/^VERSION /, '... then the version');
+    send_bytes($c, "version\r\nmn\r\nget k25 $k251\r\nmn\r\n");
+    like(read_line($c) // '', qr/^VERSION /, 'replies before an mn are kept');
+    send_expect($c, '', "MN\r\nCLIENT_ERROR bad command line format\r\n\r\nMN\r\n",
+                '... and the error follows the mn');
+}
+
 # get_hits/misses and touch stats move as expected for gat.
 my $st = mem_stats($s);
 send_expect($s, "gat 0 k1 nope\r\n", "VALUE k1 1 2\r\nv1\r\nEND\r\n", 'gat for stats');

@@ -161,6 +161,58 @@ exchange("SET k 0 0 1\r\n", "ERROR\r\n", 'upper-case command');
     send_expect($c, ('w' x 3000) . "\r\n", "ERROR\r\n", '3 KB junk line sent at once: ERROR');
 }
 
+# Leading spaces before a long line: at most 100 may come before "get ";
+# more, or a line of spaces only, is garbage and closes the connection.
+# 16,384 spaces fill the whole first read (once an out-of-bounds read).
+{
+    my $c = $srv->new_sock;
+    send_bytes($c, ' ' x 16384);
+    expect_closed($c, '16384 spaces without newline in one write: closed');
+    my $d = $srv->new_sock;
+    send_bytes($d, ' ' x 3000);
+    expect_closed($d, '3000 spaces without newline: closed');
+}
+{
+    my $c = $srv->new_sock;
+    send_bytes($c, (' ' x 100) . 'get ' . join(' ', map { "key$_" } 1 .. 600));
+    sleep 0.3;
+    send_expect($c, "\r\n", "ERROR\r\n", '100 spaces then a long get: kept open (then ERROR for the leading space)');
+    my $d = $srv->new_sock;
+    send_bytes($d, (' ' x 101) . 'get ' . join(' ', map { "key$_" } 1 .. 600));
+    expect_closed($d, '101 spaces then a long get: closed');
+    my $e = $srv->new_sock;
+    send_bytes($e, (' ' x 2100) . 'ge');
+    expect_closed($e, 'spaces then a cut "get" at the end of the data: closed');
+}
+send_expect($s, "version\r\n", $VLINE, 'server still serves after the space floods');
+
+# --- delete arguments ---------------------------------------------------------------------
+# As memcached 1.6.18 (and libmemcached's memccapable) has it: an old hold
+# time must be 0; more than two arguments is not a delete command.
+# (1.6.45 ignores the arguments.)
+my $DUSAGE = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n";
+send_expect($s, "set dk 0 0 1\r\nx\r\n", "STORED\r\n", 'dk stored');
+exchange("delete dk 5\r\n", $DUSAGE, 'delete with a non-zero time');
+exchange("delete dk -1\r\n", $DUSAGE, 'delete with a negative time');
+exchange("delete dk bar\r\n", $DUSAGE, 'delete with a word for a time');
+exchange("delete dk 00\r\n", $DUSAGE, 'delete with "00" for a time');
+exchange("delete dk 0 0\r\n", $DUSAGE, 'delete with two zeros');
+exchange("delete dk noreply 0\r\n", $DUSAGE, 'delete with noreply before the time');
+exchange("delete dk 0 bar\r\n", $DUSAGE, 'delete with a word after the time');
+exchange("delete dk 5 noreply\r\n", '', 'delete with a non-zero time and noreply: silent');
+exchange("delete a b c d e\r\n", "ERROR\r\n", 'delete with five arguments: ERROR');
+mem_get_is($s, 'dk', 'x', 'dk still there after the refused deletes');
+exchange("delete " . ('D' x 251) . " 5\r\n", $DUSAGE, 'argument check comes before the key length');
+exchange("delete " . ('D' x 251) . " 0\r\n", $BAD, 'over-long key with a zero time');
+exchange("delete dk 0\r\n", "DELETED\r\n", 'delete with time 0');
+send_expect($s, "set dk 0 0 1\r\nx\r\n", "STORED\r\n", 'dk stored again');
+exchange("delete dk 0 noreply\r\n", '', 'delete with time 0 and noreply');
+mem_get_is($s, 'dk', undef, 'dk deleted');
+send_expect($s, "set dk 0 0 1\r\nx\r\n", "STORED\r\n", 'dk stored again');
+exchange("delete dk noreply\r\n", '', 'delete noreply: no reply');
+mem_get_is($s, 'dk', undef, 'delete noreply deleted dk');
+exchange("delete dk\r\n", "NOT_FOUND\r\n", 'delete of a missing key');
+
 # --- HTTP ---------------------------------------------------------------------------------
 {
     my $c = $srv->new_sock;

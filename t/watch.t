@@ -212,4 +212,21 @@ $srv->stop;
     $srv2->stop;
 }
 
+# watch must come first in its read: after other requests whose replies
+# are not yet flushed (noreply and quiet ones too) memcached refuses it;
+# "mn" flushes, so watch may follow it.
+{
+    my $PIPE = "ERROR cannot pipeline other commands before watch\r\n";
+    my $srv = start_server(args => '-m 64');
+    my $c = $srv->new_sock;
+    send_bytes($c, "version\r\nwatch\r\n");
+    like(read_line($c) // '', qr/^VERSION /, 'version answered');
+    send_expect($c, '', $PIPE, 'watch after version in one write: refused');
+    send_expect($c, "watch\r\nversion\r\n", "OK\r\n", 'watch alone in its read: OK');
+    my $d = $srv->new_sock;
+    send_expect($d, "set wq 0 0 1 noreply\r\nx\r\nwatch\r\n", $PIPE, 'after a noreply set: refused');
+    send_expect($d, "mg nope q\r\nwatch\r\n", $PIPE, 'after a quiet mg: refused');
+    send_expect($d, "mg nope q\r\nmn\r\nwatch\r\n", "MN\r\nOK\r\n", 'after mn: accepted');
+}
+
 done_testing();
