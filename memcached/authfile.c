@@ -12,6 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Longest user name memcached accepts in the file; a longer one makes the
+ * whole file malformed (a file with overlong entries is the input class of
+ * CVE-2021-37519). */
+#define AUTH_USER_MAX 254
+
 struct auth_entry {
     const char *user;
     size_t ulen;
@@ -70,8 +75,9 @@ static enum authfile_result read_file(const char *path, char **out, size_t *outl
 
 /* Splits text into entries. Each line, the last one with or without a
  * newline, is "user:password"; the password ends at '\r' or the line's end.
- * A line without ':' before any NUL byte (an empty line, or an empty file)
- * is malformed, as in memcached; a NUL also ends a password. */
+ * A line without ':' before any NUL byte (an empty line, or an empty file),
+ * or whose user name is longer than AUTH_USER_MAX, is malformed, as in
+ * memcached; a NUL also ends a password. */
 static enum authfile_result parse(struct auth_table *t)
 {
     const char *p = t->text, *end = t->text + t->len;
@@ -87,7 +93,8 @@ static enum authfile_result parse(struct auth_table *t)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = nl ? nl : end;
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon == NULL || memchr(p, '\0', (size_t)(colon - p)) != NULL)
+        if (colon == NULL || memchr(p, '\0', (size_t)(colon - p)) != NULL ||
+            (size_t)(colon - p) > AUTH_USER_MAX)
             return AUTHFILE_MALFORMED;
         struct auth_entry *e = &t->entries[t->count++];
         e->user = p;

@@ -172,6 +172,12 @@ void item_unlink_locked(item *it, uint32_t hv);
 /* Unlinks old_it and links new_it in its place. Caller holds item_lock(hv). */
 void item_replace_locked(item *old_it, item *new_it, uint32_t hv);
 
+/* References a lookup for a reply may leave on one item: a multi-get that
+ * names a key again and again keeps one per mention until it is sent, and
+ * the 16-bit count must never wrap (CVE-2018-1000127). Past this, such a
+ * lookup reads as a miss, as memcached's does (near 60000 there too). */
+#define ITEM_REFCOUNT_READERS_MAX 60000
+
 /* Drops one reference; frees the item when it was the last. No lock needed. */
 void item_release(item *it);
 

@@ -29,6 +29,7 @@
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
+#include "sandbox.h"
 #include "sasl.h"
 #include "thread.h"
 #include "tls.h"
@@ -458,6 +459,8 @@ int main(int argc, char **argv)
         event_add(hup, NULL);
     }
 
+    if (settings.drop_privileges)
+        sandbox_enter();    /* -o drop_privileges: from here on, serving calls only */
     event_base_dispatch(main_base);
 
     /* Orderly stop: no new clients, close the open ones, exit 0. */

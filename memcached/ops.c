@@ -63,13 +63,28 @@ static void log_lookup(const op_request *rq, const char *key, size_t nkey,
 
 static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
+/* item_get_locked for a lookup whose reference a reply keeps: an item that
+ * already has ITEM_REFCOUNT_READERS_MAX references reads as a miss. Other
+ * lookups hold theirs briefly, so they cannot take the count past 16 bits. */
+static item *get_for_reply_locked(const char *key, size_t nkey, uint32_t hv, bool do_update,
+                                  enum lookup_outcome *outcome)
+{
+    item *it = item_get_locked(key, nkey, hv, do_update, outcome);
+    if (it != NULL && __atomic_load_n(&it->refcount, __ATOMIC_RELAXED) > ITEM_REFCOUNT_READERS_MAX) {
+        item_release(it);   /* not the last reference: the link holds one */
+        *outcome = LOOKUP_MISS;
+        return NULL;
+    }
+    return it;
+}
+
 item *op_get(const op_request *rq, const char *key, size_t nkey,
              bool touch, rel_time_t exptime)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     item_lock(hv);
-    item *it = item_get_locked(key, nkey, hv, true, &outcome);
+    item *it = get_for_reply_locked(key, nkey, hv, true, &outcome);
     if (it != NULL && touch)
         it->exptime = exptime;
     item_unlock(hv);
@@ -379,7 +394,7 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
     enum lookup_outcome outcome;
     memset(r, 0, sizeof(*r));
     item_lock(hv);
-    item *it = item_get_locked(key, nkey, hv, false, &outcome);
+    item *it = get_for_reply_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
         r->fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
         r->time_before = it->time;

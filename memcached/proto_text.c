@@ -20,6 +20,7 @@
 #include "probes.h"
 #include "proto_auth.h"
 #include "proto_meta.h"
+#include "sandbox.h"
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
@@ -558,6 +559,20 @@ static void process_debugtime(conn *c, token *tokens, int ntokens)
 #endif
 }
 
+/* misbehave (debug build only): makes a system call no serving path makes;
+ * with -o drop_privileges the filter kills the process, else "OK". */
+static void process_misbehave(conn *c)
+{
+#ifdef MC_DEBUG_BUILD
+    if (sandbox_misbehave())
+        out(c, "OK\r\n");
+    else
+        conn_error(c, "ERROR");
+#else
+    conn_error(c, "ERROR");
+#endif
+}
+
 /* debugsleep <ms> [key] (debug build only): holds the worker for ms
  * milliseconds, then replies OK; request__done reports it (cmd
  * "debugsleep", status "ok"), so tracing tools can be shown a slow request. */
@@ -829,6 +844,8 @@ static void process_command(conn *c, char *line, size_t len)
         process_debugtime(c, tokens, ntokens);
     else if (IS("debugsleep"))
         process_debugsleep(c, tokens, ntokens);
+    else if (IS("misbehave"))
+        process_misbehave(c);
     else if (tokens[ntokens - 1].length >= 5 &&
              memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
         /* Someone pointed a web client at us: hang up, as memcached does. */

@@ -56,6 +56,6 @@ void settings_init(void)
         .watcher_logbuf_size = 256 * 1024,
         .worker_logbuf_size = 64 * 1024,
         .hash_expand = true,
-        .drop_privileges = true,
+        .drop_privileges = false,
     };
 }

@@ -81,7 +81,8 @@ struct settings {
     bool hash_expand;         /* false with no_hashexpand: the table never grows */
     uint32_t *slab_sizes;     /* slab_sizes: chunk sizes, 0-terminated; NULL: use -f */
     bool track_sizes;         /* track_sizes: "stats sizes" reports item sizes */
-    bool drop_privileges;     /* [no_]drop_privileges (accepted; no sandboxing here) */
+    bool drop_privileges;     /* -o drop_privileges: seccomp filter after start-up
+                               * (sandbox.h; off by default, as memcached) */
     uint32_t sock_cookie_id;  /* sock_cookie_id: SO_MARK for listening sockets; 0: none */
 };
 

@@ -2,6 +2,8 @@
  * group's lines are one list, in memcached's order. */
 #include "stats.h"
 
+#include "config.h"     /* ENABLE_SECCOMP */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,11 +354,17 @@ void stats_settings(reply *r)
     X("read_buf_mem_limit", "%u", settings.read_buf_mem_limit) \
     X("track_sizes", "%s", YESNO(settings.track_sizes)) \
     X("inline_ascii_response", "%s", "no") \
+    DROP_PRIVILEGES_STAT(X) \
     X("num_napi_ids", "%d", settings.num_napi_ids) \
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
     X("client_flags_size", "%d", 4)
 
 /* TLS builds list ssl_* where memcached does: before num_napi_ids. */
+#ifdef ENABLE_SECCOMP       /* memcached lists it where it can drop privileges */
+#define DROP_PRIVILEGES_STAT(X) X("drop_privileges", "%s", YESNO(settings.drop_privileges))
+#else
+#define DROP_PRIVILEGES_STAT(X)
+#endif
 #define EMIT(name, fmt, value) \
     if (strcmp(name, "num_napi_ids") == 0) tls_stats_settings(r); \
     stats_line(r, name, fmt, value);

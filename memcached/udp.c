@@ -36,15 +36,20 @@ int udp_receive(conn *c)
         }
         STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
         probe_conn_read(c->sfd, (int64_t)n);
-        /* Like memcached: a header alone, or a request announced as more
-         * than one datagram, is dropped without a reply. */
-        if (n <= UDP_HEADER_SIZE || get_be16(c->rbuf + 4) != 1)
-            return 0;
-        up->request_id = get_be16(c->rbuf);
-        c->rcurr = c->rbuf + UDP_HEADER_SIZE;
-        c->rbytes = (size_t)n - UDP_HEADER_SIZE;
-        return 1;
+        return udp_accept_datagram(c, (size_t)n);
     }
+}
+
+int udp_accept_datagram(conn *c, size_t n)
+{
+    /* Like memcached: a header alone, or a request announced as more
+     * than one datagram, is dropped without a reply. */
+    if (n <= UDP_HEADER_SIZE || get_be16(c->rbuf + 4) != 1)
+        return 0;
+    c->udp->request_id = get_be16(c->rbuf);
+    c->rcurr = c->rbuf + UDP_HEADER_SIZE;
+    c->rbytes = n - UDP_HEADER_SIZE;
+    return 1;
 }
 
 /* Walks a reply's iovecs as one byte stream. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "probes.h"
+#include "sandbox.h"
 #include "sasl.h"
 #include "settings.h"
 #include "tls.h"
@@ -106,8 +107,13 @@ void usage(void)
            "   - track_sizes:         enable reports for 'stats sizes' command.\n"
            "   - modern:              enables options which will be default in future.\n"
            "                          currently: nothing\n"
-           "   - no_modern:           uses defaults of previous major version (1.4.x)\n"
-           "   - [no_]drop_privileges, [no_]inline_ascii_resp, resp_obj_mem_limit:\n"
+           "   - no_modern:           uses defaults of previous major version (1.4.x)\n");
+    if (sandbox_built())    /* memcached lists these only where it can drop them */
+        printf("   - drop_privileges:     enable dropping extra syscall privileges\n"
+               "   - no_drop_privileges:  disable drop_privileges in case it causes issues with\n"
+               "                          some customisation.\n"
+               "                          (default is no_drop_privileges)\n");
+    printf("   - [no_]inline_ascii_resp, resp_obj_mem_limit:\n"
            "                          accepted for compatibility; no effect here\n"
            "   - sock_cookie_id:      attributes an ID (SO_MARK) to listening sockets for\n"
            "                          ip filtering/firewalls\n");
