@@ -22,6 +22,8 @@
 #define HEADER_LEN 24
 /* memcached refuses, and hangs up on, a body above 1 GB (its largest -I). */
 #define BODY_MAX (1024u * 1024u * 1024u)
+/* memcached's read buffer: a header with its extras and key must fit. */
+#define HEAD_MAX 16384u
 /* incr/decr: this exptime means "do not create a missing key". */
 #define ARITH_NO_CREATE 0xffffffffu
 
@@ -237,8 +239,10 @@ static void error_and_close(conn *c, uint16_t status)
     c->next_state = CONN_CLOSE;
 }
 
-/* Answers "Unknown command" and skips the n body bytes that follow (a
- * reply with nothing to skip is flushed, as memcached does). */
+/* Answers "Unknown command" and skips the n bytes that follow (a reply
+ * with nothing to skip is flushed, as memcached does). For an opcode it
+ * does not serve, memcached skips the whole body length after the extras
+ * and key it already consumed, so n may reach into the next packet. */
 static void refuse_unknown(conn *c, uint32_t n)
 {
     size_t here = c->rbytes < n ? c->rbytes : n;
@@ -620,6 +624,19 @@ enum parse_result proto_binary_process(conn *c)
     req->opaque = get32(h + 12);
     req->cas = get64(h + 16);
     uint8_t op = base_opcode(req->opcode, &req->quiet);
+
+    /* Header, extras and key are buffered whole before anything is judged
+     * (memcached reads them before it looks at the lengths). One that can
+     * never fit memcached's read buffer is a hang-up without a reply. */
+    size_t head = HEADER_LEN + req->extlen + req->keylen;
+    if (c->rbytes < head) {
+        if (c->rbytes >= HEAD_MAX) {
+            c->close_reason = "error";
+            c->state = CONN_CLOSE;
+            return PARSE_DONE;
+        }
+        return PARSE_NEED_MORE;
+    }
     int shape = shape_ok(op, req);
 
     /* Header faults: answered without reading the body, then hang up. */
@@ -635,9 +652,9 @@ enum parse_result proto_binary_process(conn *c)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
         reply_mark(&c->out);
-        probe_process_command_start(c->sfd, c->rcurr, HEADER_LEN);
-        c->rcurr += HEADER_LEN;
-        c->rbytes -= HEADER_LEN;
+        probe_process_command_start(c->sfd, c->rcurr, (int)head);
+        c->rcurr += head;
+        c->rbytes -= head;
         if (fault != 0)
             error_and_close(c, fault);
         else
@@ -646,9 +663,6 @@ enum parse_result proto_binary_process(conn *c)
         return PARSE_DONE;
     }
 
-    size_t head = HEADER_LEN + req->extlen + req->keylen;
-    if (c->rbytes < head)
-        return PARSE_NEED_MORE;
     if ((op == OP_SASL_AUTH || op == OP_SASL_STEP) && sasl_data_wanted(req) &&
         c->rbytes < HEADER_LEN + (size_t)req->bodylen)
         return PARSE_NEED_MORE;     /* -S: the exchange's data, whole */
