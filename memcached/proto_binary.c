@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "ops.h"
+#include "prefix_stats.h"
 #include "probes.h"
 #include "sasl.h"
 #include "settings.h"
@@ -573,8 +574,48 @@ static void bin_sasl(conn *c, uint8_t op, const char *key, size_t nkey)
     }
 }
 
-/* stat: no key is the general group; "reset" and "settings" match as
- * prefixes (as in memcached); other keys name a group. Each stat is a
+/* Whether key[0..nkey) starts with the NUL-terminated word. */
+static bool has_prefix(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey >= n && memcmp(key, word, n) == 0;
+}
+
+/* stat "detail on|off|dump" (sub: what follows "detail", matched as a
+ * prefix as memcached does): on and off answer with the terminator alone;
+ * dump sends the whole "PREFIX ...\r\nEND\r\n" text as the value of one
+ * stat named "detailed". Under -X, or for anything else: "Not found". */
+static void bin_stat_detail(conn *c, const char *sub, size_t nsub)
+{
+    if (!settings.dump_enabled) {
+        send_error(c, ST_KEY_ENOENT);
+    } else if (has_prefix(sub, nsub, " dump")) {
+        reply text;
+        reply_init(&text);
+        prefix_stats_dump(&text);
+        reply_text(&text, "END\r\n", 5);
+        size_t n = 0;
+        for (int i = 0; i < text.iovcnt; i++)
+            n += text.iov[i].iov_len;
+        if (put_reply(c, ST_SUCCESS, 0, 8, (uint32_t)(8 + n), 0, "detailed", 8)) {
+            for (int i = 0; i < text.iovcnt; i++)
+                reply_text(&c->out, text.iov[i].iov_base, text.iov[i].iov_len);
+        }
+        reply_free(&text);
+        put_success(c, 0);
+    } else if (has_prefix(sub, nsub, " on")) {
+        settings.detail_enabled = true;
+        put_success(c, 0);
+    } else if (has_prefix(sub, nsub, " off")) {
+        settings.detail_enabled = false;
+        put_success(c, 0);
+    } else {
+        send_error(c, ST_KEY_ENOENT);
+    }
+}
+
+/* stat: no key is the general group; "reset", "settings" and "detail"
+ * match as prefixes (as in memcached); other keys name a group. Each stat is a
  * packet, and an empty packet ends the list. */
 static void bin_stat(conn *c, const char *key, size_t nkey)
 {
@@ -587,6 +628,10 @@ static void bin_stat(conn *c, const char *key, size_t nkey)
         stats_reset();
     } else if (nkey >= 8 && memcmp(key, "settings", 8) == 0) {
         stats_settings(&text);
+    } else if (nkey >= 6 && memcmp(key, "detail", 6) == 0) {
+        bin_stat_detail(c, key + 6, nkey - 6);
+        reply_free(&text);
+        return;
     } else {
         char group[KEY_MAX_LENGTH + 1];
         memcpy(group, key, nkey);
