@@ -598,8 +598,8 @@ static void conn_drive(conn *c, bool readable)
                 break;
             }
             if (!readable) {
-                if (conn_flush_before_wait(c))
-                    break;
+                /* memcached sends nothing while it skips bytes: replies
+                 * queued before (a refusal) leave once the skip is done. */
                 conn_wait(c, EV_READ);
                 return;
             }

@@ -275,13 +275,17 @@ static int open_one(struct event_base *base, const char *host, int port, bool ud
     hints.ai_flags = AI_PASSIVE;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
-    snprintf(portbuf, sizeof(portbuf), "%d", port < 0 ? 0 : port);    /* -1: any free port */
+    /* -1: any free port; other negative ports are no service name, and
+     * getaddrinfo refuses them (as memcached's start fails). */
+    snprintf(portbuf, sizeof(portbuf), "%d", port == -1 ? 0 : port);
     int err = getaddrinfo(host, portbuf, &hints, &res);
     if (err != 0) {
-        if (err != EAI_SYSTEM)
+        if (err != EAI_SYSTEM) {
             fprintf(stderr, "getaddrinfo(): %s\n", gai_strerror(err));
-        else
+            errno = 0;      /* memcached's next line then ends in "Success" */
+        } else {
             perror("getaddrinfo()");
+        }
         return -1;
     }
     int opened = 0;

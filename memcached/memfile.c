@@ -58,36 +58,89 @@ static void settings_fingerprint(char *buf, size_t n)
              settings.use_cas ? 1 : 0, (unsigned long long)sizes);
 }
 
-/* Reads and checks the metadata; true when it fits these settings. */
-static bool read_meta(FILE *f)
+/* What the metadata file holds. */
+enum meta_state {
+    META_OK,            /* a graceful stop of this cache: restore it */
+    META_MISMATCH,      /* well formed, but not for these settings: start clean */
+    META_CORRUPT        /* empty, or not what a graceful stop writes: refuse to start */
+};
+
+/* Whether the settings line a names the same settings as b, in the same
+ * order, each with a value (a line cut short or mangled does not). */
+static bool same_fields(const char *a, const char *b)
+{
+    for (;;) {
+        size_t na = strcspn(a, "="), nb = strcspn(b, "=");
+        if (na != nb || memcmp(a, b, na) != 0)
+            return false;
+        if (b[nb] == '\0')
+            return a[na] == '\0';
+        a += na + 1;
+        b += nb + 1;
+        size_t va = strcspn(a, " "), vb = strcspn(b, " ");
+        if (va == 0)
+            return false;
+        a += va;
+        b += vb;
+        if (*a != *b)
+            return false;
+        if (*b == '\0')
+            return true;
+        a++;
+        b++;
+    }
+}
+
+/* Reads and checks the metadata. *why names what is wrong with a corrupt
+ * file (for the refusal message). */
+static enum meta_state read_meta(FILE *f, const char **why)
 {
     char line[512], want[256];
     settings_fingerprint(want, sizeof(want));
-    if (!fgets(line, sizeof(line), f) || strncmp(line, META_MAGIC, strlen(META_MAGIC)) != 0)
-        return false;
+    *why = "empty";
     if (!fgets(line, sizeof(line), f))
-        return false;
+        return META_CORRUPT;
+    if (strncmp(line, META_MAGIC, strlen(META_MAGIC)) != 0) {
+        /* Another version of ours, or memcached's own format (tag lines:
+         * T<section>, K<key> <value>): well formed, not ours to restore. */
+        if (strncmp(line, "memcached-sdt warm restart ", 27) == 0 ||
+            (line[0] == 'T' && line[1] != '\0' && line[1] != '\n')) {
+            fprintf(stderr, "[restart] metadata written by another server version, starting with a clean cache\n");
+            return META_MISMATCH;
+        }
+        *why = "not a warm restart metadata file";
+        return META_CORRUPT;
+    }
+    *why = "truncated or malformed";
+    if (!fgets(line, sizeof(line), f))
+        return META_CORRUPT;
     line[strcspn(line, "\n")] = '\0';
+    if (!same_fields(line, want))
+        return META_CORRUPT;
     if (strcmp(line, want) != 0) {
         fprintf(stderr, "[restart] memory settings differ from the saved cache (%s), starting with a clean cache\n",
                 line);
-        return false;
+        return META_MISMATCH;
     }
-    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu\n",
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu
+",
                &saved.started, &saved.cas, &saved.base, &saved.hashpower, &saved.npages) != 5)
-        return false;
+        return META_CORRUPT;
     if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
-        return false;
+        return META_CORRUPT;
     saved.owners = calloc(saved.npages ? saved.npages : 1, 1);
     if (saved.owners == NULL)
-        return false;
+        return META_MISMATCH;
     for (size_t i = 0; i < saved.npages; i++) {
         unsigned id;
-        if (fscanf(f, "%u", &id) != 1 || id >= SLAB_CLASS_MAX)
-            return false;
+        if (fscanf(f, "%u", &id) != 1 || id >= SLAB_CLASS_MAX) {
+            free(saved.owners);
+            saved.owners = NULL;
+            return META_CORRUPT;
+        }
         saved.owners[i] = (uint8_t)id;
     }
-    return true;
+    return META_OK;
 }
 
 char *memfile_open(size_t size, bool *restorable)
@@ -119,8 +172,25 @@ char *memfile_open(size_t size, bool *restorable)
     if (f == NULL) {
         fprintf(stderr, "[restart] no metadata save file, starting with a clean cache\n");
     } else {
-        *restorable = same_size && read_meta(f);
+        const char *why = NULL;
+        enum meta_state state = read_meta(f, &why);
+        if (state == META_OK && !same_size) {
+            free(saved.owners);
+            saved.owners = NULL;
+            state = META_MISMATCH;
+        }
         fclose(f);
+        if (state == META_CORRUPT) {
+            /* As memcached: a metadata file that is there but unreadable
+             * stops the start (it is kept, for whoever looks into it). */
+            fprintf(stderr, "[restart] corrupt metadata file %s (%s); remove it to start with a "
+                    "clean cache\n", path, why);
+            free(path);
+            munmap(mapping, size);
+            mapping = NULL;
+            return NULL;
+        }
+        *restorable = state == META_OK;
         if (!*restorable && same_size)
             fprintf(stderr, "[restart] metadata does not match, starting with a clean cache\n");
         else if (!same_size)

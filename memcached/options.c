@@ -377,5 +377,11 @@ int options_check(const struct option_facts *facts)
             return EX_USAGE;
         }
     }
+    /* As memcached: only -p is bounded here (-U 65536 binds port 0, and
+     * negative ports other than -1 fail when the listeners open). */
+    if (settings.port > 65535) {
+        fprintf(stderr, "ERROR: Invalid port number %d.\n", settings.port);
+        return EX_USAGE;
+    }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "ops.h"
+#include "prefix_stats.h"
 #include "probes.h"
 #include "sasl.h"
 #include "settings.h"
@@ -22,6 +23,8 @@
 #define HEADER_LEN 24
 /* memcached refuses, and hangs up on, a body above 1 GB (its largest -I). */
 #define BODY_MAX (1024u * 1024u * 1024u)
+/* memcached's read buffer: a header with its extras and key must fit. */
+#define HEAD_MAX 16384u
 /* incr/decr: this exptime means "do not create a missing key". */
 #define ARITH_NO_CREATE 0xffffffffu
 
@@ -237,8 +240,10 @@ static void error_and_close(conn *c, uint16_t status)
     c->next_state = CONN_CLOSE;
 }
 
-/* Answers "Unknown command" and skips the n body bytes that follow (a
- * reply with nothing to skip is flushed, as memcached does). */
+/* Answers "Unknown command" and skips the n bytes that follow (a reply
+ * with nothing to skip is flushed, as memcached does). For an opcode it
+ * does not serve, memcached skips the whole body length after the extras
+ * and key it already consumed, so n may reach into the next packet. */
 static void refuse_unknown(conn *c, uint32_t n)
 {
     size_t here = c->rbytes < n ? c->rbytes : n;
@@ -569,8 +574,48 @@ static void bin_sasl(conn *c, uint8_t op, const char *key, size_t nkey)
     }
 }
 
-/* stat: no key is the general group; "reset" and "settings" match as
- * prefixes (as in memcached); other keys name a group. Each stat is a
+/* Whether key[0..nkey) starts with the NUL-terminated word. */
+static bool has_prefix(const char *key, size_t nkey, const char *word)
+{
+    size_t n = strlen(word);
+    return nkey >= n && memcmp(key, word, n) == 0;
+}
+
+/* stat "detail on|off|dump" (sub: what follows "detail", matched as a
+ * prefix as memcached does): on and off answer with the terminator alone;
+ * dump sends the whole "PREFIX ...\r\nEND\r\n" text as the value of one
+ * stat named "detailed". Under -X, or for anything else: "Not found". */
+static void bin_stat_detail(conn *c, const char *sub, size_t nsub)
+{
+    if (!settings.dump_enabled) {
+        send_error(c, ST_KEY_ENOENT);
+    } else if (has_prefix(sub, nsub, " dump")) {
+        reply text;
+        reply_init(&text);
+        prefix_stats_dump(&text);
+        reply_text(&text, "END\r\n", 5);
+        size_t n = 0;
+        for (int i = 0; i < text.iovcnt; i++)
+            n += text.iov[i].iov_len;
+        if (put_reply(c, ST_SUCCESS, 0, 8, (uint32_t)(8 + n), 0, "detailed", 8)) {
+            for (int i = 0; i < text.iovcnt; i++)
+                reply_text(&c->out, text.iov[i].iov_base, text.iov[i].iov_len);
+        }
+        reply_free(&text);
+        put_success(c, 0);
+    } else if (has_prefix(sub, nsub, " on")) {
+        settings.detail_enabled = true;
+        put_success(c, 0);
+    } else if (has_prefix(sub, nsub, " off")) {
+        settings.detail_enabled = false;
+        put_success(c, 0);
+    } else {
+        send_error(c, ST_KEY_ENOENT);
+    }
+}
+
+/* stat: no key is the general group; "reset", "settings" and "detail"
+ * match as prefixes (as in memcached); other keys name a group. Each stat is a
  * packet, and an empty packet ends the list. */
 static void bin_stat(conn *c, const char *key, size_t nkey)
 {
@@ -583,6 +628,10 @@ static void bin_stat(conn *c, const char *key, size_t nkey)
         stats_reset();
     } else if (nkey >= 8 && memcmp(key, "settings", 8) == 0) {
         stats_settings(&text);
+    } else if (nkey >= 6 && memcmp(key, "detail", 6) == 0) {
+        bin_stat_detail(c, key + 6, nkey - 6);
+        reply_free(&text);
+        return;
     } else {
         char group[KEY_MAX_LENGTH + 1];
         memcpy(group, key, nkey);
@@ -620,6 +669,19 @@ enum parse_result proto_binary_process(conn *c)
     req->opaque = get32(h + 12);
     req->cas = get64(h + 16);
     uint8_t op = base_opcode(req->opcode, &req->quiet);
+
+    /* Header, extras and key are buffered whole before anything is judged
+     * (memcached reads them before it looks at the lengths). One that can
+     * never fit memcached's read buffer is a hang-up without a reply. */
+    size_t head = HEADER_LEN + req->extlen + req->keylen;
+    if (c->rbytes < head) {
+        if (c->rbytes >= HEAD_MAX) {
+            c->close_reason = "error";
+            c->state = CONN_CLOSE;
+            return PARSE_DONE;
+        }
+        return PARSE_NEED_MORE;
+    }
     int shape = shape_ok(op, req);
 
     /* Header faults: answered without reading the body, then hang up. */
@@ -635,9 +697,9 @@ enum parse_result proto_binary_process(conn *c)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
         reply_mark(&c->out);
-        probe_process_command_start(c->sfd, c->rcurr, HEADER_LEN);
-        c->rcurr += HEADER_LEN;
-        c->rbytes -= HEADER_LEN;
+        probe_process_command_start(c->sfd, c->rcurr, (int)head);
+        c->rcurr += head;
+        c->rbytes -= head;
         if (fault != 0)
             error_and_close(c, fault);
         else
@@ -646,9 +708,6 @@ enum parse_result proto_binary_process(conn *c)
         return PARSE_DONE;
     }
 
-    size_t head = HEADER_LEN + req->extlen + req->keylen;
-    if (c->rbytes < head)
-        return PARSE_NEED_MORE;
     if ((op == OP_SASL_AUTH || op == OP_SASL_STEP) && sasl_data_wanted(req) &&
         c->rbytes < HEADER_LEN + (size_t)req->bodylen)
         return PARSE_NEED_MORE;     /* -S: the exchange's data, whole */

@@ -273,6 +273,55 @@ sub stat_map { my %m = map { ($_->{key} => $_->{val}) } grep { $_->{key} ne '' }
 
     send_expect($s, bin_req('stat', key => 'bogus', opaque => 31),
                 bin_error_res('stat', 'not_found', opaque => 31), 'stat of an unknown group: "Not found"');
+
+    @p = stat_packets($s, 'items');
+    ok(exists stat_map(@p)->{'items:1:number'} && $p[-1]{raw} eq bin_res('stat'), 'stat items');
+    @p = stat_packets($s, 'sizes');
+    is_deeply(stat_map(@p), { sizes_status => 'disabled' }, 'stat sizes');
+    send_expect($s, bin_req('stat', key => 'conns', opaque => 32),
+                bin_error_res('stat', 'not_found', opaque => 32), 'stat conns: "Not found" (as memcached)');
+}
+
+# stat detail on|off|dump: what binary clients switch on at connect.
+{
+    my $c = bin_sock();
+    send_expect($c, bin_req('stat', key => 'detail on', opaque => 41), bin_res('stat', opaque => 41),
+                'stat detail on: the terminator alone');
+    send_bytes($c, bin_req('setq', key => 'pa:x', ext => setx(), val => 'v')
+               . bin_req('getq', key => 'pa:x') . bin_req('getq', key => 'pb:y')
+               . bin_req('deleteq', key => 'pa:x'));
+    bin_read($c);   # the getq hit
+    # One "detailed" stat holds the dump (its prefixes in hash order).
+    my $dump_is = sub {
+        my ($key, $opaque, $name) = @_;
+        send_bytes($c, bin_req('stat', key => $key, opaque => $opaque));
+        my $d = bin_read($c);
+        my $end = bin_read($c);
+        ok($d && $d->{status} == 0 && $d->{key} eq 'detailed' && $d->{opaque} == $opaque
+           && $end && $end->{raw} eq bin_res('stat', opaque => $opaque), "$name: one packet, then the terminator");
+        my @lines = split /(?<=\r\n)/, $d ? $d->{val} : '';
+        is_deeply([sort @lines[0 .. $#lines - 1]],
+                  ["PREFIX pa get 1 hit 1 set 1 del 1\r\n", "PREFIX pb get 1 hit 0 set 0 del 0\r\n"],
+                  "$name: the counts per prefix");
+        is($lines[-1], "END\r\n", "$name: END last");
+    };
+    $dump_is->('detail dump', 42, 'stat detail dump');
+    send_expect($c, bin_req('stat', key => 'detail off', opaque => 43), bin_res('stat', opaque => 43),
+                'stat detail off: the terminator alone');
+    send_bytes($c, bin_req('getq', key => 'pc:z'));
+    $dump_is->('detail dumpx', 44, 'after off, nothing more counted ("dumpx" is a dump)');
+    send_expect($c, bin_req('stat', key => 'detail onx', opaque => 45), bin_res('stat', opaque => 45),
+                'stat detail onx: taken as on');
+    send_expect($c, bin_req('stat', key => 'detail bogus', opaque => 47),
+                bin_error_res('stat', 'not_found', opaque => 47), 'stat detail bogus: "Not found"');
+    send_expect($c, bin_req('stat', key => 'detail off'), bin_res('stat'), 'detail off again');
+
+    my $x = start_server(args => '-X');
+    my $xc = $x->new_sock;
+    send_expect($xc, bin_req('stat', key => 'detail on', opaque => 48),
+                bin_error_res('stat', 'not_found', opaque => 48), '-X: stat detail on: "Not found"');
+    send_expect($xc, bin_req('stat', key => 'detail dump', opaque => 49),
+                bin_error_res('stat', 'not_found', opaque => 49), '-X: stat detail dump: "Not found"');
 }
 
 # Stats count binary requests as ASCII does.

@@ -95,6 +95,21 @@ my $ipv6 = have_ipv6();
     my $p = free_port();
     ($rc, $out) = run_server(argv => ['-p', 0, '-U', $p, '-l', '127.0.0.1'], timeout => 0.5);
     is($rc, undef, '-p 0 -U port: runs (UDP only)');
+
+    # Ports out of range, as memcached judges them: -p over 65535 is
+    # refused up front; a negative port other than -1 fails to open.
+    ($rc, $out) = run_server(argv => ['-p', 65536, '-U', 0, '-l', '127.0.0.1']);
+    is($rc, 64, '-p 65536: exit 64');
+    is($out, "ERROR: Invalid port number 65536.\n", '-p 65536: the message');
+    ($rc, $out) = run_server(argv => ['-p', -2, '-U', 0, '-l', '127.0.0.1']);
+    is($rc, 71, '-p -2: exit 71');
+    like($out, qr/^getaddrinfo\(\): .*\nfailed to listen on one of interface\(s\) 127\.0\.0\.1: Success\n\z/,
+         '-p -2: getaddrinfo refuses the port');
+    ($rc, $out) = run_server(argv => ['-p', -1, '-U', -2]);
+    is($rc, 71, '-U -2: exit 71');
+    like($out, qr/\nfailed to listen on UDP port -2: Success\n\z/, '-U -2: the message');
+    ($rc, $out) = run_server(argv => ['-p', 0, '-U', 65536 + $p, '-l', '127.0.0.1'], timeout => 0.5);
+    is($rc, undef, '-U over 65535 is not refused (memcached takes it modulo 65536)');
 }
 
 # --- connection stats and stats conns --------------------------------------------

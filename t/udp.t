@@ -144,6 +144,28 @@ my $plain = start_server();
 is(scalar(udp_request($plain->port, "version\r\n")), 0, 'no -U: nothing answers UDP');
 is(mem_stats($plain->new_sock, 'settings')->{udpport}, 0, 'udpport 0 by default');
 
+# --- -U is its own port ------------------------------------------------------------
+{
+    my ($tp, $up) = (free_port(), free_port());
+    ($tp, $up) = ($tp, free_port()) while $up == $tp;
+    my $srv2 = spawn_server(argv => ['-p', $tp, '-U', $up, '-l', '127.0.0.1'],
+                            ready => sub { IO::Socket::INET->new("127.0.0.1:$tp") });
+    my @r = udp_messages(udp_request($up, "version\r\n"));
+    is($r[0]{data}, "VERSION 1.6.45\r\n", '-p P -U Q: UDP answers on Q');
+    is(scalar(udp_request($tp, "version\r\n")), 0, '-p P -U Q: nothing answers UDP on P');
+    my $st = mem_stats(IO::Socket::INET->new("127.0.0.1:$tp"), 'settings');
+    is("$st->{tcpport} $st->{udpport}", "$tp $up", 'stats settings: tcpport P, udpport Q');
+    $srv2->stop;
+
+    # An address with a port gives it to both, as in memcached.
+    my $lp = free_port();
+    $srv2 = spawn_server(argv => ['-p', $tp, '-U', $up, '-l', "127.0.0.1:$lp"],
+                         ready => sub { IO::Socket::INET->new("127.0.0.1:$lp") });
+    @r = udp_messages(udp_request($lp, "version\r\n"));
+    is($r[0]{data}, "VERSION 1.6.45\r\n", '-l host:port: UDP on that port too');
+    $srv2->stop;
+}
+
 # --- several -l addresses: one worker per UDP socket ----------------------------
 SKIP: {
     skip 'no IPv6 loopback', 4 unless have_ipv6();
