@@ -140,16 +140,47 @@ sub _fill {
     return $n;
 }
 
-# send_bytes($sock, $bytes): writes all of $bytes.  True on success.
+# send_bytes($sock, $bytes, $timeout = 10): writes all of $bytes.  True on
+# success; false on an error, or when for $timeout seconds no byte could be
+# written (a server that stopped reading, say because it is blocked on
+# replies nobody reads), so a broken server fails a test instead of hanging it.
 sub send_bytes {
-    my ($sock, $bytes) = @_;
+    my ($sock, $bytes, $timeout) = @_;
+    $timeout //= 2 * $DEFAULT_TIMEOUT;
     my $off = 0;
+    if (UNIVERSAL::isa($sock, 'IO::Socket::SSL')) {
+        # TLS records need whole writes; the socket's own Timeout bounds them.
+        while ($off < length $bytes) {
+            my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
+            return 0 unless $n;
+            $off += $n;
+        }
+        return 1;
+    }
+    my $was_blocking = $sock->blocking(0);
+    my $ok = 1;
+    my $deadline = time + $timeout;
     while ($off < length $bytes) {
         my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
-        return 0 unless defined $n;
-        $off += $n;
+        if (defined $n) {
+            $off += $n;
+            $deadline = time + $timeout if $n;
+            next;
+        }
+        if (!$!{EAGAIN} && !$!{EWOULDBLOCK} && !$!{EINTR}) { $ok = 0; last }
+        my $left = $deadline - time;
+        if ($left <= 0) {
+            Test::More::diag(sprintf('send_bytes: the server read nothing for %g s (%d of %d bytes sent)',
+                                     $timeout, $off, length $bytes));
+            $ok = 0;
+            last;
+        }
+        my $w = '';
+        vec($w, fileno $sock, 1) = 1;
+        select(undef, $w, undef, $left);
     }
-    return 1;
+    $sock->blocking(1) if $was_blocking;
+    return $ok;
 }
 
 # read_line($sock, $timeout = 5): next line including its "\r\n", or undef
@@ -697,7 +728,8 @@ All readers share a per-socket buffer and use a timeout (default 5 s).
 
 =over
 
-=item send_bytes($sock, $bytes) - write everything; false on error.
+=item send_bytes($sock, $bytes, $timeout) - write everything; false on an error
+or when the server reads nothing for $timeout s (10).
 
 =item read_line($sock, $timeout) - next line with its C<\r\n>; undef on timeout or EOF.
 
