@@ -125,10 +125,9 @@ BT
             }
         }
         expect_closed($s, 'quit closes the connection');
-        # conn__close comes from the worker after the client saw the EOF;
-        # give it a moment before bpftrace is stopped.
-        Time::HiRes::sleep(0.2);
-    });
+    # conn__close, conn__release and conn__destroy come from the worker after
+    # the client saw the EOF: wait for them before bpftrace is stopped.
+    }, wait_for => sub { my $t = join "\n", @_; !grep { $t !~ /^\d+\|$_\|/m } qw(close release destroy) });
 
     # --- conn__open and the connection's id -----------------------------------
     my @open = grep { $_->[4] eq "127.0.0.1:$client_port" } rows_of(\@rows, 'open');

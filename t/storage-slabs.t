@@ -156,10 +156,13 @@ my $BUSY     = "BUSY currently processing reassign request\r\n";
     is($sl->{"$cls:total_pages"}, 2, "15 items of 100 KB take 2 pages of class $cls");
 
     my $slow = $srv->new_sock;
+    my $hits0 = mem_stats($s)->{get_hits};
     send_bytes($slow, 'get ' . join(' ', ('b0') x 300) . "\r\n");
-    sleep 0.3;
+    # The server has looked up all 300 (and holds the item) before the move.
+    poll_stats($s, undef, sub { $_[0]{get_hits} >= $hits0 + 300 });
     line_is($s, "slabs reassign $cls 1\r\n", "OK\r\n", "slabs reassign $cls 1: OK");
-    sleep 0.3;
+    # ... and the mover has met the item in use.
+    poll_stats($s, undef, sub { $_[0]{slab_reassign_busy_items} > 0 });
     line_is($s, "slabs reassign $cls 1\r\n", $BUSY, 'a second request while the first waits: BUSY');
         line_is($s, "slabs reassign 1 $cls\r\n", $BUSY, 'any request while a move runs, even from a class with no spare page: BUSY');
     my $st = mem_stats($s);

@@ -423,7 +423,7 @@ for my $tag (qw(slower slowstart)) {
     my %idle = ($hist // '') =~ /^\[(\d+)(?:, \d+\))?\]?\s+(\d+) \|/mg;
     my $young = 0;
     $young += $idle{$_} for grep { $_ < 4 } keys %idle;
-    ok($hist && $young == $evicted && !grep { $_ >= 4 && $idle{$_} } keys %idle,
+    ok($hist && $young == $evicted && !(grep { $_ >= 4 && $idle{$_} } keys %idle),
        "mcevict: idle-age histogram: all $evicted idle under 4 s") or show($t{evict});
     like($t{evict}{text}, qr/^class $cls: $evicted of $evicted evictions \(100%\) were items idle less than 3600 s: evicted young, the cache is too small/m,
          'mcevict says plainly: evicted young, cache too small');

@@ -25,7 +25,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
-    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats
+    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats wait_bytes_read
     probes_skip_reason require_probes_or_skip trap_probe debugtime
 );
 
@@ -301,6 +301,19 @@ sub poll_stats {
     }
 }
 
+# wait_bytes_read($sock, $from, $n, $timeout): waits (up to $timeout s,
+# default 10) until the server has read $n bytes more than $from, the
+# bytes_read of a "stats" sent on $sock (whose own bytes it counts, as it
+# does the "stats\r\n" of each poll here).  For a test that needs the
+# server to have seen part of a request on its own.  True once it has.
+sub wait_bytes_read {
+    my ($sock, $from, $n, $timeout) = @_;
+    my $polls = 0;
+    my $st = poll_stats($sock, undef,
+                        sub { ++$polls; $_[0]{bytes_read} - $from - 7 * $polls >= $n }, $timeout);
+    return $st->{bytes_read} - $from - 7 * $polls >= $n;
+}
+
 # line_like($sock, $send, $re, $name): sends $send (if any), reads one reply
 # line and matches its escaped form against $re.
 sub line_like {
@@ -466,7 +479,10 @@ sub _spawn_logged {
 # bpftrace prints non-empty maps when it exits, so print results with
 # printf or let the maps print themselves.  Empty lines are dropped.
 # Options: timeout => seconds (20), probes => N (die unless the program
-# attached exactly N probes; with none given, at least one must attach).
+# attached exactly N probes; with none given, at least one must attach),
+# wait_for => sub { my @lines = @_; ... } (after the client block, wait up
+# to the timeout until it is true of the output so far: for probes the
+# server fires after the client has seen its reply, such as conn__close).
 sub trap_probe {
     my ($server, $program, $client, %opt) = @_;
     my $timeout = $opt{timeout} // 20;
@@ -544,6 +560,16 @@ BT
 
     my $err;
     eval { $client->(); 1 } or $err = $@ || 'client block died';
+    if (!defined $err && $opt{wait_for}) {
+        $deadline = time + $timeout;
+        until ($opt{wait_for}->(split /\n/, _slurp($ofile))) {
+            if (time > $deadline || !$alive->()) {
+                Test::More::diag('trap_probe: wait_for still false after ' . $timeout . ' s');
+                last;
+            }
+            sleep 0.02;
+        }
+    }
 
     # Flush: a last ping, seen in the output, comes after what the
     # server's probes reported while the client ran.
@@ -748,6 +774,13 @@ $value (a string, C<[$flags, $string]>, or undef for a miss).
 
 =item mem_stats($sock, $group) - hashref of C<stats [$group]>; dies on a bad reply.
 
+=item poll_stats($sock, $group, $cond, $timeout) - C<stats> every 50 ms until
+C<$cond-E<gt>($stats)> or $timeout s (10) pass; returns the last stats.
+
+=item wait_bytes_read($sock, $from, $n, $timeout) - waits until the server has
+read $n bytes more than C<$from> (the C<bytes_read> of a C<mem_stats> on $sock),
+not counting the polls' own requests; true once it has.
+
 =item mc_escape($bytes) - printable form of bytes, for diagnostics.
 
 =back
@@ -768,7 +801,8 @@ C<bpftrace -p PID> with $program (C<{BIN}> replaced by the server's binary
 path), calls $code once every probe is attached, then ends bpftrace
 through a helper probe (no signals) and returns its non-empty output
 lines.  Dies if no probe of the program matched, or (with C<probes =E<gt> N>)
-if the number attached is not N.
+if the number attached is not N.  With C<wait_for =E<gt> CODE> it waits (up to
+the timeout) after $code until CODE is true of the output lines so far.
 
 =back
 
