@@ -61,7 +61,7 @@ sub wait_until {
 # starts the server with exactly argv (plus "-u root" when we are root and
 # user is not 0) and returns a McNet::Proc once ready->($proc) is true
 # (default: the process is alive 0.2 s later). Dies with the server's
-# output if it exits first or is not ready within 5 s.
+# output if it exits first or is not ready within $McTest::START_TIMEOUT s.
 sub spawn_server {
     my (%opt) = @_;
     my $bin = McTest::find_binary($opt{binary});
@@ -69,7 +69,7 @@ sub spawn_server {
     push @argv, '-u', 'root' if $> == 0 && ($opt{user} // 1);
     my $proc = McNet::Proc->_start($bin, \@argv);
     my $ready = $opt{ready} // sub { sleep 0.2; 1 };
-    my $deadline = time + 5;
+    my $deadline = time + $McTest::START_TIMEOUT;
     while (1) {
         if (!$proc->alive) {
             die "server exited (status $proc->{status}) during startup: $bin @argv\n"
@@ -78,7 +78,7 @@ sub spawn_server {
         last if $ready->($proc);
         if (time > $deadline) {
             $proc->stop;
-            die "server not ready within 5 s: $bin @argv\n" . $proc->stderr_text;
+            die "server not ready within $McTest::START_TIMEOUT s: $bin @argv\n" . $proc->stderr_text;
         }
         sleep 0.05;
     }

@@ -30,6 +30,10 @@ our @EXPORT = qw(
 );
 
 our $DEFAULT_TIMEOUT = 5;
+# Seconds a starting server has to answer: generous, as a debug build on a
+# loaded 2-core machine (two test suites at once) has taken over 5 s; a
+# server that exits at startup is seen at once whatever this is.
+our $START_TIMEOUT = 20;
 
 # Writing to a socket the server has closed must fail with EPIPE, not kill us.
 $SIG{PIPE} = 'IGNORE';
@@ -68,7 +72,8 @@ sub _free_port {
 
 # start_server(args => '-m 8', binary => NAME_OR_PATH, port => N, udp => 0)
 # Starts a server on 127.0.0.1 and returns a McTest::Server once it answers
-# "version".  Dies (with the server's stderr) if it does not come up in ~5 s.
+# "version".  Dies (with the server's stderr) if it exits or does not come
+# up within $START_TIMEOUT (20) seconds.
 sub start_server {
     my (%opt) = @_;
     my $bin = find_binary($opt{binary});
@@ -611,7 +616,7 @@ sub _spawn {
                        argv => $argv, stderr_file => $efile }, $class;
     $LIVE{$pid} = $self;
 
-    my $deadline = time + 5;
+    my $deadline = time + $McTest::START_TIMEOUT;
     while (1) {
         if (waitpid($pid, WNOHANG) == $pid) {
             my $status = $?;
@@ -639,7 +644,8 @@ sub _spawn {
         }
         if (time > $deadline) {
             $self->stop;
-            die "server did not answer 'version' within 5 s: $bin @$argv\n" . $self->stderr_text;
+            die "server did not answer 'version' within $McTest::START_TIMEOUT s: $bin @$argv\n"
+                . $self->stderr_text;
         }
         sleep 0.05;
     }
@@ -741,7 +747,8 @@ Starts the server with C<-p PORT -U 0 -l 127.0.0.1> (C<-U PORT> with
 C<udp>), C<-u root> when running as root, then C<args>.  Picks a free port
 unless C<port> is given.  Returns once C<version> gets a C<VERSION> reply
 (a binary version packet when C<args> has C<-B binary>);
-dies with the server's output if it exits or doesn't answer within ~5 s.
+dies with the server's output if it exits or doesn't answer within
+C<$McTest::START_TIMEOUT> (20) s.
 The object has C<port>, C<pid>, C<binary>, C<new_sock>, C<stop>,
 C<stderr_text> and C<is_debug_build>.  Servers still running are stopped
 at END or when the object is destroyed.
