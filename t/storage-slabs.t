@@ -227,10 +227,10 @@ sub gained {
     my $before = pages_by_class(mem_stats($s, 'slabs'));
     my ($small) = grep { $before->{$_} > 1 } keys %$before;
     my $small_evicted = mem_stats($s, 'items')->{"items:$small:evicted"};
-    my $st = shift_workload($s, 10, gained($small));
+    my $st = shift_workload($s, 30, gained($small));   # done as soon as it moved
     my $after = pages_by_class(mem_stats($s, 'slabs'));
     my ($large) = grep { $_ != $small } keys %$after;
-        cmp_ok($st->{slabs_moved}, '>=', 2, "pages moved within 10 s ($st->{slabs_moved})");
+        cmp_ok($st->{slabs_moved}, '>=', 2, "pages moved ($st->{slabs_moved}; the writes stop as soon as they have)");
         cmp_ok($after->{$large}, '>', 1, "class $large (20 KB values) gained pages ($after->{$large})");
         cmp_ok($after->{$small}, '<', $before->{$small}, "class $small (100 B values) gave them");
         cmp_ok(mem_stats($s, 'items')->{"items:$small:evicted"}, '>', $small_evicted,
@@ -247,7 +247,7 @@ sub gained {
     my ($small) = grep { $before->{$_} > 1 } keys %$before;
     send_bytes($s, join('', map { "delete small$_ noreply\r\n" } 1 .. 400_000) . "version\r\n");
     like(read_line($s, 30), qr/^VERSION/, 'deleted every small item');
-    my $st = shift_workload($s, 20, gained($small));
+    my $st = shift_workload($s, 30, gained($small));
     my $after = pages_by_class(mem_stats($s, 'slabs'));
     my ($large) = grep { $_ != $small } keys %$after;
     cmp_ok($st->{slabs_moved}, '>=', 2, "free pages moved ($st->{slabs_moved})");

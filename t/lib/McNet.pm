@@ -104,9 +104,12 @@ sub run_server {
 }
 
 # udp_request($port, $payload, id => 1, seq => 0, total => 1, raw => BYTES,
-#             wait => 0.25, host => '127.0.0.1', family => AF_INET):
+#             wait => 0.25, first => 5, host => '127.0.0.1', family => AF_INET):
 # sends one datagram (the 8-byte header plus payload, or raw bytes as is)
-# and returns every datagram that arrives until none has for `wait` s.
+# and returns every datagram that arrives: it waits up to `first` s for the
+# first, up to 5 s for each next one while the message arriving has fewer
+# than its header's total, else until none has come for `wait` s.
+# A test that expects no reply passes a short `first`.
 sub udp_request {
     my ($port, $payload, %o) = @_;
     my $host = $o{host} // '127.0.0.1';
@@ -128,10 +131,16 @@ sub udp_request {
     send($sock, $dgram, 0) or die "udp send: $!";
     my @got;
     my $sel = IO::Select->new($sock);
-    while ($sel->can_read($o{wait} // 0.25)) {
+    my ($total, $have) = (0, 0);    # of the message arriving now
+    while (1) {
+        my $wait = !@got ? ($o{first} // 5) : $have < $total ? 5 : ($o{wait} // 0.25);
+        $sel->can_read($wait) or last;
         my $buf;
         defined recv($sock, $buf, 65536, 0) or last;
         push @got, $buf;
+        ($total, $have) = (0, 0) if $have >= $total;
+        $total = unpack('x4 n', $buf) if !$have && length $buf >= 8;
+        $have++;
     }
     return @got;
 }
