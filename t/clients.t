@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # Real clients, unchanged, against the server: libmemcached's memccapable
-# (its ASCII and binary conformance suite), libmemcached's command-line
-# tools in binary mode (memccp, memccat, memctouch, memcrm, memcstat)
-# against a binary-only server, python3's pymemcache and Perl's
+# (its ASCII and binary conformance suite: all 54 must pass), libmemcached's
+# command-line tools in binary mode (memccp, memccat, memctouch, memcrm,
+# memcstat) against a binary-only server, python3's pymemcache (a script of
+# ours, then pymemcache's own integration tests under pytest) and Perl's
 # Cache::Memcached::Fast (both ASCII).  A client whose package is missing
 # is skipped, or fails when $ENV{MEMCACHED_REQUIRE_PROBES} is set (CI
 # installs them all).
