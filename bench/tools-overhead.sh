@@ -53,6 +53,9 @@ CONFIGS=(
     "mcslower|mcslower -p PID 1|request__done"
     "mcevict|mcevict -p PID|item__evict"
     "mcconn|mcconn -p PID|conn__open"
+    # No tool: bpftrace with an empty action on request__done, the cost of
+    # the uprobe alone (BIN is replaced by the server's path).
+    "empty uprobe|bpftrace -p PID -e usdt:BIN:memcached:request__done{}|request__done"
 )
 
 OUT=$(mktemp -d /tmp/tools-overhead.XXXXXX)
@@ -73,8 +76,13 @@ probe_on() { mc_cmd "$SERVER_PORT" "stats probes" | awk -v p="probe:$1" '$2 == p
 # waits for its probe, runs the load, stops the tool.
 traced_run() {
     local cmd=${1//PID/$SERVER_PID} probe=$2 _
-    # -d goes first: getopts stops at a tool's positional interval.
-    setsid "$TOOLS_DIR/${cmd%% *}" -d $((DURATION + WARMUP + 30)) ${cmd#* } >/dev/null 2>&1 &
+    cmd=${cmd//BIN/$SERVER}
+    if [ "${cmd%% *}" = bpftrace ]; then
+        setsid ${cmd} >/dev/null 2>&1 &
+    else
+        # -d goes first: getopts stops at a tool's positional interval.
+        setsid "$TOOLS_DIR/${cmd%% *}" -d $((DURATION + WARMUP + 30)) ${cmd#* } >/dev/null 2>&1 &
+    fi
     TOOL_PID=$!
     for _ in $(seq 1 200); do
         [ "$(probe_on "$probe")" -ge 1 ] 2>/dev/null && break

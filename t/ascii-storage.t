@@ -103,6 +103,31 @@ mem_get_is($s, 'nr', 'ecd', 'failed cas noreply changed nothing');
 send_expect($s, "set p1 0 0 1 noreply\r\n1\r\nset p2 0 0 1 noreply\r\n2\r\nget p1 p2\r\n",
             "VALUE p1 0 1\r\n1\r\nVALUE p2 0 1\r\n2\r\nEND\r\n", 'pipelined noreply sets then get');
 
+# --- delete, with and without noreply ----------------------------------------
+send_expect($s, "set d1 0 0 1\r\na\r\nset d2 0 0 1\r\nb\r\nset d3 0 0 1\r\nc\r\n",
+            "STORED\r\n" x 3, 'three keys to delete');
+my $dst = mem_stats($s);
+send_expect($s, "delete d1\r\n", "DELETED\r\n", 'delete: DELETED');
+mem_get_is($s, 'd1', undef, 'deleted key is gone');
+send_expect($s, "delete d1\r\n", "NOT_FOUND\r\n", 'delete of a missing key: NOT_FOUND');
+send_expect($s, "delete d2 0\r\n", "DELETED\r\n", 'delete with a zero time: DELETED');
+send_bytes($s, "delete d3 noreply\r\n");
+expect_nothing($s, 200, 'delete noreply (hit): no reply');
+mem_get_is($s, 'd3', undef, 'delete noreply removed the key');
+send_bytes($s, "delete d3 noreply\r\n");
+expect_nothing($s, 200, 'delete noreply (miss): no reply');
+send_expect($s, "set d4 0 0 1\r\nd\r\n", "STORED\r\n", 'set d4');
+send_bytes($s, "delete d4 0 noreply\r\n");
+expect_nothing($s, 200, 'delete with a zero time and noreply: no reply');
+mem_get_is($s, 'd4', undef, '... and the key is gone');
+# Pipelined: the quiet deletes take effect before the get that follows them.
+send_expect($s, "set d5 0 0 1\r\ne\r\nset d6 0 0 1\r\nf\r\n", "STORED\r\nSTORED\r\n", 'set d5 d6');
+send_expect($s, "delete d5 noreply\r\ndelete d6 noreply\r\ndelete d7 noreply\r\nget d5 d6\r\n",
+            "END\r\n", 'pipelined delete noreply then get: only END');
+my $dst2 = mem_stats($s);
+is($dst2->{delete_hits} - $dst->{delete_hits}, 6, 'delete_hits counts the quiet hits too');
+is($dst2->{delete_misses} - $dst->{delete_misses}, 3, 'delete_misses counts the quiet misses too');
+
 # --- cas ----------------------------------------------------------------------
 send_expect($s, "set c 0 0 2\r\nv1\r\n", "STORED\r\n", 'set for cas');
 send_bytes($s, "gets c\r\n");

@@ -107,12 +107,17 @@ exchange("SET k 0 0 1\r\n", "ERROR\r\n", 'upper-case command');
 # --- long lines -------------------------------------------------------------------------
 # Until a newline arrives the server holds at most 2048 bytes of a command
 # line; beyond that it closes the connection, unless the line starts with
-# "get " or "gets " (multi-gets may be long).  The pauses make sure the
+# "get " or "gets " (multi-gets may be long).  part() makes sure the
 # server has seen the first part on its own.
+sub part {
+    my ($c, $bytes) = @_;
+    my $from = mem_stats($s)->{bytes_read};
+    send_bytes($c, $bytes);
+    ok(wait_bytes_read($s, $from, length $bytes), 'the server read the first ' . length($bytes) . ' bytes');
+}
 {
     my $c = $srv->new_sock;
-    send_bytes($c, 'x' x 2048);
-    sleep 0.3;
+    part($c, 'x' x 2048);
     send_expect($c, "\r\nversion\r\n", "ERROR\r\n", '2048 bytes without newline, then newline: ERROR');
     like(read_line($c) // '', qr/^VERSION /, 'connection still open');
 }
@@ -133,8 +138,7 @@ exchange("SET k 0 0 1\r\n", "ERROR\r\n", 'upper-case command');
 }
 {
     my $c = $srv->new_sock;
-    send_bytes($c, "set " . join(' ', map { "key$_" } 1 .. 500));
-    sleep 0.3;
+    part($c, "set " . join(' ', map { "key$_" } 1 .. 500));
     send_bytes($c, " 0 0 1\r\nz\r\n");
     expect_closed($c, 'a set line over 2 KB without newline: closed');
 }
@@ -144,13 +148,10 @@ exchange("SET k 0 0 1\r\n", "ERROR\r\n", 'upper-case command');
     my @keys = map { "key$_" } 1 .. 3000;
     my $line = "get " . join(' ', @keys);
     ok(length($line) > 16384, 'get line is over 16 KB');
-    send_bytes($c, substr($line, 0, 3000));
-    sleep 0.3;
-    send_bytes($c, substr($line, 3000));
-    sleep 0.1;
+    part($c, substr($line, 0, 3000));
+    part($c, substr($line, 3000));
     send_expect($c, "\r\n", "VALUE key7 0 2\r\n77\r\nEND\r\n", 'a long multi-get sent in parts is answered');
-    send_bytes($c, "gets " . join(' ', @keys));
-    sleep 0.3;
+    part($c, "gets " . join(' ', @keys));
     send_bytes($c, "\r\n");
     like(read_line($c) // '', qr/^VALUE key7 0 2 \d+\r\n\z/, 'same for gets');
     send_expect($c, '', "77\r\nEND\r\n", 'gets data and END');

@@ -165,8 +165,8 @@ my $ipv6 = have_ipv6();
         skip 'debugtime needs the debug build', 2 unless $srv->is_debug_build;
         send_bytes($me, "debugtime 5\r\n");
         read_line($me);
-        sleep 1.1;      # the clock tick picks the offset up
-        ($conns) = stats_conns($me);
+        # The next clock tick picks the offset up.
+        wait_until(sub { (($conns) = stats_conns($me)) && ($conns->{$lfd}{secs_since_last_cmd} // 0) >= 5 });
         cmp_ok($conns->{$lfd}{secs_since_last_cmd}, '>=', 5, 'listener: seconds since it opened');
         my ($d) = grep { $conns->{$_}{addr} eq $addr->($done) } keys %$conns;
         cmp_ok($conns->{$d}{secs_since_last_cmd}, '>=', 5, 'idle client: seconds since its request');
@@ -181,22 +181,24 @@ my $ipv6 = have_ipv6();
 
     my $slow = $srv->new_sock;
     send_bytes($slow, "get big\r\n" x 8);     # 24 MB of replies, more than socket buffers hold
-    sleep 0.3;
-    my $worst = 0;
+    # Wait until the server is stuck writing to it.
+    my $sfd;
+    wait_until(sub {
+        ($conns) = stats_conns($me);
+        ($sfd) = grep { $conns->{$_}{addr} eq $addr->($slow) } keys %$conns;
+        defined $sfd && $conns->{$sfd}{state} eq 'conn_mwrite';
+    });
+    is(defined $sfd && $conns->{$sfd}{state}, 'conn_mwrite', 'the slow reader: conn_mwrite');
     my $served = 0;
     for (1 .. 20) {
-        my $t = time;
         send_bytes($done, "get small\r\n");
         my $want_small = "VALUE small 0 2\r\nok\r\nEND\r\n";
         last unless read_bytes($done, length $want_small, 2) eq $want_small;
         $served++;
-        $worst = time - $t if time - $t > $worst;
     }
-    is($served, 20, 'another client is served while the slow reader lags');
-    cmp_ok($worst, '<', 0.1, sprintf('a fast client is served promptly meanwhile (slowest %.1f ms)', $worst * 1000));
+    is($served, 20, 'another client is served while the slow reader lags (each within 2 s)');
     ($conns) = stats_conns($me);
-    my ($sfd) = grep { $conns->{$_}{addr} eq $addr->($slow) } keys %$conns;
-    is($conns->{$sfd}{state}, 'conn_mwrite', 'the slow reader: conn_mwrite');
+    is($conns->{$sfd}{state}, 'conn_mwrite', 'the slow reader is still in conn_mwrite meanwhile');
 
     my $want = "VALUE big 0 " . length($big) . "\r\n$big\r\nEND\r\n";
     my ($ok, $got) = (0, '');

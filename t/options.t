@@ -95,6 +95,63 @@ for my $case (@accepted) {
                 "CLIENT_ERROR slab reassignment disabled\r\n", 'no_slab_reassign: reassign refused');
 }
 
+# ---- what the options that show nothing in stats settings do
+{
+    # hashpower / no_hashexpand: 13000 items are more than 1.5 per bucket of
+    # 2^13; the table grows to 2^14 unless no_hashexpand.
+    my $grows = start_server(args => '-o hashpower=13');
+    my $fixed = start_server(args => '-o hashpower=13,no_hashexpand');
+    my ($gs, $fs) = ($grows->new_sock, $fixed->new_sock);
+    is(mem_stats($gs)->{hash_power_level}, 13, "-o hashpower=13: hash_power_level 13");
+    my $load = join '', map { "set h$_ 0 0 1 noreply\r\nx\r\n" } 1 .. 13000;
+    for my $s ($gs, $fs) {
+        send_bytes($s, $load . "version\r\n");
+        like(read_line($s, 30) // '', qr/^VERSION /, "13000 items stored");
+    }
+    my $st = poll_stats($gs, undef, sub { $_[0]{hash_power_level} == 14 && !$_[0]{hash_is_expanding} });
+    is($st->{hash_power_level}, 14, "without no_hashexpand: the table grows to 2^14");
+    $st = mem_stats($fs);
+    is($st->{hash_power_level}, 13, "-o no_hashexpand: it stays at 2^13");
+    is($st->{curr_items}, 13000, "-o no_hashexpand: all 13000 items kept");
+    mem_get_is($fs, 'h12999', 'x', '-o no_hashexpand: items found in the crowded table');
+}
+{
+    # modern is memcached 1.6's "currently: nothing"; drop_privileges and
+    # no_drop_privileges install no sandbox here (docs/options.md): each
+    # leaves every setting as it was.
+    my $settings = sub {
+        my ($args) = @_;
+        my $srv = start_server(args => $args);
+        my $st = mem_stats($srv->new_sock, 'settings');
+        delete @$st{qw(tcpport udpport)};
+        my $pid = $srv->pid;
+        my ($seccomp) = do { local (@ARGV, $/) = ("/proc/$pid/status"); <> } =~ /^Seccomp:\s+(\d+)/m;
+        return ($st, $seccomp);
+    };
+    my ($default) = $settings->('-m 64');
+    for my $opt (qw(modern drop_privileges no_drop_privileges)) {
+        my ($st, $seccomp) = $settings->("-m 64 -o $opt");
+        is_deeply($st, $default, "-o $opt: stats settings the same as without it");
+        is($seccomp, 0, "-o $opt: no seccomp filter installed");
+    }
+    my ($old) = $settings->('-m 64 -o no_modern');
+    my ($old_then_modern) = $settings->('-m 64 -o no_modern,modern');
+    is_deeply($old_then_modern, $old, '-o no_modern,modern: modern does not undo no_modern');
+}
+{
+    # sock_cookie_id sets SO_MARK on the listening socket (root has CAP_NET_ADMIN).
+    my $srv = start_server(args => '-o sock_cookie_id=42');
+    my $port = $srv->port;
+    my $ss = `ss -Hltne 'sport = :$port' 2>/dev/null`;
+    SKIP: {
+        skip 'needs root (SO_MARK) and ss', 2 unless $> == 0 && $ss =~ /LISTEN/;
+        like($ss, qr/\bfwmark:0x2a\b/, '-o sock_cookie_id=42: the listener carries mark 0x2a');
+        my $plain = start_server();
+        my $pport = $plain->port;
+        unlike(`ss -Hltne 'sport = :$pport' 2>/dev/null`, qr/fwmark/, 'without it: no mark');
+    }
+}
+
 # ---- refusals: [args, exit status, exact output]
 my @refused = (
     ['-o bogus', 1, qq{Illegal suboption "bogus"\n}],

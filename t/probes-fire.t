@@ -125,10 +125,9 @@ BT
             }
         }
         expect_closed($s, 'quit closes the connection');
-        # conn__close comes from the worker after the client saw the EOF;
-        # give it a moment before bpftrace is stopped.
-        Time::HiRes::sleep(0.2);
-    });
+    # conn__close, conn__release and conn__destroy come from the worker after
+    # the client saw the EOF: wait for them before bpftrace is stopped.
+    }, wait_for => sub { my $t = join "\n", @_; !grep { $t !~ /^\d+\|$_\|/m } qw(close release destroy) });
 
     # --- conn__open and the connection's id -----------------------------------
     my @open = grep { $_->[4] eq "127.0.0.1:$client_port" } rows_of(\@rows, 'open');
@@ -227,6 +226,14 @@ BT
                       'incr/stored' => 9, 'incr/not_found' => 2 },
               'request__done counts by cmd/status');
     is(scalar(grep { $_->[5] != length $_->[4] } @done), 0, 'request__done keylen matches str(key)');
+    is_deeply([ sort map { $_->[4] } grep { $_->[6] eq 'miss' } @done ],
+              [ map { sprintf 'miss:%02d', $_ } 1 .. 10 ], 'request__done miss: exactly the missing keys');
+    is(scalar(grep { $_->[3] eq 'get' && ($_->[6] eq 'miss') != ($_->[4] =~ /^miss:/ ? 1 : 0) } @done), 0,
+       'request__done get: miss for every missing key, for no present one');
+    is_deeply([ map { "$_->[4]/$_->[6]/$_->[7]" } (grep { $_->[3] eq 'get' } @done)[-5 .. -1] ],
+              [ 'key:17/hit/' . length $value{'key:17'}, 'key:18/hit/' . length $value{'key:18'},
+                'miss:09/miss/-1', 'key:19/hit/' . length $value{'key:19'}, 'miss:10/miss/-1' ],
+              'request__done in a multi-get: a status per key, in key order');
     my @vl_bad = grep {
         my ($cmd, $key, $st, $vl) = @$_[3, 4, 6, 7];
         my $want = ($cmd eq 'set' && $st eq 'stored') || ($cmd eq 'get' && $st eq 'hit')
@@ -243,6 +250,42 @@ BT
     is_deeply([ map { "$_->[3]:$_->[4]" } @err ],
               [ 'error:', 'client_error:bad data chunk' ],
               'protocol__error: ERROR for the unknown command, CLIENT_ERROR bad data chunk');
+}
+
+# ============================================================ misses of every lookup
+# request__done says miss (or not_found for touch) for a key never stored,
+# expired, or flushed, whatever the lookup command; hit for the key present.
+{
+    my $srv = start_server(args => '-m 16');
+    my @rows = trace($srv, <<"BT", sub {
+$U:request__done { printf("%llu|done|%s|%s|%s|%lld\\n", nsecs, str(arg1), str(arg2), str(arg4), arg5); }
+BT
+        my $s = $srv->new_sock;
+        send_expect($s, "set here 0 0 2\r\nhi\r\nset old 0 -1 1\r\nx\r\nset fl 0 0 1\r\ny\r\n",
+                    "STORED\r\n" x 3, 'set here, old (already expired), fl');
+        send_expect($s, "get old\r\n", "END\r\n", 'get of an expired item: END');
+        send_bytes($s, "gets nope here\r\n");
+        like(join('', map { read_line($s) // '' } 1 .. 3), qr/^VALUE here 0 2 \d+\r\nhi\r\nEND\r\n\z/,
+             'gets: only the present key');
+        send_bytes($s, "gat 100 nope here\r\n");
+        is(join('', map { read_line($s) // '' } 1 .. 3), "VALUE here 0 2\r\nhi\r\nEND\r\n", 'gat: only the present key');
+        send_expect($s, "gats 100 nope\r\n", "END\r\n", 'gats miss: END');
+        send_expect($s, "touch nope 100\r\n", "NOT_FOUND\r\n", 'touch miss: NOT_FOUND');
+        send_expect($s, "mg nope v\r\n", "EN\r\n", 'mg miss: EN');
+        send_expect($s, "flush_all\r\n", "OK\r\n", 'flush_all');
+        send_expect($s, "get fl\r\n", "END\r\n", 'get of a flushed item: END');
+    });
+    is_deeply([ map { join '|', @$_[2 .. 5] } @rows ], [
+        'set|here|stored|2', 'set|old|stored|1', 'set|fl|stored|1',
+        'get|old|miss|-1',
+        'gets|nope|miss|-1', 'gets|here|hit|2',
+        'gat|nope|miss|-1', 'gat|here|hit|2',
+        'gats|nope|miss|-1',
+        'touch|nope|not_found|-1',
+        'mg|nope|miss|-1',
+        'get|fl|miss|-1',
+    ], 'request__done: miss for missing, expired and flushed keys, by every lookup command')
+        or diag(join "\n", map { join '|', @$_ } @rows);
 }
 
 # ============================================================ items, hash table, slabs

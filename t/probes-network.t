@@ -31,8 +31,14 @@ BT
 
 # Lines split on '|' and sorted on nsecs (per-CPU buffers may reorder).
 sub trace {
-    my ($srv, $client) = @_;
-    my @lines = trap_probe($srv, $PROGRAM, $client);
+    my ($srv, $client, @closes) = @_;
+    # conn__close fires in the worker after the client saw its EOF: with
+    # @closes given, wait for a conn__close of each of those reasons.
+    my $closed = sub {
+        my %seen = map { ((split /\|/)[3] // '') => 1 } grep { /^\d+\|close\|/ } @_;
+        return !grep { !$seen{$_} } @closes;
+    };
+    my @lines = trap_probe($srv, $PROGRAM, $client, @closes ? (wait_for => $closed) : ());
     my @rows = map { [ split /\|/, $_, -1 ] } grep { /^\d+\|/ } @lines;
     diag("unexpected bpftrace output: $_") for grep { !/^\d+\|/ } @lines;
     return sort { $a->[0] <=> $b->[0] } @rows;
@@ -82,9 +88,7 @@ sub conn_rows {
         $port{over} = $over->sockport;
         is(read_line($over), "ERROR Too many open connections\r\n", 'fifth client refused');
         expect_closed($idle, 'the idle client is closed by idle_timeout', 5);
-        close $a;
-        sleep 0.2;
-    });
+    }, qw(client error idle_timeout limit));
 
     my @a = conn_rows(\@rows, "127.0.0.1:$port{a}");
     ok(@a, 'conn__open for the client, peer 127.0.0.1:port');
@@ -146,8 +150,7 @@ sub conn_rows {
         my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $path) or die $!;
         send_expect($s, "version\r\n", "VERSION 1.6.45\r\n", 'version over UNIX socket');
         close $s;
-        sleep 0.2;
-    });
+    }, 'client');
     my @open = rows_of(\@rows, 'open');
     is(scalar @open, 1, 'UNIX: conn__open once');
     is_deeply([@{ $open[0] // [] }[3, 4]], ['unix', $path], 'UNIX: transport "unix", peer the path');

@@ -90,7 +90,9 @@ for my $id (1 .. 2) {
         eval {
             my $s = $srv->new_sock;
             my $done = 0;
+            my $deadline = time + 120;     # a server that never stores must not hang us
             while ($done < $INCS) {
+                die "only $done of $INCS increments stored in 120 s\n" if time > $deadline;
                 my ($v, $cas) = gets($s, 'counter');
                 die "counter vanished\n" unless defined $cas;
                 my $nv = $v + 1;

@@ -91,6 +91,20 @@ sub store_many {
     send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'a second crawl once idle: OK');
 }
 
+# Sends a crawl request until the crawler is free to take it (a crawl
+# just finished may still answer BUSY for a moment); returns the reply
+# line, the last BUSY after 10 s.
+sub crawl_when_idle {
+    my ($s, $req) = @_;
+    my $deadline = time + 10;
+    while (1) {
+        send_bytes($s, $req);
+        my $l = read_line($s) // '';
+        return $l unless $l =~ /^BUSY/ && time < $deadline;
+        sleep 0.05;
+    }
+}
+
 # --- crawl arguments (no clock control) ---------------------------------------------
 {
     my ($srv, $s) = fresh();
@@ -98,20 +112,20 @@ sub store_many {
     send_expect($s, "lru_crawler crawl 64\r\n", "BADCLASS invalid class id\r\n", 'crawl class 64: BADCLASS');
     send_expect($s, "lru_crawler crawl x\r\n", "BADCLASS invalid class id\r\n", 'crawl class x: BADCLASS');
     send_expect($s, "lru_crawler disable\r\n", "OK\r\n", 'lru_crawler disable');
-    sleep 0.3;      # memcached stops its crawler thread after replying
+    # memcached stops its crawler thread after replying: wait for it.
+    is(poll_stats($s, 'settings', sub { $_[0]{lru_crawler} eq 'no' })->{lru_crawler}, 'no',
+       'stats settings: lru_crawler no');
     send_expect($s, "lru_crawler crawl all\r\n", "CLIENT_ERROR lru crawler disabled\r\n",
                 'crawl while disabled: CLIENT_ERROR');
     send_expect($s, "lru_crawler enable\r\n", "OK\r\n", 'lru_crawler enable');
-    sleep 0.3;
+    is(poll_stats($s, 'settings', sub { $_[0]{lru_crawler} eq 'yes' })->{lru_crawler}, 'yes',
+       'stats settings: lru_crawler yes');
     send_expect($s, "lru_crawler crawl 1,2\r\n", "OK\r\n", 'crawl 1,2: OK');
     send_expect($s, "lru_crawler crawl\r\n", "ERROR\r\n", 'crawl without classes: ERROR');
     send_expect($s, "lru_crawler\r\n", "ERROR\r\n", 'lru_crawler alone: ERROR');
-        poll_stats($s, undef, sub { !$_[0]{lru_crawler_running} });
-        sleep 0.2;
-        line_is($s, "lru_crawler crawl 63\r\n", "OK\r\n", 'crawl class 63 (no such class yet): OK like memcached');
-        poll_stats($s, undef, sub { !$_[0]{lru_crawler_running} });
-        sleep 0.2;
-        line_is($s, "lru_crawler crawl ,1,,2\r\n", "OK\r\n", 'crawl ,1,,2: OK like memcached');
+        is(crawl_when_idle($s, "lru_crawler crawl 63\r\n"), "OK\r\n",
+           'crawl class 63 (no such class yet): OK like memcached');
+        is(crawl_when_idle($s, "lru_crawler crawl ,1,,2\r\n"), "OK\r\n", 'crawl ,1,,2: OK like memcached');
 }
 
 # --- flush_all without a delay (no clock control) --------------------------------------

@@ -84,17 +84,17 @@ one_message("bogus\r\n", "ERROR\r\n", 'unknown command');
 is($m[0]{data}, "CLIENT_ERROR bad data chunk\r\n", 'bad data chunk');
 
 # --- dropped without a reply ------------------------------------------------
-is(scalar(udp_request($port, "version\r\n", total => 2)), 0,
+is(scalar(udp_request($port, "version\r\n", total => 2, first => 0.5)), 0,
    'a request announced as 2 datagrams is dropped (multi-packet requests unsupported)');
-is(scalar(udp_request($port, "version\r\n", total => 0)), 0, 'datagram count 0: dropped');
-is(scalar(udp_request($port, '', raw => pack('nnnn', 1, 0, 1, 0))), 0, 'header only: dropped');
-is(scalar(udp_request($port, '', raw => "abc")), 0, 'shorter than a header: dropped');
-is(scalar(udp_request($port, "set p 0 0 10\r\nabc")), 0,
+is(scalar(udp_request($port, "version\r\n", total => 0, first => 0.5)), 0, 'datagram count 0: dropped');
+is(scalar(udp_request($port, '', raw => pack('nnnn', 1, 0, 1, 0), first => 0.5)), 0, 'header only: dropped');
+is(scalar(udp_request($port, '', raw => "abc", first => 0.5)), 0, 'shorter than a header: dropped');
+is(scalar(udp_request($port, "set p 0 0 10\r\nabc", first => 0.5)), 0,
    'value not all in the datagram: no reply');
 mem_get_is($tcp, 'p', undef, 'and nothing stored');
 one_message("get small\r\n", "VALUE small 0 3\r\nabc\r\nEND\r\n",
             'the next datagram starts afresh');
-is(scalar(udp_request($port, "get sm")), 0, 'command without end of line: dropped');
+is(scalar(udp_request($port, "get sm", first => 0.5)), 0, 'command without end of line: dropped');
 @m = msgs("quit\r\nversion\r\n");
 is(scalar(grep { $_->{data} =~ /VERSION/ } @m), 0, 'quit drops the rest of the datagram');
 one_message("version\r\n", "VERSION 1.6.45\r\n", 'the UDP socket still serves after quit');
@@ -141,7 +141,7 @@ like($m[0]{data} // '', qr/\ASTAT pid \d+\r\n.*\r\nEND\r\n\z/s, 'stats over UDP 
 
 # --- UDP is off by default ---------------------------------------------------
 my $plain = start_server();
-is(scalar(udp_request($plain->port, "version\r\n")), 0, 'no -U: nothing answers UDP');
+is(scalar(udp_request($plain->port, "version\r\n", first => 0.5)), 0, 'no -U: nothing answers UDP');
 is(mem_stats($plain->new_sock, 'settings')->{udpport}, 0, 'udpport 0 by default');
 
 # --- -U is its own port ------------------------------------------------------------

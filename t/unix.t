@@ -41,7 +41,7 @@ is(sprintf('%o', $mode), '750', '-a 0750 sets the socket mode');
 
 ok(!IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1),
    'no TCP listener when -s is given');
-is(scalar(udp_request($port, "version\r\n")), 0, 'no UDP either');
+is(scalar(udp_request($port, "version\r\n", first => 0.5)), 0, 'no UDP either');
 
 my $settings = mem_stats($c, 'settings');
 is($settings->{domain_socket}, $path, 'stats settings: domain_socket');

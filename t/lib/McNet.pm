@@ -61,7 +61,7 @@ sub wait_until {
 # starts the server with exactly argv (plus "-u root" when we are root and
 # user is not 0) and returns a McNet::Proc once ready->($proc) is true
 # (default: the process is alive 0.2 s later). Dies with the server's
-# output if it exits first or is not ready within 5 s.
+# output if it exits first or is not ready within $McTest::START_TIMEOUT s.
 sub spawn_server {
     my (%opt) = @_;
     my $bin = McTest::find_binary($opt{binary});
@@ -69,7 +69,7 @@ sub spawn_server {
     push @argv, '-u', 'root' if $> == 0 && ($opt{user} // 1);
     my $proc = McNet::Proc->_start($bin, \@argv);
     my $ready = $opt{ready} // sub { sleep 0.2; 1 };
-    my $deadline = time + 5;
+    my $deadline = time + $McTest::START_TIMEOUT;
     while (1) {
         if (!$proc->alive) {
             die "server exited (status $proc->{status}) during startup: $bin @argv\n"
@@ -78,7 +78,7 @@ sub spawn_server {
         last if $ready->($proc);
         if (time > $deadline) {
             $proc->stop;
-            die "server not ready within 5 s: $bin @argv\n" . $proc->stderr_text;
+            die "server not ready within $McTest::START_TIMEOUT s: $bin @argv\n" . $proc->stderr_text;
         }
         sleep 0.05;
     }
@@ -104,9 +104,12 @@ sub run_server {
 }
 
 # udp_request($port, $payload, id => 1, seq => 0, total => 1, raw => BYTES,
-#             wait => 0.25, host => '127.0.0.1', family => AF_INET):
+#             wait => 0.25, first => 5, host => '127.0.0.1', family => AF_INET):
 # sends one datagram (the 8-byte header plus payload, or raw bytes as is)
-# and returns every datagram that arrives until none has for `wait` s.
+# and returns every datagram that arrives: it waits up to `first` s for the
+# first, up to 5 s for each next one while the message arriving has fewer
+# than its header's total, else until none has come for `wait` s.
+# A test that expects no reply passes a short `first`.
 sub udp_request {
     my ($port, $payload, %o) = @_;
     my $host = $o{host} // '127.0.0.1';
@@ -128,10 +131,16 @@ sub udp_request {
     send($sock, $dgram, 0) or die "udp send: $!";
     my @got;
     my $sel = IO::Select->new($sock);
-    while ($sel->can_read($o{wait} // 0.25)) {
+    my ($total, $have) = (0, 0);    # of the message arriving now
+    while (1) {
+        my $wait = !@got ? ($o{first} // 5) : $have < $total ? 5 : ($o{wait} // 0.25);
+        $sel->can_read($wait) or last;
         my $buf;
         defined recv($sock, $buf, 65536, 0) or last;
         push @got, $buf;
+        ($total, $have) = (0, 0) if $have >= $total;
+        $total = unpack('x4 n', $buf) if !$have && length $buf >= 8;
+        $have++;
     }
     return @got;
 }

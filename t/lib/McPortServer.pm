@@ -53,7 +53,7 @@ sub read_port_file {
 # start_portfile_server(args => STR, binary => NAME_OR_PATH, listen => ADDR)
 # Runs the server with "-p -1 -U 0 -l ADDR" (default 127.0.0.1), -u root as
 # root, then args, with MEMCACHED_PORT_FILENAME pointing at a fresh file.
-# Waits (up to 5 s) for the file and returns the server, whose port is the
+# Waits (up to $McTest::START_TIMEOUT s) for the file and returns the server, whose port is the
 # first TCP port listed.  Dies with the server's output if it exits first.
 sub start_portfile_server {
     my (%opt) = @_;
@@ -67,7 +67,7 @@ sub start_portfile_server {
     my $self = bless { pid => $pid, binary => $bin, argv => \@argv,
                        portfile => $portfile, stderr_file => $errfile }, __PACKAGE__;
     $LIVE{$pid} = $self;
-    my $deadline = time + 5;
+    my $deadline = time + $McTest::START_TIMEOUT;
     until (-f $portfile) {
         if (waitpid($pid, WNOHANG) == $pid) {
             my $status = $?;

@@ -25,11 +25,15 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
-    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats
+    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats wait_bytes_read
     probes_skip_reason require_probes_or_skip trap_probe debugtime
 );
 
 our $DEFAULT_TIMEOUT = 5;
+# Seconds a starting server has to answer: generous, as a debug build on a
+# loaded 2-core machine (two test suites at once) has taken over 5 s; a
+# server that exits at startup is seen at once whatever this is.
+our $START_TIMEOUT = 20;
 
 # Writing to a socket the server has closed must fail with EPIPE, not kill us.
 $SIG{PIPE} = 'IGNORE';
@@ -68,7 +72,8 @@ sub _free_port {
 
 # start_server(args => '-m 8', binary => NAME_OR_PATH, port => N, udp => 0)
 # Starts a server on 127.0.0.1 and returns a McTest::Server once it answers
-# "version".  Dies (with the server's stderr) if it does not come up in ~5 s.
+# "version".  Dies (with the server's stderr) if it exits or does not come
+# up within $START_TIMEOUT (20) seconds.
 sub start_server {
     my (%opt) = @_;
     my $bin = find_binary($opt{binary});
@@ -140,16 +145,47 @@ sub _fill {
     return $n;
 }
 
-# send_bytes($sock, $bytes): writes all of $bytes.  True on success.
+# send_bytes($sock, $bytes, $timeout = 10): writes all of $bytes.  True on
+# success; false on an error, or when for $timeout seconds no byte could be
+# written (a server that stopped reading, say because it is blocked on
+# replies nobody reads), so a broken server fails a test instead of hanging it.
 sub send_bytes {
-    my ($sock, $bytes) = @_;
+    my ($sock, $bytes, $timeout) = @_;
+    $timeout //= 2 * $DEFAULT_TIMEOUT;
     my $off = 0;
+    if (UNIVERSAL::isa($sock, 'IO::Socket::SSL')) {
+        # TLS records need whole writes; the socket's own Timeout bounds them.
+        while ($off < length $bytes) {
+            my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
+            return 0 unless $n;
+            $off += $n;
+        }
+        return 1;
+    }
+    my $was_blocking = $sock->blocking(0);
+    my $ok = 1;
+    my $deadline = time + $timeout;
     while ($off < length $bytes) {
         my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
-        return 0 unless defined $n;
-        $off += $n;
+        if (defined $n) {
+            $off += $n;
+            $deadline = time + $timeout if $n;
+            next;
+        }
+        if (!$!{EAGAIN} && !$!{EWOULDBLOCK} && !$!{EINTR}) { $ok = 0; last }
+        my $left = $deadline - time;
+        if ($left <= 0) {
+            Test::More::diag(sprintf('send_bytes: the server read nothing for %g s (%d of %d bytes sent)',
+                                     $timeout, $off, length $bytes));
+            $ok = 0;
+            last;
+        }
+        my $w = '';
+        vec($w, fileno $sock, 1) = 1;
+        select(undef, $w, undef, $left);
     }
-    return 1;
+    $sock->blocking(1) if $was_blocking;
+    return $ok;
 }
 
 # read_line($sock, $timeout = 5): next line including its "\r\n", or undef
@@ -268,6 +304,19 @@ sub poll_stats {
         return $st if $cond->($st) || time > $deadline;
         sleep 0.05;
     }
+}
+
+# wait_bytes_read($sock, $from, $n, $timeout): waits (up to $timeout s,
+# default 10) until the server has read $n bytes more than $from, the
+# bytes_read of a "stats" sent on $sock (whose own bytes it counts, as it
+# does the "stats\r\n" of each poll here).  For a test that needs the
+# server to have seen part of a request on its own.  True once it has.
+sub wait_bytes_read {
+    my ($sock, $from, $n, $timeout) = @_;
+    my $polls = 0;
+    my $st = poll_stats($sock, undef,
+                        sub { ++$polls; $_[0]{bytes_read} - $from - 7 * $polls >= $n }, $timeout);
+    return $st->{bytes_read} - $from - 7 * $polls >= $n;
 }
 
 # line_like($sock, $send, $re, $name): sends $send (if any), reads one reply
@@ -435,7 +484,10 @@ sub _spawn_logged {
 # bpftrace prints non-empty maps when it exits, so print results with
 # printf or let the maps print themselves.  Empty lines are dropped.
 # Options: timeout => seconds (20), probes => N (die unless the program
-# attached exactly N probes; with none given, at least one must attach).
+# attached exactly N probes; with none given, at least one must attach),
+# wait_for => sub { my @lines = @_; ... } (after the client block, wait up
+# to the timeout until it is true of the output so far: for probes the
+# server fires after the client has seen its reply, such as conn__close).
 sub trap_probe {
     my ($server, $program, $client, %opt) = @_;
     my $timeout = $opt{timeout} // 20;
@@ -513,6 +565,16 @@ BT
 
     my $err;
     eval { $client->(); 1 } or $err = $@ || 'client block died';
+    if (!defined $err && $opt{wait_for}) {
+        $deadline = time + $timeout;
+        until ($opt{wait_for}->(split /\n/, _slurp($ofile))) {
+            if (time > $deadline || !$alive->()) {
+                Test::More::diag('trap_probe: wait_for still false after ' . $timeout . ' s');
+                last;
+            }
+            sleep 0.02;
+        }
+    }
 
     # Flush: a last ping, seen in the output, comes after what the
     # server's probes reported while the client ran.
@@ -554,7 +616,7 @@ sub _spawn {
                        argv => $argv, stderr_file => $efile }, $class;
     $LIVE{$pid} = $self;
 
-    my $deadline = time + 5;
+    my $deadline = time + $McTest::START_TIMEOUT;
     while (1) {
         if (waitpid($pid, WNOHANG) == $pid) {
             my $status = $?;
@@ -582,7 +644,8 @@ sub _spawn {
         }
         if (time > $deadline) {
             $self->stop;
-            die "server did not answer 'version' within 5 s: $bin @$argv\n" . $self->stderr_text;
+            die "server did not answer 'version' within $McTest::START_TIMEOUT s: $bin @$argv\n"
+                . $self->stderr_text;
         }
         sleep 0.05;
     }
@@ -684,7 +747,8 @@ Starts the server with C<-p PORT -U 0 -l 127.0.0.1> (C<-U PORT> with
 C<udp>), C<-u root> when running as root, then C<args>.  Picks a free port
 unless C<port> is given.  Returns once C<version> gets a C<VERSION> reply
 (a binary version packet when C<args> has C<-B binary>);
-dies with the server's output if it exits or doesn't answer within ~5 s.
+dies with the server's output if it exits or doesn't answer within
+C<$McTest::START_TIMEOUT> (20) s.
 The object has C<port>, C<pid>, C<binary>, C<new_sock>, C<stop>,
 C<stderr_text> and C<is_debug_build>.  Servers still running are stopped
 at END or when the object is destroyed.
@@ -697,7 +761,8 @@ All readers share a per-socket buffer and use a timeout (default 5 s).
 
 =over
 
-=item send_bytes($sock, $bytes) - write everything; false on error.
+=item send_bytes($sock, $bytes, $timeout) - write everything; false on an error
+or when the server reads nothing for $timeout s (10).
 
 =item read_line($sock, $timeout) - next line with its C<\r\n>; undef on timeout or EOF.
 
@@ -715,6 +780,13 @@ connection without sending anything more.
 $value (a string, C<[$flags, $string]>, or undef for a miss).
 
 =item mem_stats($sock, $group) - hashref of C<stats [$group]>; dies on a bad reply.
+
+=item poll_stats($sock, $group, $cond, $timeout) - C<stats> every 50 ms until
+C<$cond-E<gt>($stats)> or $timeout s (10) pass; returns the last stats.
+
+=item wait_bytes_read($sock, $from, $n, $timeout) - waits until the server has
+read $n bytes more than C<$from> (the C<bytes_read> of a C<mem_stats> on $sock),
+not counting the polls' own requests; true once it has.
 
 =item mc_escape($bytes) - printable form of bytes, for diagnostics.
 
@@ -736,7 +808,8 @@ C<bpftrace -p PID> with $program (C<{BIN}> replaced by the server's binary
 path), calls $code once every probe is attached, then ends bpftrace
 through a helper probe (no signals) and returns its non-empty output
 lines.  Dies if no probe of the program matched, or (with C<probes =E<gt> N>)
-if the number attached is not N.
+if the number attached is not N.  With C<wait_for =E<gt> CODE> it waits (up to
+the timeout) after $code until CODE is true of the output lines so far.
 
 =back
 
