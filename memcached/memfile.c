@@ -122,8 +122,7 @@ static enum meta_state read_meta(FILE *f, const char **why)
                 line);
         return META_MISMATCH;
     }
-    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu
-",
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu\n",
                &saved.started, &saved.cas, &saved.base, &saved.hashpower, &saved.npages) != 5)
         return META_CORRUPT;
     if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
