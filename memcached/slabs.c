@@ -229,9 +229,8 @@ bool slabs_limit_reached(void) { return atomic_load(&limit_reached); }
 static bool grow_class(struct slab_class *p, unsigned id)
 {
     size_t page = (size_t)settings.slab_page_size;
-    char *pooled = pool_take();
+    char *pooled = pool_take();     /* zeroed by slabs_move_finish */
     if (pooled != NULL) {
-        memset(pooled, 0, page);
         page_set_owner(pooled, id);
         if (!page_list_add(p, pooled)) {
             pool_put(pooled);
