@@ -460,6 +460,17 @@ sub stat_names {
     is($bad, 0, 'all 30 large values read back byte-exact');
 }
 
+# --- per-class operation counters ------------------------------------------------------------
+{
+    my $srv = start_server(args => '-m 64');
+    my $s = $srv->new_sock;
+    send_expect($s, "set d1 0 0 5\r\nhello\r\nset d2 0 0 5\r\nhello\r\n", "STORED\r\n" x 2, 'two 5 B values');
+    send_expect($s, "delete d1\r\n", "DELETED\r\n", 'delete d1');
+    send_expect($s, "md d2\r\n", "HD\r\n", 'md d2');
+    send_expect($s, "delete nope\r\n", "NOT_FOUND\r\n", 'delete of a missing key');
+    is(mem_stats($s, 'slabs')->{'1:delete_hits'}, 2, 'stats slabs 1:delete_hits counts delete and md');
+}
+
 # --- -o hashpower ------------------------------------------------------------------------------
 # memcached refuses a hash table no larger than its item lock table, whose
 # size grows with -t (2^12 for -t 4, 2^10 for -t 1), and anything below 12.
