@@ -42,15 +42,18 @@ static void crawl(const bool want[SLAB_CLASS_MAX])
 static void *crawler_main(void *arg)
 {
     (void)arg;
-    time_t last_auto = time(NULL);
+    /* As memcached, the first automatic crawl runs at start. */
+    time_t last_auto = time(NULL) - AUTOCRAWL_SECONDS;
+    bool first = true;
     pthread_mutex_lock(&crawler_lock);
     for (;;) {
-        if (!request_pending) {
+        if (!request_pending && !first) {
             struct timespec deadline;
             clock_gettime(CLOCK_REALTIME, &deadline);
             deadline.tv_sec += 1;
             pthread_cond_timedwait(&crawler_wake, &crawler_lock, &deadline);
         }
+        first = false;
         bool want[SLAB_CLASS_MAX];
         bool go = false;
         if (request_pending) {

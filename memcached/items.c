@@ -872,8 +872,22 @@ static int evict_chunk_owner(struct item_chunk *ch)
                 break;
             }
         if (owned && __atomic_load_n(&head->refcount, __ATOMIC_ACQUIRE) == 1) {
-            evict_for_move_locked(head, hv);
-            result = 1;
+            /* Idle: no reader is in the value, so the chunk can move to a
+             * free chunk of its class elsewhere, if there is one. */
+            size_t size = chunk_alloc_size(ch);
+            struct item_chunk *copy = slabs_alloc_existing(size, ch->slabs_clsid);
+            if (copy != NULL) {
+                memcpy(copy, ch, size);
+                struct item_chunk **link = first_chunk_slot(head);
+                while (*link != ch)
+                    link = &(*link)->next;
+                __atomic_store_n(link, copy, __ATOMIC_RELEASE);
+                slabs_free(ch, size, ch->slabs_clsid);
+                result = 3;
+            } else {
+                evict_for_move_locked(head, hv);
+                result = 1;
+            }
         }
     }
     item_unlock(hv);

@@ -212,8 +212,9 @@ uint64_t items_class_evictions(unsigned id);
  * item moves to a free chunk of its class if there is one (returns 2),
  * else it is evicted (returns 1). Returns 0 if the item is in use (try
  * again later), -1 if it is no longer a linked item. Given an item_chunk
- * (ITEM_CHUNK), evicts the item that owns it (1) or returns 0 to wait for
- * it. Takes the item lock by trylock. */
+ * (ITEM_CHUNK) of an idle item, the chunk moves to a free chunk of its
+ * class (returns 3), else the item that owns it is evicted (1); 0 to wait
+ * for it. Takes the item lock by trylock. */
 int item_evict_for_move(item *it);
 
 /* Warm restart (single-threaded start-up): the CAS counter, and relinking

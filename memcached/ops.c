@@ -334,6 +334,7 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
     enum delete_result result = DELETE_NOT_FOUND;
+    unsigned clsid = 0;
     if (settings.detail_enabled)
         prefix_stats_record_delete(key, nkey);  /* found or not */
     item_lock(hv);
@@ -341,6 +342,7 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
     if (it != NULL) {
         if (cas == 0 || item_get_cas(it) == cas) {
             item_unlink_locked(it, hv);
+            clsid = it->slabs_clsid;
             result = DELETE_DELETED;
         } else {
             result = DELETE_EXISTS;
@@ -353,9 +355,10 @@ enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
     if (it != NULL)
         item_release(it);
 
-    if (result == DELETE_DELETED)
+    if (result == DELETE_DELETED) {
         STAT_INC(rq->stats, delete_hits);
-    else if (result == DELETE_NOT_FOUND)
+        STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
+    } else if (result == DELETE_NOT_FOUND)
         STAT_INC(rq->stats, delete_misses);
     if (probe_command_delete_enabled()) {
         probe_key_buf kb;

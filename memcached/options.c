@@ -135,6 +135,12 @@ static enum applied apply(const char *name, const char *value)
         int v = atoi(value);
         REFUSE_IF(v < 3 || v > 1800, "slab_automove_window must be > 2 and < 1800\n")
         settings.slab_automove_window = v;
+    } else if (IS("slab_automove_freeratio")) {
+        NEED("Missing slab_automove_freeratio argument")
+        char *end;
+        double v = strtod(value, &end);
+        REFUSE_IF(end == value || *end != '\0', "could not parse argument to slab_automove_freeratio\n")
+        settings.slab_automove_freeratio = v;
     } else if (IS("tail_repair_time")) {
         NEED("Missing numeric argument for tail_repair_time")
         int v = atoi(value);

@@ -739,12 +739,40 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
         case REASSIGN_SRC_DST_SAME: out(c, "SAME src and dst class are identical\r\n"); break;
         }
     } else if (ntokens >= 3 && strcmp(tokens[1].value, "automove") == 0) {
-        uint64_t level;
-        if (!parse_u64(tokens[2].value, &level) || level > 2) {
+        /* slabs automove <0|1|2> | window <3..1800> | ratio <r> | freeratio <r>,
+         * with memcached's replies; tokens past the value are ignored. */
+        const char *arg = tokens[2].value;
+        uint64_t n;
+        double r;
+        char *end;
+        if (strcmp(arg, "ratio") == 0 || strcmp(arg, "freeratio") == 0) {
+            if (ntokens < 4 || (r = strtod(tokens[3].value, &end), end == tokens[3].value) || *end) {
+                conn_error(c, "ERROR");
+                return;
+            }
+            if (arg[0] == 'r')
+                settings.slab_automove_ratio = r;
+            else
+                settings.slab_automove_freeratio = r;
+        } else if (strcmp(arg, "window") == 0) {
+            if (ntokens < 4 || !token_to_u64(tokens[3].value, UINT32_MAX, &n)) {
+                conn_error(c, "CLIENT_ERROR bad command line format");
+                return;
+            }
+            if (n < 3 || n > 1800) {
+                conn_error(c, "CLIENT_ERROR automove window too low or too high");
+                return;
+            }
+            settings.slab_automove_window = (int)n;
+        } else if (!token_to_u64(arg, UINT32_MAX, &n)) {
+            conn_error(c, "CLIENT_ERROR bad command line format");
+            return;
+        } else if (n > 2) {
             conn_error(c, "ERROR");
             return;
+        } else {
+            settings.slab_automove = (int)n;
         }
-        settings.slab_automove = (int)level;
         out(c, "OK\r\n");
     } else {
         conn_error(c, "ERROR");

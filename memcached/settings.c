@@ -50,6 +50,7 @@ void settings_init(void)
         .slab_automove = 1,
         .slab_automove_ratio = 0.8,
         .slab_automove_window = 10,
+        .slab_automove_freeratio = 0.01,
         .tail_repair_time = 0,
         .hash_algorithm = "murmur3",
         .read_buf_mem_limit = 0,

@@ -71,7 +71,8 @@ struct settings {
     int slab_reassign;        /* -o slab_reassign (always on) */
     int slab_automove;        /* -o slab_automove: 0, 1 or 2 (runtime) */
     double slab_automove_ratio;
-    int slab_automove_window;
+    int slab_automove_window; /* samples (seconds) the automover looks back over */
+    double slab_automove_freeratio; /* -o slab_automove_freeratio: accepted (an extstore tunable in memcached) */
     int tail_repair_time;
     const char *hash_algorithm;
     uint32_t read_buf_mem_limit;  /* bytes (-o read_buf_mem_limit takes MB) */

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,11 +19,13 @@
 
 static pthread_mutex_t mover_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mover_wake = PTHREAD_COND_INITIALIZER;
-static int want_src, want_dst;      /* a requested move; dst 0: none */
+static bool want;                   /* a move was requested: want_src -> want_dst */
+static int want_src, want_dst;      /* class 0: the global page pool */
 static _Atomic int running;
-static _Atomic uint64_t moved, rescues, evicted, busy_items;
-
-#define AUTOMOVE_FREE_PAGES 2.5     /* spare memory a donor class must have */
+static _Atomic uint64_t moved, rescues, evicted, busy_items, chunk_rescues;
+/* Evictions the mover caused, per source class (mover thread only): the
+ * automover does not count them as the class's own pressure. */
+static uint64_t mover_evicted[SLAB_CLASS_MAX];
 
 /* Empties and hands over one page. Runs on the mover thread. */
 static void move_page(unsigned src, unsigned dst)
@@ -45,9 +49,15 @@ static void move_page(unsigned src, unsigned dst)
                 atomic_fetch_add(&rescues, 1);
                 continue;       /* now it should read as slabbed */
             }
+            if (r == 3) {
+                items_moved++;
+                atomic_fetch_add(&chunk_rescues, 1);
+                continue;
+            }
             if (r == 1) {
                 items_moved++;
                 atomic_fetch_add(&evicted, 1);
+                mover_evicted[src]++;
                 continue;
             }
             /* In use, being written, or just unlinked by someone else:
@@ -81,11 +91,108 @@ static unsigned any_donor(unsigned except)
     return best;
 }
 
-/* For the automover: a class that should give victim a page, either
- * because it has AUTOMOVE_FREE_PAGES of unused memory, or because its
- * oldest item is much older than victim's (victim evicts young items
- * while the donor keeps stale ones: slab_automove_ratio). 0 if none. */
-static unsigned automove_donor(unsigned victim)
+/* ---- the automover (slabs automove 1), memcached's decisions ----
+ *
+ * Once a second it samples every class: did it evict (or fail for lack of
+ * memory), did it gain pages (either makes the sample dirty), and the age
+ * of its COLD tail. Over the last slab_automove_window samples:
+ *  - a class holding more than AUTOMOVE_FREE_PAGES pages' worth of free
+ *    chunks, with no dirty sample, gives a page to the global pool once
+ *    the memory limit has been reached (the pool frees it while more is
+ *    taken than the limit);
+ *  - else the class with the oldest average age (more than two pages)
+ *    gives a page to the youngest class that evicted in over half the
+ *    samples, when the youngest is younger than slab_automove_ratio times
+ *    the oldest's age. */
+#define AUTOMOVE_FREE_PAGES 2.5
+#define AUTOMOVE_MIN_SOURCE_PAGES 2
+#define WINDOW_MAX 1800
+
+struct sample {
+    uint8_t evicted;        /* evicted or ran out of memory since the last sample */
+    uint8_t dirty;          /* evicted, or gained pages */
+    rel_time_t age;         /* COLD tail age */
+};
+
+struct automover {
+    int window;                             /* samples kept per class */
+    uint64_t samples;                       /* taken so far */
+    uint64_t last_evicted[SLAB_CLASS_MAX];  /* evicted + outofmemory at the last sample */
+    uint64_t last_pages[SLAB_CLASS_MAX];    /* total_pages at the last sample */
+    struct sample *ring;                    /* [class][window] */
+};
+
+static bool automover_reset(struct automover *am)
+{
+    free(am->ring);
+    memset(am, 0, sizeof(*am));
+    am->window = settings.slab_automove_window;
+    if (am->window < 1 || am->window > WINDOW_MAX)
+        am->window = 10;
+    am->ring = calloc((size_t)SLAB_CLASS_MAX * (size_t)am->window, sizeof(struct sample));
+    return am->ring != NULL;
+}
+
+/* Takes one sample and decides: *src, *dst set to a move, or *dst 0 and
+ * *src 0 for none (dst 0 with src set: to the global pool). */
+static void automover_sample(struct automover *am, unsigned *src, unsigned *dst)
+{
+    *src = *dst = 0;
+    unsigned oldest = 0, youngest = 0;
+    uint64_t oldest_age = 0, youngest_age = UINT64_MAX;
+    int w = am->window;
+    am->samples++;
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
+        struct items_class_stats it;
+        struct slab_class_stats sl;
+        items_class_stats(id, &it);
+        slabs_class_stats(id, &sl);
+        struct sample *ring = am->ring + (size_t)id * (size_t)w;
+        struct sample *cur = &ring[am->samples % (uint64_t)w];
+        uint64_t ev = it.evicted + it.outofmemory - mover_evicted[id];
+        cur->evicted = ev != am->last_evicted[id];
+        cur->dirty = cur->evicted || sl.total_pages > am->last_pages[id];
+        am->last_evicted[id] = ev;
+        am->last_pages[id] = sl.total_pages;
+        cur->age = it.age;
+
+        unsigned evicting = 0, dirty = 0;
+        uint64_t age_sum = 0;
+        for (int i = 0; i < w; i++) {
+            evicting += ring[i].evicted;
+            dirty += ring[i].dirty;
+            age_sum += ring[i].age;
+        }
+        bool excess_free = sl.chunks_per_page != 0 &&
+                           (double)sl.free_chunks > sl.chunks_per_page * AUTOMOVE_FREE_PAGES;
+        if (*src == 0 && excess_free && dirty == 0 && slabs_limit_reached() &&
+            sl.total_pages >= 2) {
+            *src = id;      /* to the pool */
+            *dst = 0;
+            continue;       /* keep sampling every class */
+        }
+        uint64_t age = age_sum / (uint64_t)w;
+        if (age > oldest_age && sl.total_pages > AUTOMOVE_MIN_SOURCE_PAGES && !cur->evicted) {
+            oldest = id;
+            oldest_age = age;
+        }
+        if (age < youngest_age && evicting > (unsigned)w / 2) {
+            youngest = id;
+            youngest_age = age;
+        }
+    }
+    if (*src != 0)
+        return;
+    if (youngest != 0 && oldest != 0 && youngest != oldest && am->samples > (uint64_t)w &&
+        (double)youngest_age < (double)oldest_age * settings.slab_automove_ratio) {
+        *src = oldest;
+        *dst = youngest;
+    }
+}
+
+/* slabs automove 2: on any eviction, a page from a class with spare free
+ * memory or much older items. 0 if none. */
+static unsigned aggressive_donor(unsigned victim)
 {
     struct items_class_stats v;
     items_class_stats(victim, &v);
@@ -110,17 +217,15 @@ static unsigned automove_donor(unsigned victim)
     return best;
 }
 
-/* Automove: find a class that evicted since the last look and a donor. */
-static void automove(uint64_t *last_evictions)
+static void automove_aggressive(uint64_t *last_evictions)
 {
-    unsigned top = slabs_class_count();
-    for (unsigned id = 1; id <= top; id++) {
+    for (unsigned id = 1; id <= slabs_class_count(); id++) {
         uint64_t ev = items_class_evictions(id);
         uint64_t delta = ev - last_evictions[id];
         last_evictions[id] = ev;
-        if (delta == 0 || settings.slab_automove == 0)
+        if (delta == 0)
             continue;
-        unsigned donor = automove_donor(id);
+        unsigned donor = aggressive_donor(id);
         if (donor != 0) {
             move_page(donor, id);
             /* What the move evicted is not the victim's pressure. */
@@ -130,29 +235,58 @@ static void automove(uint64_t *last_evictions)
     }
 }
 
+/* One automover round. Returns true when it should run again at once
+ * (a page went to the pool: memcached keeps going while classes hold
+ * excess free memory). */
+static bool automove(struct automover *am, uint64_t *last_evictions)
+{
+    if (settings.slab_automove == 2) {
+        automove_aggressive(last_evictions);
+        return false;
+    }
+    if (am->ring == NULL || am->window != settings.slab_automove_window)
+        if (!automover_reset(am))
+            return false;
+    unsigned src, dst;
+    automover_sample(am, &src, &dst);
+    if (src == 0)
+        return false;
+    move_page(src, dst);
+    return dst == 0;
+}
+
 static void *mover_main(void *arg)
 {
     (void)arg;
     uint64_t last_evictions[SLAB_CLASS_MAX] = {0};
+    static struct automover am;
+    bool again = false;
     pthread_mutex_lock(&mover_lock);
     for (;;) {
-        if (want_dst == 0) {
+        if (!want && !again) {
             struct timespec deadline;
             clock_gettime(CLOCK_REALTIME, &deadline);
             deadline.tv_sec += 1;
             pthread_cond_timedwait(&mover_wake, &mover_lock, &deadline);
         }
         int src = want_src, dst = want_dst;
-        want_dst = 0;
+        bool requested = want;
+        want = false;
         pthread_mutex_unlock(&mover_lock);
 
-        if (dst != 0) {
+        again = false;
+        if (requested) {
             if (src == -1)
                 src = (int)any_donor((unsigned)dst);
-            if (src > 0)
+            if (src == 0) {
+                probe_slabs_reassign_start(0, dst);
+                if (slabs_pool_move((unsigned)dst) == 1)
+                    atomic_fetch_add(&moved, 1);
+                probe_slabs_reassign_done(0, dst, 0);
+            } else if (src > 0)
                 move_page((unsigned)src, (unsigned)dst);
         } else if (settings.slab_automove > 0) {
-            automove(last_evictions);
+            again = automove(&am, last_evictions);
         }
         pthread_mutex_lock(&mover_lock);
     }
@@ -175,20 +309,21 @@ enum reassign_result slab_mover_reassign(int src, int dst)
     if (src == dst)
         return REASSIGN_SRC_DST_SAME;
     pthread_mutex_lock(&mover_lock);
-    bool busy = want_dst != 0 || atomic_load(&running);
+    bool busy = want || atomic_load(&running);
     pthread_mutex_unlock(&mover_lock);
     if (busy)
         return REASSIGN_RUNNING;
-    /* Class 0 is memcached's global page pool; this server keeps no spare
-     * pages there, so it never has one to give or take. */
-    if ((src == 0 && dst >= 1 && dst <= (int)top) || (dst == 0 && src >= 1 && src <= (int)top))
-        return REASSIGN_NOSPARE;
-    if ((src < 1 && src != -1) || src > (int)top || dst < 1 || dst > (int)top)
+    /* Class 0 is the global page pool: a page can go there, and come from
+     * it when it holds two or more. */
+    if (src < -1 || src > (int)top || dst < 0 || dst > (int)top)
         return REASSIGN_BADCLASS;
     if (src == -1) {
         src = (int)any_donor((unsigned)dst);
         if (src == 0)
             return REASSIGN_BADCLASS;
+    } else if (src == 0) {
+        if (slabs_pool_pages() < 2)
+            return REASSIGN_NOSPARE;
     } else {
         struct slab_class_stats s;
         slabs_class_stats((unsigned)src, &s);
@@ -196,10 +331,11 @@ enum reassign_result slab_mover_reassign(int src, int dst)
             return REASSIGN_NOSPARE;
     }
     pthread_mutex_lock(&mover_lock);
-    if (want_dst != 0 || atomic_load(&running)) {
+    if (want || atomic_load(&running)) {
         pthread_mutex_unlock(&mover_lock);
         return REASSIGN_RUNNING;
     }
+    want = true;
     want_src = src;
     want_dst = dst;
     pthread_cond_signal(&mover_wake);
@@ -213,6 +349,7 @@ void slab_mover_stats_reset(void)
     atomic_store(&rescues, 0);
     atomic_store(&evicted, 0);
     atomic_store(&busy_items, 0);
+    atomic_store(&chunk_rescues, 0);
 }
 
 void slab_mover_stats(struct slab_mover_stats *out)
@@ -221,5 +358,6 @@ void slab_mover_stats(struct slab_mover_stats *out)
     out->rescues = atomic_load(&rescues);
     out->evictions = atomic_load(&evicted);
     out->busy_items = atomic_load(&busy_items);
+    out->chunk_rescues = atomic_load(&chunk_rescues);
     out->running = atomic_load(&running);
 }

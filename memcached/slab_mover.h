@@ -27,6 +27,7 @@ struct slab_mover_stats {
     uint64_t rescues;               /* live items moved off a page being emptied */
     uint64_t evictions;             /* live items evicted for lack of a free chunk */
     uint64_t busy_items;            /* times an in-use item made the mover wait */
+    uint64_t chunk_rescues;         /* chunks of large items moved off a page being emptied */
     int running;                    /* 1 while a move is under way */
 };
 void slab_mover_stats(struct slab_mover_stats *out);

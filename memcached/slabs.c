@@ -36,6 +36,17 @@ static struct slab_class classes[SLAB_CLASS_MAX];
 static unsigned largest;        /* highest class id: chunks of slab_chunk_max */
 static _Atomic size_t mem_limit;
 static _Atomic size_t mem_used;
+/* Set once a class was refused a page for the limit (or the limit was
+ * lowered under what is taken): from then on the automover may give free
+ * pages back (slabs_limit_reached). */
+static _Atomic bool limit_reached;
+
+/* The global page pool (memcached's class 0): empty pages taken from
+ * classes by page moves, handed to the next class that needs a page
+ * before any new memory is taken. Guarded by pool_lock. */
+static char **pool;
+static size_t pool_count, pool_size;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* With -e, pages come from one file-backed region instead of malloc;
  * region_class[n] is the class owning page n (0: not yet used). */
@@ -162,14 +173,80 @@ static bool page_list_add(struct slab_class *p, char *page)
     return true;
 }
 
-/* Gives class p a fresh page to cut from. Caller holds p->lock. */
+/* A page from the pool, or NULL when it is empty. */
+static char *pool_take(void)
+{
+    char *page = NULL;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count > 0)
+        page = pool[--pool_count];
+    pthread_mutex_unlock(&pool_lock);
+    return page;
+}
+
+/* Puts an empty page in the pool, or gives it back to the system while
+ * more is taken than the limit allows. */
+static void pool_put(char *page)
+{
+    size_t size = (size_t)settings.slab_page_size;
+    if (region == NULL && atomic_load(&mem_used) > atomic_load(&mem_limit)) {
+        free(page);
+        atomic_fetch_sub(&mem_used, size);
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count == pool_size) {
+        size_t n = pool_size ? pool_size * 2 : 16;
+        char **bigger = realloc(pool, n * sizeof(char *));
+        if (bigger == NULL) {
+            pthread_mutex_unlock(&pool_lock);
+            if (region == NULL) {
+                free(page);
+                atomic_fetch_sub(&mem_used, size);
+            }
+            return;
+        }
+        pool = bigger;
+        pool_size = n;
+    }
+    page_set_owner(page, 0);
+    pool[pool_count++] = page;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+size_t slabs_pool_pages(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    size_t n = pool_count;
+    pthread_mutex_unlock(&pool_lock);
+    return n;
+}
+
+bool slabs_limit_reached(void) { return atomic_load(&limit_reached); }
+
+/* Gives class p a fresh page to cut from: from the pool if it has one,
+ * else new memory within the limit. Caller holds p->lock. */
 static bool grow_class(struct slab_class *p, unsigned id)
 {
     size_t page = (size_t)settings.slab_page_size;
+    char *pooled = pool_take();     /* zeroed by slabs_move_finish */
+    if (pooled != NULL) {
+        page_set_owner(pooled, id);
+        if (!page_list_add(p, pooled)) {
+            pool_put(pooled);
+            probe_slabs_slabclass_allocate_failed((int)id);
+            return false;
+        }
+        p->cut_next = pooled;
+        p->cut_left = p->perpage;
+        probe_slabs_slabclass_allocate((int)id);
+        return true;
+    }
     /* The first page of a class is always granted, as memcached does, so
      * that every class can hold at least one item (not from a region,
      * which has only -m bytes). */
     if (!mem_charge(page)) {
+        atomic_store(&limit_reached, true);
         if (p->pages != 0 || region != NULL) {
             probe_slabs_slabclass_allocate_failed((int)id);
             return false;
@@ -243,7 +320,12 @@ void slabs_free(void *ptr, size_t size, unsigned id)
     pthread_mutex_unlock(&p->lock);
 }
 
-void slabs_set_limit(size_t limit) { atomic_store(&mem_limit, limit); }
+void slabs_set_limit(size_t limit)
+{
+    atomic_store(&mem_limit, limit);
+    if (atomic_load(&mem_used) > limit)
+        atomic_store(&limit_reached, true);
+}
 size_t slabs_mem_used(void) { return atomic_load(&mem_used); }
 
 void slabs_class_stats(unsigned id, struct slab_class_stats *out)
@@ -261,6 +343,8 @@ void slabs_class_stats(unsigned id, struct slab_class_stats *out)
 }
 
 /* ---- page moves (see slab_mover.c) ---- */
+
+static void page_to_class(unsigned dst, char *page);
 
 int slabs_move_begin(unsigned src, struct slab_page_move *move)
 {
@@ -312,20 +396,45 @@ void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move)
     p->moving = NULL;
     pthread_mutex_unlock(&p->lock);
 
-    struct slab_class *d = &classes[dst];
     memset(move->page, 0, (size_t)settings.slab_page_size);
-    page_set_owner(move->page, dst);
+    if (dst == 0) {
+        pool_put(move->page);
+        return;
+    }
+    page_to_class(dst, move->page);
+}
+
+int slabs_pool_move(unsigned dst)
+{
+    if (dst < 1 || dst > largest)
+        return -1;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count < 2) {
+        pthread_mutex_unlock(&pool_lock);
+        return 0;
+    }
+    char *page = pool[--pool_count];
+    pthread_mutex_unlock(&pool_lock);
+    page_to_class(dst, page);
+    return 1;
+}
+
+/* Hands an empty, zeroed page to class dst, every chunk free. */
+static void page_to_class(unsigned dst, char *page)
+{
+    struct slab_class *d = &classes[dst];
+    page_set_owner(page, dst);
     pthread_mutex_lock(&d->lock);
-    if (!page_list_add(d, move->page)) {
+    if (!page_list_add(d, page)) {
         pthread_mutex_unlock(&d->lock);
         if (region == NULL)
-            free(move->page);
+            free(page);
         atomic_fetch_sub(&mem_used, (size_t)settings.slab_page_size);
         return;
     }
     /* Every chunk of the page goes on dst's free list. */
     for (unsigned i = 0; i < d->perpage; i++) {
-        struct free_chunk *fc = (void *)(move->page + (size_t)i * d->size);
+        struct free_chunk *fc = (void *)(page + (size_t)i * d->size);
         ((item *)fc)->it_flags = ITEM_SLABBED;
         fc->next = d->free_list;
         d->free_list = fc;

@@ -40,8 +40,9 @@ void *slabs_alloc_existing(size_t size, unsigned id);
 /* Gives a chunk back to its class. */
 void slabs_free(void *ptr, size_t size, unsigned id);
 
-/* Changes the memory limit at run time (cache_memlimit). Lowering it does
- * not release pages already taken. */
+/* Changes the memory limit at run time (cache_memlimit). Lowering it
+ * releases no page at once: pages the automover moves to the global pool
+ * are freed while more is taken than the new limit. */
 void slabs_set_limit(size_t limit);
 
 /* Bytes taken from the system for items so far. */
@@ -59,8 +60,20 @@ struct slab_page_move {
  * started, 0 when src has no spare page (fewer than two) or a move is
  * already under way, -1 for a bad class. */
 int slabs_move_begin(unsigned src, struct slab_page_move *move);
-/* Once every chunk of the page is free: hands the page to class dst. */
+/* Once every chunk of the page is free: hands the page to class dst, or
+ * with dst 0 to the global page pool (where it is freed instead while
+ * more memory is taken than the limit allows). */
 void slabs_move_finish(unsigned src, unsigned dst, struct slab_page_move *move);
+/* Moves a page from the global page pool to class dst (slabs reassign 0
+ * dst): 1 when moved, 0 when the pool has fewer than two pages, -1 for a
+ * bad class. */
+int slabs_pool_move(unsigned dst);
+/* Pages in the global page pool (stat slab_global_page_pool). A class
+ * that needs a page takes one from the pool before any new memory. */
+size_t slabs_pool_pages(void);
+/* True once a class was refused a page for the limit, or the limit was
+ * lowered under the memory taken (memcached's mem_limit_reached). */
+bool slabs_limit_reached(void);
 
 /* Warm restart: take pages from the region [base, base+size) instead of
  * malloc. Call after slabs_init(), before any allocation. */

@@ -246,7 +246,7 @@ void stats_general(reply *r)
     X("hash_bytes", "%zu", assoc_hash_bytes()) \
     X("hash_is_expanding", "%d", assoc_expanding() ? 1 : 0) \
     X("slab_reassign_rescues", U64, ULL(mover.rescues)) \
-    X("slab_reassign_chunk_rescues", "%d", 0) \
+    X("slab_reassign_chunk_rescues", U64, ULL(mover.chunk_rescues)) \
     X("slab_reassign_inline_reclaim", "%d", 0) \
     X("slab_reassign_busy_items", U64, ULL(mover.busy_items)) \
     X("slab_reassign_busy_deletes", "%d", 0) \
@@ -268,7 +268,7 @@ void stats_general(reply *r)
     X("bytes", U64, ULL(it.bytes)) \
     X("curr_items", U64, ULL(it.curr_items)) \
     X("total_items", U64, ULL(it.total_items)) \
-    X("slab_global_page_pool", "%d", 0) \
+    X("slab_global_page_pool", "%zu", slabs_pool_pages()) \
     X("expired_unfetched", U64, ULL(it.expired_unfetched)) \
     X("evicted_unfetched", U64, ULL(it.evicted_unfetched)) \
     X("evicted_active", U64, ULL(it.evicted_active)) \

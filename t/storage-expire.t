@@ -35,6 +35,9 @@ sub store_many {
 # --- what an exptime means (no clock control) ------------------------------------
 {
     my ($srv, $s) = fresh();
+    # memcached's crawler makes its first automatic pass at start.
+    my $st0 = poll_stats($s, undef, sub { $_[0]{lru_crawler_starts} >= 1 }, 5);
+    is($st0->{lru_crawler_starts}, 1, 'the LRU crawler made one pass at start');
     my $now = mem_stats($s)->{time};
     # Up to 30 days (2592000 s) is relative; above that it is a unix time,
     # and one in the past (or the relative-looking 2592001) is already due.

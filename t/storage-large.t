@@ -289,4 +289,23 @@ sub slab_usage {
     mem_get_is($s, 'old', 'abc', 'the old value stays after the binary set too');
 }
 
+# --- which class lists a chained item ---------------------------------------------------------
+# memcached lists a value larger than slab_chunk_max under the largest class
+# in stats items (class 39 with the defaults; 23 with slab_chunk_max=16),
+# however its chunks are spread.
+for my $case ([ '-m 64 -I 2m', [ 524288, 700000, 1048576, 2000000 ], 39 ],
+              [ '-m 64 -I 4m -o slab_chunk_max=16', [ 16384, 17000, 100000, 1000000 ], 23 ]) {
+    my ($args, $sizes, $want) = @$case;
+    for my $size (@$sizes) {
+        my $srv = start_server(args => $args);
+        my $s = $srv->new_sock;
+        send_expect($s, "set chained 0 0 $size\r\n" . ('c' x $size) . "\r\n", "STORED\r\n",
+                    "$args: a $size B value");
+        my @classes = sort map { /^items:(\d+):number$/ ? $1 : () } keys %{ mem_stats($s, 'items') };
+        is_deeply(\@classes, [$want], "  stats items lists it in class $want only");
+        is(mem_stats($s, q{items})->{"items:$want:mem_requested"}, $size + 66,
+           '  with mem_requested its whole size (value, key, header)');
+    }
+}
+
 done_testing;

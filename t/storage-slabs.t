@@ -338,6 +338,142 @@ sub stat_names {
     is_deeply([ grep { !$have{$_} } @core ], [], 'the core storage stats are all there');
 }
 
+# --- slabs automove: its arguments ----------------------------------------------------------
+{
+    my $srv = start_server(args => '-m 64');
+    my $s = $srv->new_sock;
+    my $BADFMT = "CLIENT_ERROR bad command line format\r\n";
+    my $WINDOW = "CLIENT_ERROR automove window too low or too high\r\n";
+    my $setting = sub { mem_stats($s, 'settings')->{$_[0]} };
+    line_is($s, "slabs automove invalid\r\n", $BADFMT, 'automove invalid: bad command line format');
+    line_is($s, "slabs automove -1\r\n", $BADFMT, 'automove -1: bad command line format');
+    line_is($s, "slabs automove 1x\r\n", $BADFMT, 'automove 1x: bad command line format');
+    line_is($s, "slabs automove 4294967297\r\n", $BADFMT, 'automove past 32 bits: bad command line format');
+    line_is($s, "slabs automove 3\r\n", "ERROR\r\n", 'automove 3: ERROR');
+    line_is($s, "slabs automove 2 10\r\n", "OK\r\n", 'automove 2 with a stray token: OK');
+    is($setting->('slab_automove'), 2, '  slab_automove 2');
+    line_is($s, "slabs automove window 2\r\n", $WINDOW, 'window 2: too low');
+    line_is($s, "slabs automove window 0\r\n", $WINDOW, 'window 0: too low');
+    line_is($s, "slabs automove window 1801\r\n", $WINDOW, 'window 1801: too high');
+    line_is($s, "slabs automove window x\r\n", $BADFMT, 'window x: bad command line format');
+    line_is($s, "slabs automove window -1\r\n", $BADFMT, 'window -1: bad command line format');
+    line_is($s, "slabs automove window\r\n", $BADFMT, 'window without a value: bad command line format');
+    is($setting->('slab_automove_window'), 10, '  the window is still 10');
+    line_is($s, "slabs automove window 3\r\n", "OK\r\n", 'window 3: OK');
+    is($setting->('slab_automove_window'), 3, '  slab_automove_window 3');
+    line_is($s, "slabs automove window 1800\r\n", "OK\r\n", 'window 1800: OK');
+    is($setting->('slab_automove_window'), 1800, '  slab_automove_window 1800');
+    line_is($s, "slabs automove ratio 0.5\r\n", "OK\r\n", 'ratio 0.5: OK');
+    is($setting->('slab_automove_ratio'), '0.50', '  slab_automove_ratio 0.50');
+    line_is($s, "slabs automove ratio x\r\n", "ERROR\r\n", 'ratio x: ERROR');
+    line_is($s, "slabs automove freeratio 0.5\r\n", "OK\r\n", 'freeratio 0.5: OK');
+    line_is($s, "slabs automove freeratio\r\n", "ERROR\r\n", 'freeratio without a value: ERROR');
+    line_is($s, "slabs automove windows 5\r\n", $BADFMT, 'an unknown word: bad command line format');
+}
+
+# --- the global page pool -------------------------------------------------------------------
+# Class 12 holds 1000 B values (885 a page); a page moved to class 0 waits in
+# the pool and is the first page the next growing class gets.
+{
+    my $srv = start_server(args => '-m 4 -o slab_automove=0');
+    my $s = $srv->new_sock;
+    fill($s, 'p', 1, 2500, sub { 'x' x 1000 });
+    my $sl = mem_stats($s, 'slabs');
+    is($sl->{'12:total_pages'}, 3, '2500 values of 1000 B: three pages of class 12');
+    my $moved = sub {
+        my ($n) = @_;
+        poll_stats($s, undef, sub { $_[0]{slabs_moved} >= $n && !$_[0]{slab_reassign_running} });
+    };
+    line_is($s, "slabs reassign 12 0\r\n", "OK\r\n", 'slabs reassign 12 0: OK');
+    my $st = $moved->(1);
+    is($st->{slab_global_page_pool}, 1, 'the page went to the global pool');
+    $sl = mem_stats($s, 'slabs');
+    is($sl->{'12:total_pages'}, 2, 'class 12: 3 pages -> 2');
+    is($sl->{total_malloced}, 3 * 1048576, 'total_malloced unchanged: pooled pages stay taken');
+    cmp_ok($st->{evictions} + $st->{slab_reassign_rescues}, '>=', 885,
+           'each of the 885 items of the page was rescued or evicted');
+    is($st->{curr_items}, 2500 - $st->{evictions}, 'the rest are all still there');
+    line_is($s, "slabs reassign 0 5\r\n", $NOSPARE, 'a pool of one page: NOSPARE');
+    line_is($s, "slabs reassign 0 -1\r\n", $BADCLASS, 'dst -1 from the pool: BADCLASS');
+    line_is($s, "slabs reassign 0 0\r\n", $SAME, '0 0: SAME');
+    line_is($s, "slabs reassign -1 0\r\n", "OK\r\n", 'src -1 (the server picks class 12) to the pool: OK');
+    is($moved->(2)->{slab_global_page_pool}, 2, 'the pool holds 2');
+    line_is($s, "slabs reassign 0 5\r\n", "OK\r\n", 'a pool of two pages gives one: OK');
+    $st = $moved->(3);
+    is($st->{slab_global_page_pool}, 1, 'the pool holds 1');
+    is(mem_stats($s, 'slabs')->{'5:total_pages'}, 1, 'class 5 got it');
+    send_expect($s, "set fresh 0 0 5000\r\n" . ('f' x 5000) . "\r\n", "STORED\r\n", 'a 5000 B value: a new class');
+    $sl = mem_stats($s, 'slabs');
+    is(mem_stats($s)->{slab_global_page_pool}, 0, 'its page came from the pool');
+    is($sl->{total_malloced}, 3 * 1048576, 'total_malloced still 3 pages');
+    is($sl->{'19:total_pages'}, 1, 'class 19 has the page');
+}
+
+# --- cache_memlimit lowered: the automover gives free pages back ------------------------------
+{
+    my $srv = start_server(args => '-m 32 -o slab_automove_window=3');
+    my $s = $srv->new_sock;
+    fill($s, 'g', 1, 25_000, sub { 'x' x 1000 });
+    is(mem_stats($s, 'slabs')->{total_malloced}, 29 * 1048576, '25000 values of 1000 B: 29 pages');
+    send_bytes($s, join('', map { "delete g$_ noreply\r\n" } 1 .. 25_000) . "version\r\n");
+    like(read_line($s, 30), qr/^VERSION/, 'deleted every value');
+    line_is($s, "cache_memlimit 8\r\n", "OK\r\n", 'cache_memlimit 8');
+    my $sl = poll_stats($s, 'slabs', sub { $_[0]{total_malloced} <= 8 * 1048576 &&
+                                           $_[0]{'12:total_pages'} <= 2 }, 20);
+    is($sl->{total_malloced}, 8 * 1048576, 'total_malloced shrinks to the new limit');
+    is($sl->{'12:total_pages'}, 2, 'class 12 keeps two pages (under 2.5 pages free)');
+    my $st = mem_stats($s);
+    is($st->{slab_global_page_pool}, 6, 'the pages moved past the limit wait in the pool');
+    is($st->{slabs_moved}, 27, '27 pages moved');
+}
+
+# --- pages holding chunks of large values are rescued, not lost --------------------------------
+{
+    my $srv = start_server(args => '-m 128 -I 2m -o slab_automove=0');
+    my $s = $srv->new_sock;
+    send_expect($s, "set tiny 0 0 1\r\nt\r\n", "STORED\r\n", 'class 1 gets its page');
+    my %v;
+    for my $i (1 .. 30) {
+        my $n = 1100 * 1024 + (($i * 48_271) % (900 * 1024));
+        $v{"big$i"} = chr(64 + $i) x $n;
+        send_expect($s, "set big$i 0 0 $n\r\n$v{\"big$i\"}\r\n", "STORED\r\n", "big$i ($n B)")
+            or last;
+    }
+    # A value stored and deleted leaves free chunks in the largest class.
+    send_expect($s, "set pad 0 0 1900000\r\n" . ('p' x 1900000) . "\r\n", "STORED\r\n", 'a 1.9 MB value');
+    send_expect($s, "delete pad\r\n", "DELETED\r\n", 'deleted: free chunks in class 39');
+    my $moves = 0;
+    for my $j (1 .. 10) {
+        my ($src, $dst) = $j % 2 ? (39, 1) : (1, 39);
+        line_is($s, "slabs reassign $src $dst\r\n", "OK\r\n", "move $j: $src -> $dst") or last;
+        $moves++;
+        poll_stats($s, undef, sub { $_[0]{slabs_moved} >= $moves && !$_[0]{slab_reassign_running} });
+    }
+    my $st = mem_stats($s);
+    is($st->{slabs_moved}, 10, 'ten pages moved');
+    is($st->{evictions}, 0, 'no value was evicted');
+    cmp_ok($st->{slab_reassign_chunk_rescues}, '>', 0,
+           "chunks of large values were rescued ($st->{slab_reassign_chunk_rescues})");
+    my $bad = 0;
+    for my $k (sort keys %v) {
+        send_bytes($s, "get $k\r\n");
+        my $want = "VALUE $k 0 " . length($v{$k}) . "\r\n$v{$k}\r\nEND\r\n";
+        $bad++ if (read_bytes($s, length $want, 10) // '') ne $want;
+    }
+    is($bad, 0, 'all 30 large values read back byte-exact');
+}
+
+# --- per-class operation counters ------------------------------------------------------------
+{
+    my $srv = start_server(args => '-m 64');
+    my $s = $srv->new_sock;
+    send_expect($s, "set d1 0 0 5\r\nhello\r\nset d2 0 0 5\r\nhello\r\n", "STORED\r\n" x 2, 'two 5 B values');
+    send_expect($s, "delete d1\r\n", "DELETED\r\n", 'delete d1');
+    send_expect($s, "md d2\r\n", "HD\r\n", 'md d2');
+    send_expect($s, "delete nope\r\n", "NOT_FOUND\r\n", 'delete of a missing key');
+    is(mem_stats($s, 'slabs')->{'1:delete_hits'}, 2, 'stats slabs 1:delete_hits counts delete and md');
+}
+
 # --- -o hashpower ------------------------------------------------------------------------------
 # memcached refuses a hash table no larger than its item lock table, whose
 # size grows with -t (2^12 for -t 4, 2^10 for -t 1), and anything below 12.
