@@ -58,7 +58,8 @@ static _Atomic uint64_t maintainer_juggles;
  * segments. (The per-segment counts above drive the maintainer.) */
 static _Atomic uint64_t class_items[SLAB_CLASS_MAX], class_bytes[SLAB_CLASS_MAX];
 
-static _Atomic uint64_t cas_counter;
+/* memcached hands out 2 as its first CAS unique: so do we. */
+static _Atomic uint64_t cas_counter = 1;
 /* flush_all: items last touched at or before oldest_live are dead once
  * current_time reaches it; for an immediate flush, only those whose CAS is
  * below oldest_cas (so items stored later in the same second survive). */
@@ -325,7 +326,8 @@ void item_link_locked(item *it, uint32_t hv)
     struct lru *l = LRU_OF(it);
     it->it_flags |= ITEM_LINKED;
     it->time = current_time;
-    item_set_cas(it, item_next_cas());
+    if (item_get_cas(it) == 0)
+        item_set_cas(it, item_next_cas());
     item_ref(it);
     assoc_insert(it, hv);
     lru_insert_counted(l, it);

@@ -162,7 +162,8 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
  * item_lock(hv) and a reference. (mg reads the before-state first.) */
 void item_mark_fetched_locked(item *it);
 
-/* Makes an unlinked item visible and stamps its CAS. Caller holds
+/* Makes an unlinked item visible and stamps it with the next CAS unique
+ * unless the caller set one (item_set_cas) before. Caller holds
  * item_lock(hv); no item with the key may be linked. */
 void item_link_locked(item *it, uint32_t hv);
 

@@ -145,7 +145,8 @@ send_expect($alive, "version\r\n", $vline, 'server still serves new connections 
 # lines, base64 with " b" for binary keys, then EN). Like watch, a dump
 # must come first in its read.
 {
-    my $srv3 = start_server(args => '-m 32');
+    # (No LRU maintainer: it would move items between segments meanwhile.)
+    my $srv3 = start_server(args => '-m 32 -o no_lru_maintainer');
     my $c = $srv3->new_sock;
     send_expect($c, "set d1 0 0 1\r\nx\r\n", "STORED\r\n", 'd1');
     send_expect($c, "ms YmluYXJ5a2V5 1 b\r\ny\r\n", "HD\r\n", 'binary key');
