@@ -94,7 +94,7 @@ static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
 bool item_size_ok(size_t nkey, uint32_t nbytes)
 {
-    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas)) != 0;
+    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas, false)) != 0;
 }
 
 /* ---- LRU lists (caller holds the class's lru lock) ---- */
@@ -548,7 +548,7 @@ static bool alloc_value_chunks(item *it)
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
 {
-    size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas);
+    size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas, client_flags != 0);
     unsigned id = slabs_clsid(ntotal);
     if (id == 0 || nkey > KEY_MAX_LENGTH) {
         *why = ALLOC_TOO_LARGE;
