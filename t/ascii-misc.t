@@ -25,6 +25,9 @@ send_expect($s, "verbosity 1 2\r\n", "OK\r\n", 'verbosity ignores an extra token
 send_bytes($s, "verbosity 0 noreply\r\n");
 expect_nothing($s, 200, 'verbosity noreply: no reply');
 send_expect($s, "verbosity abc\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity abc');
+send_expect($s, "verbosity invalid\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity invalid');
+send_bytes($s, "verbosity invalid noreply\r\n");
+expect_nothing($s, 200, 'verbosity invalid noreply: no reply');
 # 1.6.18 said ERROR here.
 send_expect($s, "verbosity\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity without level');
 
