@@ -60,7 +60,8 @@ static _Atomic uint64_t maintainer_juggles;
  * segments. (The per-segment counts above drive the maintainer.) */
 static _Atomic uint64_t class_items[SLAB_CLASS_MAX], class_bytes[SLAB_CLASS_MAX];
 
-static _Atomic uint64_t cas_counter;
+/* memcached hands out 2 as its first CAS unique: so do we. */
+static _Atomic uint64_t cas_counter = 1;
 /* flush_all: items last touched at or before oldest_live are dead once
  * current_time reaches it; for an immediate flush, only those whose CAS is
  * below oldest_cas (so items stored later in the same second survive). */
@@ -95,7 +96,7 @@ static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
 bool item_size_ok(size_t nkey, uint32_t nbytes)
 {
-    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas)) != 0;
+    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas, false)) != 0;
 }
 
 /* ---- LRU lists (caller holds the class's lru lock) ---- */
@@ -327,7 +328,8 @@ void item_link_locked(item *it, uint32_t hv)
     struct lru *l = LRU_OF(it);
     it->it_flags |= ITEM_LINKED;
     it->time = current_time;
-    item_set_cas(it, item_next_cas());
+    if (item_get_cas(it) == 0)
+        item_set_cas(it, item_next_cas());
     item_ref(it);
     assoc_insert(it, hv);
     lru_insert_counted(l, it);
@@ -583,7 +585,7 @@ static bool alloc_value_chunks(item *it)
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
 {
-    size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas);
+    size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas, client_flags != 0);
     unsigned id = slabs_clsid(ntotal);
     if (id == 0 || nkey > KEY_MAX_LENGTH) {
         *why = ALLOC_TOO_LARGE;

@@ -102,14 +102,17 @@ void item_value_write(item *it, uint32_t offset, const void *src, uint32_t len);
 void item_value_copy(item *dst, uint32_t offset, item *src, uint32_t len);
 /* True when the value ends in "\r\n" (a stored value is well formed). */
 bool item_value_ends_crlf(item *it);
-/* Bytes the item takes in its chunk (all its chunks, for a chunked item). */
-static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas)
+/* Bytes the item takes in its chunk (all its chunks, for a chunked item).
+ * Non-zero client flags count 4 bytes more, as in memcached, whose header
+ * holds them only then: sizes, slab classes and "size=" agree with it. */
+static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas,
+                                     bool with_flags)
 {
-    return sizeof(item) + (with_cas ? 8 : 0) + nkey + 1 + nbytes;
+    return sizeof(item) + (with_cas ? 8 : 0) + (with_flags ? 4 : 0) + nkey + 1 + nbytes;
 }
 static inline size_t item_ntotal(const item *it)
 {
-    return item_total_size(it->nkey, it->nbytes, it->it_flags & ITEM_CAS);
+    return item_total_size(it->nkey, it->nbytes, it->it_flags & ITEM_CAS, it->client_flags != 0);
 }
 
 /* Why an allocation failed. */
@@ -162,7 +165,8 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
  * item_lock(hv) and a reference. (mg reads the before-state first.) */
 void item_mark_fetched_locked(item *it);
 
-/* Makes an unlinked item visible and stamps its CAS. Caller holds
+/* Makes an unlinked item visible and stamps it with the next CAS unique
+ * unless the caller set one (item_set_cas) before. Caller holds
  * item_lock(hv); no item with the key may be linked. */
 void item_link_locked(item *it, uint32_t hv);
 

@@ -77,7 +77,9 @@ bool logger_parse_kinds(const char *const *words, int nwords, unsigned *kinds)
     static const struct { const char *name; unsigned kind; } names[] = {
         {"fetchers", LOG_FETCHERS}, {"mutations", LOG_MUTATIONS},
         {"evictions", LOG_EVICTIONS}, {"connevents", LOG_CONNEVENTS},
-        {"deletions", LOG_DELETIONS},
+        {"deletions", LOG_DELETIONS}, {"sysevents", LOG_SYSEVENTS},
+        {"rawcmds", LOG_RAWCMDS}, {"proxyreqs", LOG_PROXYREQS},
+        {"proxyevents", LOG_PROXYEVENTS}, {"proxyuser", LOG_PROXYUSER},
     };
     unsigned k = 0;
     for (int i = 0; i < nwords; i++) {

@@ -17,7 +17,15 @@ enum {
     LOG_MUTATIONS = 1u << 1,    /* item_store: storage outcomes */
     LOG_EVICTIONS = 1u << 2,    /* eviction */
     LOG_CONNEVENTS = 1u << 3,   /* conn_new, conn_close */
-    LOG_DELETIONS = 1u << 4     /* deleted: removed by a delete command */
+    LOG_DELETIONS = 1u << 4,    /* deleted: removed by a delete command */
+    /* Accepted as memcached accepts them; nothing here logs these yet
+     * (docs/options.md says why for sysevents; the rest are the proxy's,
+     * which this build, like memcached without it, does not have). */
+    LOG_SYSEVENTS = 1u << 5,
+    LOG_RAWCMDS = 1u << 6,
+    LOG_PROXYREQS = 1u << 7,
+    LOG_PROXYEVENTS = 1u << 8,
+    LOG_PROXYUSER = 1u << 9
 };
 
 /* The union of the watchers' kinds (private to logger.c; read through

@@ -246,6 +246,10 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     bool stale = false;     /* stored by an invalidating CAS older than the item's */
     struct thread_stats *ts = rq->stats;
 
+    /* As memcached, every store tried takes a CAS unique (stored or not)
+     * unless the request brings its own. */
+    uint64_t new_cas = o->new_cas != 0 ? o->new_cas : item_next_cas();
+
     item_lock(hv);
     item *old = item_get_locked(key, nkey, hv, false, &outcome);
     switch (op) {
@@ -297,12 +301,11 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     if (stored != NULL) {
         if (stale)
             stored->it_flags |= ITEM_STALE;
+        item_set_cas(stored, new_cas);
         if (old != NULL)
             item_replace_locked(old, stored, hv);
         else
             item_link_locked(stored, hv);
-        if (o->new_cas != 0)
-            item_set_cas(stored, o->new_cas);
         result = STORE_STORED;
         out->cas = item_get_cas(stored);
         out->size = (uint32_t)value_len(stored);
@@ -382,6 +385,10 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
     if (it == NULL)
         return NULL;
     memcpy(item_value(it), "\r\n", 2);
+    /* Set before the link, which then takes no unique of its own; and
+     * after, for an E0. */
+    if (o->has_new_cas)
+        item_set_cas(it, o->new_cas);
     item_link_locked(it, hv);
     if (o->has_new_cas)
         item_set_cas(it, o->new_cas);
@@ -480,9 +487,11 @@ static bool empty_value_locked(item *it, uint32_t hv, const struct op_delete_opt
     empty->it_flags |= it->it_flags & ITEM_KEY_BINARY;
     if (o->invalidate)
         empty->it_flags |= ITEM_STALE;
-    item_replace_locked(it, empty, hv);
     if (keep_cas)
         item_set_cas(empty, cas);
+    item_replace_locked(it, empty, hv);
+    if (keep_cas)
+        item_set_cas(empty, cas);   /* a CAS of 0 too */
     item_release(empty);
     return true;
 }
@@ -619,9 +628,11 @@ static enum arith_result create_counter(const char *key, size_t nkey, uint32_t h
         return ARITH_NO_MEMORY;
     memcpy(item_value(fresh), digits, (size_t)len);
     memcpy(item_value(fresh) + len, "\r\n", 2);
-    item_link_locked(fresh, hv);
     if (opts->has_new_cas)
         item_set_cas(fresh, opts->new_cas);
+    item_link_locked(fresh, hv);
+    if (opts->has_new_cas)
+        item_set_cas(fresh, opts->new_cas);     /* a CAS of 0 too */
     *cas_out = item_get_cas(fresh);
     item_release(fresh);
     return ARITH_OK;
@@ -687,7 +698,8 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
              * to the old length, as memcached does. */
             memcpy(item_value(it), digits, (size_t)len);
             memset(item_value(it) + len, ' ', it->nbytes - 2 - (size_t)len);
-            item_set_cas(it, opts->has_new_cas ? opts->new_cas : item_next_cas());
+            uint64_t next = item_next_cas();    /* taken even with E, as memcached */
+            item_set_cas(it, opts->has_new_cas ? opts->new_cas : next);
             it->exptime = exptime;
             out->cas = item_get_cas(it);
         } else {
@@ -700,9 +712,11 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
                 memcpy(item_value(fresh), digits, (size_t)len);
                 memcpy(item_value(fresh) + len, "\r\n", 2);
                 fresh->it_flags |= it->it_flags & ITEM_KEY_BINARY;
-                item_replace_locked(it, fresh, hv);
                 if (opts->has_new_cas)
                     item_set_cas(fresh, opts->new_cas);
+                item_replace_locked(it, fresh, hv);
+                if (opts->has_new_cas)
+                    item_set_cas(fresh, opts->new_cas);     /* a CAS of 0 too */
                 out->cas = item_get_cas(fresh);
                 item_release(fresh);
             }

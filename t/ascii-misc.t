@@ -25,6 +25,9 @@ send_expect($s, "verbosity 1 2\r\n", "OK\r\n", 'verbosity ignores an extra token
 send_bytes($s, "verbosity 0 noreply\r\n");
 expect_nothing($s, 200, 'verbosity noreply: no reply');
 send_expect($s, "verbosity abc\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity abc');
+send_expect($s, "verbosity invalid\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity invalid');
+send_bytes($s, "verbosity invalid noreply\r\n");
+expect_nothing($s, 200, 'verbosity invalid noreply: no reply');
 # 1.6.18 said ERROR here.
 send_expect($s, "verbosity\r\n", "CLIENT_ERROR bad command line format\r\n", 'verbosity without level');
 
@@ -146,7 +149,8 @@ send_expect($alive, "version\r\n", $vline, 'server still serves new connections 
 # lines, base64 with " b" for binary keys, then EN). Like watch, a dump
 # must come first in its read.
 {
-    my $srv3 = start_server(args => '-m 32');
+    # (No LRU maintainer: it would move items between segments meanwhile.)
+    my $srv3 = start_server(args => '-m 32 -o no_lru_maintainer');
     my $c = $srv3->new_sock;
     send_expect($c, "set d1 0 0 1\r\nx\r\n", "STORED\r\n", 'd1');
     send_expect($c, "ms YmluYXJ5a2V5 1 b\r\ny\r\n", "HD\r\n", 'binary key');

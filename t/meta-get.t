@@ -91,6 +91,20 @@ send_expect($s, "mg viv5 t N30\r\n", "HD t-1 W\r\n",
 line_like($s, "mg viv5 t\r\n", qr/^HD t(29|30) Z\\r\\n\z/, '... N set it afterwards');
 line_like($s, "mg viv6 N30 T60 t\r\n", qr/^HD t(59|60) W\\r\\n\z/, 'N then T: T wins');
 line_like($s, "mg viv7 T60 N30 t\r\n", qr/^HD t(29|30) W\\r\\n\z/, 'T then N: N wins');
+# Other clients (other connections, other worker threads): Z, never a
+# second W, and their N leaves the winner's TTL alone.
+{
+    my @others = map { $srv->new_sock } 1 .. 4;
+    line_like($others[0], "mg vivx N30 t\r\n", qr/^HD t(29|30) W\\r\\n\z/, 'client 1 wins');
+    for my $i (1 .. 3) {
+        line_like($others[$i], "mg vivx N90 t\r\n", qr/^HD t(29|30) Z\\r\\n\z/,
+                  "client " . ($i + 1) . ": Z, TTL still the winner's");
+    }
+    send_expect($s, "md vivx I\r\n", "HD\r\n", 'invalidated');
+    line_like($others[1], "mg vivx t\r\n", qr/^HD t(29|30) X W\\r\\n\z/, 'stale: one client wins again');
+    line_like($others[$_], "mg vivx t\r\n", qr/^HD t(29|30) Z X\\r\\n\z/, 'stale: the others see Z')
+        for 0, 2, 3;
+}
 send_expect($s, "ms viv 3\r\nnew\r\n", "HD\r\n", 'the winner stores the new value');
 send_expect($s, "mg viv N30 v\r\n", "VA 3\r\nnew\r\n", 'no token flags on a fresh item');
 line_like($s, "mg foo N30 t v\r\n", qr/^VA 2 t-1\\r\\n\z/, 'N on a hit changes nothing');

@@ -103,6 +103,17 @@ send_expect($s, "ms big 2000\r\n" . ('x' x 2000) . "\r\n", "HD\r\n", 'a 2000-byt
 line_like($s, "me big\r\n", qr/^ME big exp=-1 la=\d+ cas=\d+ fetch=no cls=15 size=2062\\r\\n\z/,
           'me: class 15, 2062 bytes');
 
+# Non-zero client flags take 4 bytes in memcached's item header: size=
+# counts them, and they can push an item into the next class (35 bytes of
+# value under a 2-byte key fill class 1's 96-byte chunk exactly).
+my $v35 = 'v' x 35;
+send_expect($s, "set f0 0 0 35\r\n$v35\r\nset f7 7 0 35\r\n$v35\r\n", "STORED\r\nSTORED\r\n",
+            'the same value with and without flags');
+line_like($s, "me f0\r\n", qr/^ME f0 exp=-1 la=\d+ cas=\d+ fetch=no cls=1 size=96\\r\\n\z/,
+          'me: no flags, 96 bytes, class 1');
+line_like($s, "me f7\r\n", qr/^ME f7 exp=-1 la=\d+ cas=\d+ fetch=no cls=2 size=100\\r\\n\z/,
+          'me: flags 7, 100 bytes, class 2');
+
 # Keys stored base64-encoded (ms b) are shown base64-encoded.
 send_expect($s, "ms AAEC 2 b\r\nhi\r\n", "HD\r\n", 'store under the binary key 00 01 02');
 line_like($s, "me \x00\x01\x02\r\n", qr/^ME AAEC exp=-1 /, 'me shows a binary key in base64');

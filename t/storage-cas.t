@@ -134,4 +134,42 @@ is($st->{cmd_set}, 3 + ($seen{STORED} + $seen{EXISTS} + $seen{NOT_FOUND}) + 2 * 
    'cmd_set counts the sets and every cas attempt');
 
 is($srv->stop, 0, 'server exits 0 on TERM');
+# --- how CAS uniques are numbered ------------------------------------------------
+# As memcached 1.6.45: the first one handed out is 2; every store that is
+# tried takes one, stored or not, unless it brings its own (meta E); an
+# incr in place takes one even with E.
+{
+    my $srv2 = start_server(args => '-m 64');
+    my $c = $srv2->new_sock;
+    send_expect($c, "set n1 0 0 1\r\nx\r\n", "STORED\r\n", 'first set');
+    my (undef, $first) = gets($c, 'n1');
+    is($first, 2, 'the first CAS unique is 2');
+    # step($cmd, $reply, $takes, $name): after $cmd, a set gets a unique
+    # $takes + 1 above the previous one.
+    my $prev = $first;
+    my $step = sub {
+        my ($cmd, $reply, $takes, $name) = @_;
+        send_expect($c, $cmd, $reply, $name);
+        send_expect($c, "set probe 0 0 1\r\nx\r\n", "STORED\r\n", "probe after: $name");
+        my (undef, $cas) = gets($c, 'probe');
+        is($cas - $prev - 1, $takes, "$name takes $takes unique(s)");
+        $prev = $cas;
+    };
+    $step->("add n1 0 0 1\r\nx\r\n", "NOT_STORED\r\n", 1, 'a refused add');
+    $step->("replace nx 0 0 1\r\nx\r\n", "NOT_STORED\r\n", 1, 'a refused replace');
+    $step->("append nx 0 0 1\r\nx\r\n", "NOT_STORED\r\n", 1, 'a refused append');
+    $step->("cas n1 0 0 1 1\r\nx\r\n", "EXISTS\r\n", 1, 'a cas that lost');
+    $step->("cas nx 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n", 1, 'a cas of a missing key');
+    $step->("ms n1 1 MR E500\r\nx\r\n", "HD\r\n", 0, 'an ms with E');
+    my (undef, $e) = gets($c, 'n1');
+    is($e, 500, 'which set the unique it brought');
+    $step->("ms nx 1 MR E600\r\nx\r\n", "NS\r\n", 0, 'a refused ms with E');
+    $step->("mg nv N30 E700\r\n", "HD W\r\n", 0, 'an mg that vivifies with E');
+    $step->("set n2 0 0 1\r\n5\r\n", "STORED\r\n", 1, 'a set');
+    $step->("ma n2 E900\r\n", "HD\r\n", 1, 'an incr in place with E');
+    $step->("incr nx 1\r\n", "NOT_FOUND\r\n", 0, 'an incr of a missing key');
+    $step->("get n1\r\n", "VALUE n1 0 1\r\nx\r\nEND\r\n", 0, 'a get');
+    $srv2->stop;
+}
+
 done_testing;

@@ -212,6 +212,24 @@ $srv->stop;
     $srv2->stop;
 }
 
+# The other kinds memcached 1.6.45 accepts: sysevents, rawcmds and the
+# proxy's. A watcher of only those gets no item lines.
+{
+    my $srv = start_server(args => '-m 64');
+    for my $kinds ('sysevents', 'rawcmds', 'proxyreqs', 'proxyevents', 'proxyuser',
+                   'fetchers sysevents rawcmds') {
+        my $w = $srv->new_sock;
+        send_expect($w, "watch $kinds\r\n", "OK\r\n", "watch $kinds: OK");
+    }
+    my $w = $srv->new_sock;
+    send_expect($w, "watch sysevents rawcmds\r\n", "OK\r\n", 'watch sysevents rawcmds');
+    my $c = $srv->new_sock;
+    send_expect($c, "set sk 0 0 1\r\nx\r\nget sk\r\n", "STORED\r\nVALUE sk 0 1\r\nx\r\nEND\r\n",
+                'a set and a get');
+    expect_nothing($w, 300, '... are not logged to a sysevents/rawcmds watcher');
+    send_expect($srv->new_sock, "watch sysevents bogus\r\n", "ERROR\r\n", 'an unknown kind is still refused');
+}
+
 # watch must come first in its read: after other requests whose replies
 # are not yet flushed (noreply and quiet ones too) memcached refuses it;
 # "mn" flushes, so watch may follow it.
