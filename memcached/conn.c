@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "logger.h"
 #include "probes.h"
 #include "proto_binary.h"
@@ -121,9 +122,9 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->rcurr = c->rbuf;
     reply_init(&c->out);
-    c->protocol = settings.binding_protocol == PROTOCOL_ASCII ? PROTO_ASCII :
-                  settings.binding_protocol == PROTOCOL_BINARY ? PROTO_BINARY :
-                  PROTO_NEGOTIATE;
+    int binding = listen_protocol(listen_addr);     /* -B, or the listener's proto[] */
+    c->protocol = binding == PROTOCOL_ASCII ? PROTO_ASCII :
+                  binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
     c->state = CONN_READ;
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
