@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "logger.h"
 #include "probes.h"
 #include "proto_binary.h"
@@ -121,9 +122,9 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->rcurr = c->rbuf;
     reply_init(&c->out);
-    c->protocol = settings.binding_protocol == PROTOCOL_ASCII ? PROTO_ASCII :
-                  settings.binding_protocol == PROTOCOL_BINARY ? PROTO_BINARY :
-                  PROTO_NEGOTIATE;
+    int binding = listen_protocol(listen_addr);     /* -B, or the listener's proto[] */
+    c->protocol = binding == PROTOCOL_ASCII ? PROTO_ASCII :
+                  binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
     c->state = CONN_READ;
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
@@ -409,15 +410,37 @@ static void nread_from_buffer(conn *c)
     }
 }
 
+/* UDP: the rest of the datagram is dropped (c->state is not CONN_PARSE).
+ * A quit with nothing to say is an empty reply (udp_note_empty); a
+ * hang-up on bad input, or a request the datagram cut short, sets
+ * *hung_up, which drops it. */
+static void udp_stop_datagram(conn *c, bool *hung_up)
+{
+    if (c->state == CONN_WRITE && c->next_state == CONN_CLOSE) {
+        udp_note_empty(c);
+    } else if (c->state == CONN_CLOSE) {
+        *hung_up = true;
+    } else if (c->state == CONN_NREAD || c->state == CONN_SWALLOW) {
+        /* A request cut short by the datagram's end: memcached is still
+         * reading it and sends the replies queued behind it never. */
+        reply_reset(&c->out);
+        *hung_up = true;
+    }
+    udp_drop_partial(c);
+}
+
 static void conn_drive_udp(conn *c)
 {
     int datagrams_left = settings.reqs_per_event;
+    bool hung_up = false;   /* the datagram being served ended in a hang-up */
     for (;;) {
         if (c->rbytes == 0) {
             if (c->state != CONN_PARSE)
-                udp_drop_partial(c);
+                udp_stop_datagram(c, &hung_up);
             if (reply_pending(&c->out))
                 udp_send_reply(c);
+            udp_end_datagram(c, hung_up);
+            hung_up = false;
             if (c->worker->stopping)
                 return;
             if (datagrams_left-- <= 0) {
@@ -466,9 +489,8 @@ static void conn_drive_udp(conn *c)
         case CONN_WRITE:
         case CONN_CLOSE:
         case CONN_READ:
-            /* quit and the like: a UDP socket is never closed by a client;
-             * the rest of the datagram is dropped. */
-            udp_drop_partial(c);
+            /* quit and the like: a UDP socket is never closed by a client. */
+            udp_stop_datagram(c, &hung_up);
             break;
         }
     }

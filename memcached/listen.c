@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -41,11 +42,15 @@ struct listener {
     const char *transport;          /* "tcp" or "unix" */
     char addr[ADDR_TEXT];           /* stats text: "tcp:127.0.0.1:11211", ... */
     rel_time_t opened;
+    int protocol;                   /* proto[ascii|binary] prefix: a PROTOCOL_*,
+                                     * or -1: -B decides */
 };
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
 /* -Z: TLS mode of the TCP listeners being opened (set per -l entry). */
 static enum tls_listen_mode opening_tls_mode;
+/* The proto[...] prefix of the -l entry being opened (-1: none). */
+static int opening_protocol = -1;
 
 /* UDP sockets: each served by a worker; their addresses must outlive it. */
 static char udp_addrs[MAX_LISTENERS][ADDR_TEXT];
@@ -224,6 +229,7 @@ static bool add_listener(struct event_base *base, int fd, const char *transport)
     l->fd = fd;
     l->transport = transport;
     l->opened = current_time;
+    l->protocol = opening_protocol;
     if (strcmp(transport, "unix") == 0) {
         snprintf(l->addr, sizeof(l->addr), "unix:%s", settings.socketpath);
     } else {
@@ -405,6 +411,74 @@ static bool open_unix(struct event_base *base, const char *path)
     return true;
 }
 
+/* The port of a "host:port" -l entry: a whole decimal number, else
+ * memcached's message and false. */
+static bool parse_port(const char *text, int *port)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < INT_MIN || v > INT_MAX) {
+        fprintf(stderr, "Invalid port number: \"%s\"\n", text);
+        return false;
+    }
+    *port = (int)v;
+    return true;
+}
+
+/* memcached's listener prefixes, in its order: "proto[ascii]:" or
+ * "proto[binary]:" (the protocol of that listener, whatever -B says; any
+ * other name leaves it to -B, "proxy" is refused: no proxy here), then
+ * "tag[name]:" (1 to 8 characters; a tag only names a listener for
+ * memcached's proxy, so it changes nothing here). Moves *host past them
+ * and sets opening_protocol. False after memcached's message. */
+static bool listener_prefixes(char **host)
+{
+    char *h = *host;
+    opening_protocol = -1;
+    if (strncmp(h, "proto[", 6) == 0) {
+        char *name = h + 6;
+        char *end = strchr(name, ']');
+        if (end == NULL) {
+            fprintf(stderr, "Invalid protocol spec: \"%s\"\n", name - 1);
+            return false;
+        }
+        size_t n = (size_t)(end - name);
+        if (n == 5 && memcmp(name, "ascii", 5) == 0) {
+            opening_protocol = PROTOCOL_ASCII;
+        } else if (n == 6 && memcmp(name, "binary", 6) == 0) {
+            opening_protocol = PROTOCOL_BINARY;
+        } else if (n == 5 && memcmp(name, "proxy", 5) == 0) {
+            fprintf(stderr, "Server not built with proxy: \"%.*s\"\n", (int)(end - h), h);
+            return false;
+        }
+        /* memcached takes the byte after "]" to be the ":" */
+        h = end[1] != '\0' ? end + 2 : end + 1;
+    }
+    if (strncmp(h, "tag[", 4) == 0) {
+        char *name = h + 4;
+        char *end = strchr(name, ']');
+        if (end == NULL) {
+            fprintf(stderr, "Invalid tag in socket config: \"%s\"\n", name - 1);
+            return false;
+        }
+        size_t n = (size_t)(end - name);
+        if (n < 1 || n > 8) {
+            fprintf(stderr, "Listener tags must be between 1 and 8 characters: \"%.*s\"\n",
+                    (int)n, name);
+            return false;
+        }
+        h = end[1] != '\0' ? end + 2 : end + 1;
+    }
+    if (h != *host && *h == '\0') {
+        /* a prefix and no address: memcached looks up an empty name */
+        fprintf(stderr, "getaddrinfo(): %s\n", gai_strerror(EAI_NONAME));
+        return false;
+    }
+    *host = h;
+    return true;
+}
+
 /* Opens TCP or UDP sockets on every -l entry ("host", "host:port",
  * "[v6]", "[v6]:port"; separated by commas). False after a message of
  * memcached's when an entry is malformed or a socket fails. */
@@ -422,6 +496,11 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
     for (char *entry = strtok_r(list, ";,", &save); entry && ok;
          entry = strtok_r(NULL, ";,", &save)) {
         char *host = entry;
+        if (!listener_prefixes(&host)) {
+            errno = 0;
+            ok = false;
+            break;
+        }
         int tls_mode = tls_listen_prefix(&host);
         if (tls_mode < 0) {
             errno = 0;
@@ -439,14 +518,21 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
                 break;
             }
             *end = '\0';
-            if (end[1] == ':')
-                port = atoi(end + 2);
+            if (end[1] == ':' && !parse_port(end + 2, &port)) {
+                errno = 0;
+                ok = false;
+                break;
+            }
             host++;
         } else {
             char *colon = strchr(host, ':');
             if (colon && strchr(colon + 1, ':') == NULL) {
                 *colon = '\0';
-                port = atoi(colon + 1);
+                if (!parse_port(colon + 1, &port)) {
+                    errno = 0;
+                    ok = false;
+                    break;
+                }
             }
         }
         if (strcmp(host, "INADDR_ANY") == 0 || *host == '\0')
@@ -516,6 +602,15 @@ void listen_close(void)
         close(listeners[i].fd);
     }
     nlisteners = 0;
+}
+
+int listen_protocol(const char *listen_addr)
+{
+    for (int i = 0; i < nlisteners; i++)
+        if (listeners[i].addr == listen_addr)
+            return listeners[i].protocol >= 0 ? listeners[i].protocol
+                                              : (int)settings.binding_protocol;
+    return (int)settings.binding_protocol;
 }
 
 int listen_info(struct listen_info *out, int max)

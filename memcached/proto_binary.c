@@ -17,6 +17,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "thread.h"
+#include "udp.h"
 
 #define REQ_MAGIC 0x80
 #define RES_MAGIC 0x81
@@ -259,6 +260,9 @@ static void refuse_unknown(conn *c, uint32_t n)
 
 static void command_end(conn *c)
 {
+    /* UDP: a quiet command that said nothing still answers (udp.h). */
+    if (c->udp != NULL && reply_marked_size(&c->out) == 0)
+        udp_note_empty(c);
     if (probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }

@@ -47,6 +47,8 @@ int udp_accept_datagram(conn *c, size_t n)
     if (n <= UDP_HEADER_SIZE || get_be16(c->rbuf + 4) != 1)
         return 0;
     c->udp->request_id = get_be16(c->rbuf);
+    c->udp->answered = false;
+    c->udp->empty_pending = false;
     c->rcurr = c->rbuf + UDP_HEADER_SIZE;
     c->rbytes = n - UDP_HEADER_SIZE;
     return 1;
@@ -118,12 +120,52 @@ static void send_message(conn *c, struct reply_cursor *cur, uint64_t len)
     }
 }
 
+/* A header alone, datagram count 0: memcached's empty reply. */
+static void send_empty(conn *c)
+{
+    char dgram[UDP_HEADER_SIZE];
+    put_be16(dgram, c->udp->request_id);
+    put_be16(dgram + 2, 0);
+    put_be16(dgram + 4, 0);
+    put_be16(dgram + 6, 0);
+    ssize_t n;
+    do {
+        n = sendto(c->sfd, dgram, sizeof(dgram), 0, (const struct sockaddr *)&c->udp->addr,
+                   c->udp->addrlen);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)n);
+        probe_conn_write(c->sfd, (int64_t)n);
+    }
+}
+
+void udp_note_empty(conn *c)
+{
+    struct udp_peer *up = c->udp;
+    if (!up->answered && !reply_pending(&c->out))
+        up->empty_pending = true;
+}
+
+void udp_end_datagram(conn *c, bool dropped)
+{
+    struct udp_peer *up = c->udp;
+    if (up->empty_pending && !up->answered && !dropped) {
+        send_empty(c);
+        up->answered = true;
+    }
+    up->empty_pending = false;
+}
+
 void udp_send_reply(conn *c)
 {
     reply *r = &c->out;
     uint64_t total = 0;
     for (int i = r->sent_iov; i < r->iovcnt; i++)
         total += r->iov[i].iov_len;
+    if (total > 0) {
+        udp_end_datagram(c, false);     /* an empty reply before it goes first */
+        c->udp->answered = true;
+    }
     struct reply_cursor cur = { r, r->sent_iov, 0 };
     uint64_t at = 0;
     /* One message per part (see reply_message_break); empty parts send

@@ -7,6 +7,7 @@
 #ifndef MC_UDP_H
 #define MC_UDP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -16,11 +17,14 @@
 #define UDP_MAX_DATAGRAM 1400           /* memcached's limit, header included */
 #define UDP_READ_BUFFER (65536 + 8)     /* the largest datagram, and a NUL */
 
-/* Who sent the datagram being served. */
+/* Who sent the datagram being served, and what it has been answered. */
 struct udp_peer {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     uint16_t request_id;
+    bool answered;          /* a datagram went back for this request datagram */
+    bool empty_pending;     /* its first request ended with an empty reply (see
+                             * udp_note_empty), not sent yet */
 };
 
 /* Reads one datagram into c->rbuf and points rcurr/rbytes at its payload.
@@ -34,7 +38,20 @@ int udp_receive(conn *c);
 int udp_accept_datagram(conn *c, size_t n);
 
 /* Sends everything queued in c->out to the current sender as one message,
- * then empties c->out. Datagrams the socket refuses are dropped. */
+ * then empties c->out. Datagrams the socket refuses are dropped. A pending
+ * empty reply goes first. */
 void udp_send_reply(conn *c);
+
+/* A request ended with a reply of no bytes: a binary quiet command that
+ * had nothing to say, or quit. memcached answers such a request with a
+ * header alone (datagram count 0), but only when it comes before any other
+ * reply to the same request datagram; a noreply or meta q request sends
+ * nothing at all. Needs: nothing of this request queued in c->out. */
+void udp_note_empty(conn *c);
+
+/* The request datagram is done: sends the pending empty reply, if any.
+ * dropped: the connection hung up on it (bad magic byte and the like),
+ * which drops the empty reply, as memcached drops it. */
+void udp_end_datagram(conn *c, bool dropped);
 
 #endif

@@ -112,6 +112,60 @@ my $ipv6 = have_ipv6();
     is($rc, undef, '-U over 65535 is not refused (memcached takes it modulo 65536)');
 }
 
+# --- listener prefixes: proto[...] and tag[...] ---------------------------------
+{
+    my $noop = pack('CCnCCnNNQ>', 0x80, 0x0a, 0, 0, 0, 0, 0, 5, 0);
+    my $noop_res = pack('CCnCCnNNQ>', 0x81, 0x0a, 0, 0, 0, 0, 0, 5, 0);
+    my ($pa, $pb, $pt) = (free_port(), free_port(), free_port());
+    my $srv = spawn_server(argv => ['-p', free_port(), '-U', 0, '-l',
+                                    "proto[ascii]:127.0.0.1:$pa,proto[binary]:127.0.0.1:$pb,"
+                                    . "tag[edge1]:127.0.0.1:$pt"],
+                           ready => sub { tcp('127.0.0.1', $pa) && tcp('127.0.0.1', $pb) && tcp('127.0.0.1', $pt) });
+    my $a = tcp('127.0.0.1', $pa);
+    send_expect($a, "version\r\n", "VERSION 1.6.45\r\n", 'proto[ascii]: ASCII served');
+    send_bytes($a, $noop . "version\r\n");
+    like(read_line($a) // '', qr/^(CLIENT_)?ERROR/, 'proto[ascii]: a binary packet is text there');
+    my $b = tcp('127.0.0.1', $pb);
+    send_expect($b, $noop, $noop_res, 'proto[binary]: binary served');
+    $b = tcp('127.0.0.1', $pb);
+    send_bytes($b, "version\r\n");
+    expect_nothing($b, 300, 'proto[binary]: a text line is no packet (9 bytes of a header)');
+    my $t = tcp('127.0.0.1', $pt);
+    send_expect($t, "version\r\n", "VERSION 1.6.45\r\n", 'tag[...]: negotiates as before (ASCII)');
+    $t = tcp('127.0.0.1', $pt);
+    send_expect($t, $noop, $noop_res, 'tag[...]: negotiates as before (binary)');
+    $srv->stop;
+
+    # The prefix overrides -B; other protocol names leave -B in charge.
+    my ($pc, $pd) = (free_port(), free_port());
+    $srv = spawn_server(argv => ['-B', 'binary', '-p', free_port(), '-U', 0, '-l',
+                                 "proto[ascii]:tag[x]:127.0.0.1:$pc,proto[auto]:127.0.0.1:$pd"],
+                        ready => sub { tcp('127.0.0.1', $pc) && tcp('127.0.0.1', $pd) });
+    send_expect(tcp('127.0.0.1', $pc), "version\r\n", "VERSION 1.6.45\r\n",
+                '-B binary, proto[ascii]:tag[x]: ASCII');
+    send_expect(tcp('127.0.0.1', $pd), $noop, $noop_res, '-B binary, proto[auto]: -B decides (binary)');
+    my $d = tcp('127.0.0.1', $pd);
+    send_bytes($d, "version\r\n");
+    expect_nothing($d, 300, '-B binary, proto[auto]: no text');
+    $srv->stop;
+
+    my $fails = sub {
+        my ($l, $msg, $name) = @_;
+        my ($rc, $out) = run_server(argv => ['-p', free_port(), '-U', 0, '-l', $l]);
+        is($rc, 71, "$name: exit 71");
+        is($out, "$msg\nfailed to listen on one of interface(s) $l: Success\n", "$name: memcached's message");
+    };
+    $fails->('proto[ascii:127.0.0.1', 'Invalid protocol spec: "[ascii:127.0.0.1"', 'proto[ without ]');
+    $fails->('proto[proxy]:127.0.0.1', 'Server not built with proxy: "proto[proxy"', 'proto[proxy]');
+    $fails->('tag[foo:127.0.0.1', 'Invalid tag in socket config: "[foo:127.0.0.1"', 'tag[ without ]');
+    $fails->('tag[123456789]:127.0.0.1', 'Listener tags must be between 1 and 8 characters: "123456789"',
+             'a tag of 9 characters');
+    $fails->('tag[a]:proto[ascii]:127.0.0.1', 'Invalid port number: "127.0.0.1"',
+             'tag before proto');
+    $fails->('127.0.0.1:12ab', 'Invalid port number: "12ab"', 'a port that is not a number');
+    $fails->('127.0.0.1:', 'Invalid port number: ""', 'an empty port');
+}
+
 # --- connection stats and stats conns --------------------------------------------
 {
     my $srv = start_server(args => '-t 2 -I 4m -m 128');

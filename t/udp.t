@@ -95,8 +95,8 @@ mem_get_is($tcp, 'p', undef, 'and nothing stored');
 one_message("get small\r\n", "VALUE small 0 3\r\nabc\r\nEND\r\n",
             'the next datagram starts afresh');
 is(scalar(udp_request($port, "get sm", first => 0.5)), 0, 'command without end of line: dropped');
-@m = msgs("quit\r\nversion\r\n");
-is(scalar(grep { $_->{data} =~ /VERSION/ } @m), 0, 'quit drops the rest of the datagram');
+is_deeply([udp_request($port, "quit\r\nversion\r\n", id => 3)], [pack('nnnn', 3, 0, 0, 0)],
+          'quit drops the rest of the datagram (an empty reply, see below)');
 one_message("version\r\n", "VERSION 1.6.45\r\n", 'the UDP socket still serves after quit');
 
 # --- many clients at once, served by the workers ----------------------------
@@ -143,6 +143,43 @@ like($m[0]{data} // '', qr/\ASTAT pid \d+\r\n.*\r\nEND\r\n\z/s, 'stats over UDP 
 my $plain = start_server();
 is(scalar(udp_request($plain->port, "version\r\n", first => 0.5)), 0, 'no -U: nothing answers UDP');
 is(mem_stats($plain->new_sock, 'settings')->{udpport}, 0, 'udpport 0 by default');
+
+# --- empty replies: a header alone, datagram count 0 -------------------------------
+# A request that ends with nothing to say (quit, or a binary quiet command)
+# is answered with an empty datagram when it comes before any other reply to
+# the same datagram; noreply and meta q send nothing at all.
+{
+    my $empty = pack('nnnn', 5, 0, 0, 0);
+    my $dgrams = sub { [ udp_request($port, $_[0], id => 5) ] };
+    my $one = sub { pack('nnnn', 5, 0, 1, 0) . $_[0] };
+    my $breq = sub {    # binary request packet: opcode, key, extras, value, opaque
+        my ($op, $key, $ext, $val, $opaque) = @_;
+        ($key, $ext, $val) = map { $_ // '' } $key, $ext, $val;
+        return pack('CCnCCnNNQ>', 0x80, $op, length $key, length $ext, 0, 0,
+                    length($ext) + length($key) + length($val), $opaque // 0, 0) . $ext . $key . $val;
+    };
+    my $noop_res = pack('CCnCCnNNQ>', 0x81, 0x0a, 0, 0, 0, 0, 0, 9, 0);
+    my ($getq_miss, $noop) = ($breq->(0x09, 'nokey-e'), $breq->(0x0a, undef, undef, undef, 9));
+    is_deeply($dgrams->("quit\r\n"), [$empty], 'quit: an empty datagram');
+    is_deeply($dgrams->("quit\r\nversion\r\n"), [$empty], 'quit ends the datagram');
+    is_deeply($dgrams->("mg nokey-e q\r\nquit\r\n"), [$empty], 'mg q miss, then quit: one empty datagram');
+    is_deeply($dgrams->("version\r\nquit\r\n"), [$one->("VERSION 1.6.45\r\n")],
+              'a reply before quit: no empty datagram after it');
+    is_deeply($dgrams->("mg nokey-e q\r\n"), [], 'meta q miss: nothing');
+    is_deeply($dgrams->("set e1 0 0 1 noreply\r\nx\r\n"), [], 'noreply: nothing');
+    is_deeply($dgrams->($getq_miss), [$empty], 'binary getq miss: an empty datagram');
+    is_deeply($dgrams->($getq_miss . $getq_miss), [$empty], 'two getq misses: one empty datagram');
+    is_deeply($dgrams->($getq_miss . $noop), [$empty, $one->($noop_res)], 'getq miss, noop: empty, then the noop');
+    is_deeply($dgrams->($noop . $getq_miss), [$one->($noop_res)], 'noop, getq miss: the noop alone');
+    is_deeply($dgrams->($breq->(0x11, 'e2', "\0" x 8, 'v')), [$empty], 'setq: an empty datagram');
+    is_deeply($dgrams->($breq->(0x17)), [$empty], 'quitq: an empty datagram');
+    is_deeply($dgrams->($getq_miss . pack('C', 0x81) . substr($noop, 1)), [],
+              'getq miss, then a bad magic byte: the hang-up drops the empty reply');
+    # A request cut short by the end of its datagram: nothing is sent for it.
+    is_deeply($dgrams->("set e3 0 0 5000000\r\nabc"), [], 'too large, value cut short: nothing');
+    is_deeply($dgrams->(pack('CCnCCnNNQ>', 0x80, 0x44, 0, 0, 0, 0, 10, 0, 0) . 'abc'), [],
+              'unknown opcode, body cut short: nothing');
+}
 
 # --- -U is its own port ------------------------------------------------------------
 {
