@@ -85,7 +85,8 @@ SKIP: {
     my $capable = in_path('memccapable', 'memcapable')
         or client_missing('memccapable not installed (Debian: libmemcached-tools)');
     my $srv = start_server(args => '-m 64');
-    my ($st, $out) = run_cmd('', 120, $capable, '-h', '127.0.0.1', '-p', $srv->port, '-t', '5');
+    # -t: its per-test timeout; 5 s timed out on a machine at load average 60.
+    my ($st, $out) = run_cmd('', 300, $capable, '-h', '127.0.0.1', '-p', $srv->port, '-t', '20');
     # Its summary line (stderr) can land between a test's name and verdict.
     my @results = $out =~ /^(\S.*?)\s+(?:\d+ of \d+ tests failed\n)?\[(pass|FAIL|skip)\]/mg;
     my %result = @results;
@@ -102,7 +103,7 @@ SKIP: {
 
     # The binary half against a binary-only server: nothing falls back to ASCII.
     my $bsrv = start_server(args => '-m 64 -B binary');
-    ($st, $out) = run_cmd('', 60, $capable, '-h', '127.0.0.1', '-p', $bsrv->port, '-t', '5', '-b');
+    ($st, $out) = run_cmd('', 300, $capable, '-h', '127.0.0.1', '-p', $bsrv->port, '-t', '20', '-b');
     my @pass = $out =~ /^(binary \S.*?)\s+\[pass\]/mg;
     my @bad = $out =~ /^(\S.*?)\s+\[FAIL\]/mg;
     ok(@pass == 27 && !@bad && $st == 0, 'memccapable -b against -B binary: all ' . scalar(@pass) . ' of 27 pass')

@@ -157,17 +157,30 @@ sub crawl_when_idle {
     send_expect($s, "flush_all 0\r\n", "OK\r\n", 'flush_all 0');
     mem_get_is($s, 'z', undef, 'flush_all 0 is immediate');
 
-    send_expect($s, "set p 0 0 1\r\np\r\nset q 0 0 1\r\nq\r\nflush_all\r\n",
-                "STORED\r\nSTORED\r\nOK\r\n", 'two sets, flush_all');
-    is(mem_stats($s)->{curr_items}, 0, 'curr_items is 0 right after flush_all');
-    send_expect($s, "lru_crawler crawl all\r\n", "OK\r\n", 'crawl after the flush');
+    # flush_all unlinks at once what was stored in the last second or so (as
+    # memcached does); older flushed items stay counted until read or
+    # crawled, and a busy machine can make some of the rounds above older:
+    # let the crawler clear them first.  A machine that stalls the server
+    # between the sets and the flush can also leave those two to the
+    # crawler, so up to 3 tries.
+    is(crawl_when_idle($s, "lru_crawler crawl all\r\n"), "OK\r\n", 'crawl what earlier flushes left');
+    is(poll_stats($s, undef, sub { $_[0]{curr_items} == 0 })->{curr_items}, 0, 'nothing counted before');
+    my @counted;
+    for my $try (1 .. 3) {
+        send_expect($s, "set p 0 0 1\r\np\r\nset q 0 0 1\r\nq\r\nflush_all\r\n",
+                    "STORED\r\nSTORED\r\nOK\r\n", "two sets, flush_all (try $try)");
+        push @counted, mem_stats($s)->{curr_items};
+        last unless $counted[-1];
+    }
+    is($counted[-1], 0, 'curr_items is 0 right after flush_all') or diag("tries: @counted");
+    is(crawl_when_idle($s, "lru_crawler crawl all\r\n"), "OK\r\n", 'crawl after the flush');
     my $st = poll_stats($s, undef, sub { $_[0]{curr_items} == 0 });
     is($st->{curr_items}, 0, 'the crawler (or the flush) leaves nothing counted');
     is($st->{bytes}, 0, 'and no bytes');
     send_expect($s, "flush_all -1\r\n", "OK\r\n", 'flush_all -1: OK (immediate)');
     send_expect($s, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n",
                 'flush_all abc: CLIENT_ERROR');
-    is(mem_stats($s)->{cmd_flush}, 35, 'cmd_flush counts every flush_all, bad ones too');
+    is(mem_stats($s)->{cmd_flush}, 34 + @counted, 'cmd_flush counts every flush_all, bad ones too');
 }
 {
     my ($srv, $s) = fresh('-m 64 -F');

@@ -13,7 +13,8 @@
 #
 # Tolerance: the load runs entirely inside every tool's window, so map
 # counts are exact; per-event output (mcsnoop) may lose events when
-# bpftrace's buffers overflow, so counts there are allowed 1% short.
+# bpftrace's buffers overflow, so counts there are allowed 1% short, and
+# as many more as bpftrace reports lost.
 # Needs root and bpftrace; skipped otherwise (failed under
 # MEMCACHED_REQUIRE_PROBES).
 use strict;
@@ -29,8 +30,9 @@ require_probes_or_skip('all');
 
 my $TOOLS = "$FindBin::Bin/../tools";
 # Seconds each tool runs (-d): room for nine bpftraces to attach on a busy
-# 2-core machine (over 5 s seen) and then the load (up to 5 s seen).
-my $DURATION = 20;
+# 2-core machine (over 10 s seen at load average 60) and then the load (up
+# to 9 s seen).
+my $DURATION = 40;
 my $ROUNDS = 20;        # rounds of the hot-key load
 my $HOT = 'hot:key';
 my $MISS = 'miss:key';  # never stored: every get of it is a miss
@@ -284,17 +286,22 @@ ok(time < $t{conn}{started} + $DURATION - 0.5,
                               || ($key eq $MISS && ($cmd ne 'get' || $bytes != -1));
     }
     ok($header, 'mcsnoop prints its column header') or show($t{snoop});
+    # Lines bpftrace could not hand over (a reader starved of CPU) it counts
+    # as "Lost N events"; a key may miss that many lines, no more.
+    my $lost = 0;
+    $lost += $1 for ($t{snoop}{text} . McTest::_slurp($t{snoop}{err}->filename)) =~ /Lost (\d+) events/g;
+    my $short_ok = sub { my ($got, $want) = @_; $got <= $want && $got >= 0.99 * $want - $lost };
     my ($first) = sort { $per_key{$b} <=> $per_key{$a} } keys %per_key;
     is($first, $HOT, 'mcsnoop: the hot key has the most lines') or show($t{snoop});
     my $got = $per_key{$HOT} // 0;
-    ok($got <= $hot_calls && $got >= 0.99 * $hot_calls,
-       "mcsnoop: $got lines for the hot key, expected $hot_calls (1% may be lost)");
+    ok($short_ok->($got, $hot_calls),
+       "mcsnoop: $got lines for the hot key, expected $hot_calls (1% and the $lost lost events may be missing)");
     is(scalar @bad, 0, 'mcsnoop: hot key lines say get, hit, 100 bytes')
         or diag(join "\n", @bad[0 .. 4]);
-    ok(($per_key{'user:7'} // 0) >= 0.99 * $ROUNDS, "mcsnoop: another key has its $ROUNDS lines");
+    ok($short_ok->($per_key{'user:7'} // 0, $ROUNDS), "mcsnoop: another key has its $ROUNDS lines");
     my $miss_got = $per_key{$MISS} // 0;
-    ok($miss_got <= $miss_calls && $miss_got >= 0.99 * $miss_calls,
-       "mcsnoop: $miss_got lines for the missing key, expected $miss_calls (1% may be lost)");
+    ok($short_ok->($miss_got, $miss_calls),
+       "mcsnoop: $miss_got lines for the missing key, expected $miss_calls (1% and lost events may be missing)");
     is(scalar @bad_miss, 0, 'mcsnoop: the missing key\'s lines, and only they, say get, miss, -1 bytes')
         or diag(join "\n", @bad_miss[0 .. 4]);
     like($t{snoop}{text}, qr/^\@requests\[get, hit\]: $hit_gets$/m,
