@@ -17,12 +17,17 @@
 typedef struct op_request {
     int connid;                 /* the connection's fd */
     const char *cmd;            /* command as the client named it: "get", "mg", ... */
-    int64_t start_ns;           /* request parse time; 0 unless request__done is enabled */
+    int64_t start_ns;           /* request parse time; 0 unless request__done or
+                                   request__sample is enabled */
     struct thread_stats *stats; /* the calling worker's counters */
 } op_request;
 
-/* Stamps start_ns if request__done is being traced. */
+/* Stamps start_ns if request__done or request__sample is being traced. */
 void op_request_start(op_request *rq);
+
+/* Sets the rate of request__sample (settings.probe_sample_rate; 0: never,
+ * at most INT32_MAX); each worker draws its next gap with it. Any thread. */
+void op_set_sample_rate(uint32_t rate);
 
 enum store_op { STORE_SET, STORE_ADD, STORE_REPLACE, STORE_APPEND, STORE_PREPEND, STORE_CAS };
 

@@ -310,7 +310,8 @@ void stats_settings(reply *r)
     X("inline_ascii_response", "%s", "no") \
     X("num_napi_ids", "%d", settings.num_napi_ids) \
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
-    X("client_flags_size", "%d", 4)
+    X("client_flags_size", "%d", 4) \
+    X("probe_sample_rate", "%u", settings.probe_sample_rate)
 
 /* TLS builds list ssl_* where memcached does: before num_napi_ids. */
 #define EMIT(name, fmt, value) \
