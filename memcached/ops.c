@@ -14,18 +14,27 @@
 #include "probes.h"
 #include "settings.h"
 
-void op_request_start(op_request *rq)
-{
-    rq->start_ns = probe_request_done_enabled() || probe_request_sample_enabled()
-                   ? clock_monotonic_ns() : 0;
-}
-
-/* request__sample, per worker thread: key operations left before the next
- * sample, the rate that gap was drawn for, and the gaps' generator. Touched
+/* request__sample, per worker thread: key operations left until the next
+ * sample, counting it (1: the next operation is sampled; 0: a gap is to be
+ * drawn), the rate that gap was drawn for, and the gaps' generator. Touched
  * only while request__sample is enabled. */
 static __thread uint32_t sample_left;
 static __thread uint32_t sample_rate_drawn;
 static __thread uint64_t sample_rng;
+
+void op_request_start(op_request *rq)
+{
+    rq->start_ns = probe_request_done_enabled() ||
+                   (probe_request_sample_enabled() && sample_left == 1)
+                   ? clock_monotonic_ns() : 0;
+}
+
+void op_request_keys(op_request *rq, size_t nkeys)
+{
+    if (rq->start_ns == 0 && probe_request_sample_enabled() && sample_left > 0 &&
+        sample_left <= nkeys)
+        rq->start_ns = clock_monotonic_ns();
+}
 
 void op_set_sample_rate(uint32_t rate)
 {
@@ -44,17 +53,23 @@ static uint32_t sample_gap(uint32_t rate)
     return 1 + (uint32_t)(sample_rng % (2 * (uint64_t)rate - 1));
 }
 
-/* True when this key operation is the calling worker's next sample; then
- * *rate is the rate in force. A changed rate draws a new gap at once. */
-static bool sample_due(uint32_t *rate)
+/* True when this key operation of rq is the calling worker's next sample;
+ * then *rate is the rate in force. A changed rate draws a new gap at once.
+ * A sample due on a request that was not stamped (the rate just changed)
+ * moves to the next operation, so every sample has its elapsed time. */
+static bool sample_due(const op_request *rq, uint32_t *rate)
 {
     uint32_t r = __atomic_load_n(&settings.probe_sample_rate, __ATOMIC_RELAXED);
-    if (r != sample_rate_drawn) {
+    if (r != sample_rate_drawn || sample_left == 0) {
         sample_rate_drawn = r;
         sample_left = r ? sample_gap(r) : 0;
     }
     if (r == 0 || --sample_left > 0)
         return false;
+    if (rq->start_ns == 0) {
+        sample_left = 1;
+        return false;
+    }
     sample_left = sample_gap(r);
     *rate = r;
     return true;
@@ -67,7 +82,7 @@ static void fire_request(const op_request *rq, const char *key, size_t nkey,
 {
     bool done = probe_request_done_enabled();
     uint32_t rate = 0;
-    bool sample = probe_request_sample_enabled() && sample_due(&rate);
+    bool sample = probe_request_sample_enabled() && sample_due(rq, &rate);
     if (!done && !sample)
         return;
     probe_key_buf kb;
