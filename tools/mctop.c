@@ -146,9 +146,11 @@ struct entry {
     struct mctop_stats cur, base;
     unsigned long long prev_calls, prev_bytes;
     double calls_rate, bytes_rate;      /* per second over the last poll */
+    unsigned gen;                       /* the poll that last saw the key in the map */
 };
 
-/* Open-addressed index of a table of entries, rebuilt at every poll. */
+/* The keys the map held at the last poll, with an open-addressed index;
+ * keys gone from the map are dropped after each poll. */
 struct table {
     struct entry *e;
     unsigned n, cap;        /* entries used, allocated */
@@ -204,17 +206,32 @@ static struct entry *table_add(struct table *t, const char *key)
     return e;
 }
 
-static void table_clear(struct table *t)
+/* Drops the entries the poll gen did not see; rebuilds the index. */
+static void table_compact(struct table *t, unsigned gen)
 {
-    t->n = 0;
+    unsigned j = 0;
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->e[i].gen == gen) {
+            if (i != j)
+                t->e[j] = t->e[i];
+            j++;
+        }
+    t->n = j;
     memset(t->slot, 0, t->nslot * sizeof(*t->slot));
+    for (unsigned i = 0; i < t->n; i++) {
+        unsigned h = (unsigned)key_hash(t->e[i].key) & (t->nslot - 1);
+        while (t->slot[h] != 0)
+            h = (h + 1) & (t->nslot - 1);
+        t->slot[h] = i + 1;
+    }
 }
 
 /* ---- the tracer's state ---------------------------------------------------- */
 
 static struct mctop_bpf *skel;
-static struct table tables[2];
-static struct table *keys_now = &tables[0], *keys_old = &tables[1];
+static struct table table;
+static struct table *keys_now = &table;
+static unsigned poll_gen;
 static struct mctop_stats totals_cur, totals_base;
 static unsigned long long new_keys, last_rate;
 static unsigned long long totals_prev_calls, totals_prev_bytes;
@@ -252,11 +269,7 @@ static void read_totals(void)
 static void poll_maps(void)
 {
     double t = now_s(), dt = t - t_poll;
-    struct table *swap = keys_old;
-    keys_old = keys_now;
-    keys_now = swap;
-    table_clear(keys_now);
-
+    poll_gen++;
     int fd = bpf_map__fd(skel->maps.keys);
     char k[MCTOP_KEY_MAX], next[MCTOP_KEY_MAX];
     struct mctop_stats v;
@@ -267,30 +280,27 @@ static void poll_maps(void)
         if (bpf_map_lookup_elem(fd, k, &v) != 0)
             continue;
         k[MCTOP_KEY_MAX - 1] = '\0';
-        if (table_find(keys_now, k))
-            continue;
-        struct entry *e = table_add(keys_now, k);
-        if (!e)
+        struct entry *e = table_find(keys_now, k);
+        if (e && e->gen == poll_gen)
+            continue;       /* seen twice: the walk restarted */
+        if (!e && !(e = table_add(keys_now, k)))
             break;
-        struct entry *o = table_find(keys_old, k);
-        e->cur = v;
         unsigned long long calls = calls_of(&v);
-        if (o && calls >= o->prev_calls) {
-            /* the same life of the key in the map: keep its base */
-            e->base = o->base;
-            e->prev_calls = o->prev_calls;
-            e->prev_bytes = o->prev_bytes;
-        } else if (o) {
+        if (calls < e->prev_calls) {
             /* evicted and back since the last poll: counts restarted */
             memset(&e->base, 0, sizeof(e->base));
+            e->prev_calls = e->prev_bytes = 0;
         }
-        /* a key new to mctop counts from zero: its base stays 0 */
+        /* a key new to mctop counts from zero: its base is 0 */
+        e->cur = v;
+        e->gen = poll_gen;
         e->calls_rate = dt > 0 ? (double)(calls - e->prev_calls) / dt : 0;
         e->bytes_rate = dt > 0 && v.bytes >= e->prev_bytes
                         ? (double)(v.bytes - e->prev_bytes) / dt : 0;
         e->prev_calls = calls;
         e->prev_bytes = v.bytes;
     }
+    table_compact(keys_now, poll_gen);
 
     read_totals();
     unsigned long long tc = calls_of(&totals_cur);
@@ -401,7 +411,7 @@ static void build_rows(void)
 {
     if (rows_cap < keys_now->n) {
         free(rows);
-        rows_cap = keys_now->cap;
+        rows_cap = keys_now->n + 64;
         rows = calloc(rows_cap ? rows_cap : 1, sizeof(*rows));
         if (!rows) {
             fprintf(stderr, "mctop: out of memory\n");
@@ -1217,8 +1227,8 @@ int main(int argc, char **argv)
         return 1;
     }
     attach();
-    table_init(&tables[0], opt.map_keys);
-    table_init(&tables[1], opt.map_keys);
+    /* room for the map's keys and for keys new during one walk of it */
+    table_init(&table, 2 * opt.map_keys);
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     signal(SIGHUP, on_stop);
