@@ -14,25 +14,92 @@
 #include "probes.h"
 #include "settings.h"
 
+/* request__sample, per worker thread: key operations left until the next
+ * sample, counting it (1: the next operation is sampled; 0: a gap is to be
+ * drawn), the rate that gap was drawn for, and the gaps' generator. Touched
+ * only while request__sample is enabled. */
+static __thread uint32_t sample_left;
+static __thread uint32_t sample_rate_drawn;
+static __thread uint64_t sample_rng;
+
 void op_request_start(op_request *rq)
 {
-    rq->start_ns = probe_request_done_enabled() ? clock_monotonic_ns() : 0;
+    rq->start_ns = probe_request_done_enabled() ||
+                   (probe_request_sample_enabled() && sample_left == 1)
+                   ? clock_monotonic_ns() : 0;
 }
 
-static void fire_request_done(const op_request *rq, const char *key, size_t nkey,
-                              const char *status, int64_t valuelen)
+void op_request_keys(op_request *rq, size_t nkeys)
 {
-    probe_key_buf kb;
-    int64_t elapsed = rq->start_ns ? clock_monotonic_ns() - rq->start_ns : 0;
-    probe_request_done(rq->connid, rq->cmd, probe_key(&kb, key, nkey), (int)nkey,
-                       status, valuelen, elapsed);
+    if (rq->start_ns == 0 && probe_request_sample_enabled() && sample_left > 0 &&
+        sample_left <= nkeys)
+        rq->start_ns = clock_monotonic_ns();
 }
-/* Fires request__done for one key of rq. A macro so that status and
- * valuelen are evaluated only while the probe is enabled. */
+
+void op_set_sample_rate(uint32_t rate)
+{
+    __atomic_store_n(&settings.probe_sample_rate, rate, __ATOMIC_RELAXED);
+}
+
+/* A gap uniform in [1, 2*rate-1]: mean rate, and no period for a periodic
+ * request pattern to hide in. Needs rate > 0. */
+static uint32_t sample_gap(uint32_t rate)
+{
+    if (sample_rng == 0)
+        sample_rng = ((uint64_t)clock_monotonic_ns() ^ (uint64_t)(uintptr_t)&sample_rng) | 1;
+    sample_rng ^= sample_rng << 13;     /* xorshift64 */
+    sample_rng ^= sample_rng >> 7;
+    sample_rng ^= sample_rng << 17;
+    return 1 + (uint32_t)(sample_rng % (2 * (uint64_t)rate - 1));
+}
+
+/* True when this key operation of rq is the calling worker's next sample;
+ * then *rate is the rate in force. A changed rate draws a new gap at once.
+ * A sample due on a request that was not stamped (the rate just changed)
+ * moves to the next operation, so every sample has its elapsed time. */
+static bool sample_due(const op_request *rq, uint32_t *rate)
+{
+    uint32_t r = __atomic_load_n(&settings.probe_sample_rate, __ATOMIC_RELAXED);
+    if (r != sample_rate_drawn || sample_left == 0) {
+        sample_rate_drawn = r;
+        sample_left = r ? sample_gap(r) : 0;
+    }
+    if (r == 0 || --sample_left > 0)
+        return false;
+    if (rq->start_ns == 0) {
+        sample_left = 1;
+        return false;
+    }
+    sample_left = sample_gap(r);
+    *rate = r;
+    return true;
+}
+
+/* Fires request__done (if enabled) and request__sample (if enabled and this
+ * operation is the worker's sample) for one key of rq. */
+static void fire_request(const op_request *rq, const char *key, size_t nkey,
+                         const char *status, int64_t valuelen)
+{
+    bool done = probe_request_done_enabled();
+    uint32_t rate = 0;
+    bool sample = probe_request_sample_enabled() && sample_due(rq, &rate);
+    if (!done && !sample)
+        return;
+    probe_key_buf kb;
+    const char *k = probe_key(&kb, key, nkey);
+    int64_t elapsed = rq->start_ns ? clock_monotonic_ns() - rq->start_ns : 0;
+    if (done)
+        probe_request_done(rq->connid, rq->cmd, k, (int)nkey, status, valuelen, elapsed);
+    if (sample)
+        probe_request_sample(rq->connid, rq->cmd, k, (int)nkey, status, valuelen, elapsed,
+                             (int)rate);
+}
+/* Fires the request probes for one key of rq. A macro so that status and
+ * valuelen are evaluated only while one of them is enabled. */
 #define REQUEST_DONE(rq, key, nkey, status, valuelen) \
     do { \
-        if (probe_request_done_enabled()) \
-            fire_request_done((rq), (key), (nkey), (status), (valuelen)); \
+        if (probe_request_done_enabled() || probe_request_sample_enabled()) \
+            fire_request((rq), (key), (nkey), (status), (valuelen)); \
     } while (0)
 
 void op_request_error(const op_request *rq, const char *key, size_t nkey)

@@ -17,12 +17,23 @@
 typedef struct op_request {
     int connid;                 /* the connection's fd */
     const char *cmd;            /* command as the client named it: "get", "mg", ... */
-    int64_t start_ns;           /* request parse time; 0 unless request__done is enabled */
+    int64_t start_ns;           /* request parse time; 0 unless request__done is
+                                   enabled or request__sample may sample it */
     struct thread_stats *stats; /* the calling worker's counters */
 } op_request;
 
-/* Stamps start_ns if request__done is being traced. */
+/* Stamps start_ns if request__done is being traced, or if request__sample
+ * is and the worker's next sample falls on this request's (first) key:
+ * the clock is read only for requests that may be sampled. */
 void op_request_start(op_request *rq);
+
+/* For a request of up to nkeys keys (a multi-key get), right after
+ * op_request_start: stamps start_ns if the next sample falls within them. */
+void op_request_keys(op_request *rq, size_t nkeys);
+
+/* Sets the rate of request__sample (settings.probe_sample_rate; 0: never,
+ * at most INT32_MAX); each worker draws its next gap with it. Any thread. */
+void op_set_sample_rate(uint32_t rate);
 
 enum store_op { STORE_SET, STORE_ADD, STORE_REPLACE, STORE_APPEND, STORE_PREPEND, STORE_CAS };
 

@@ -220,6 +220,12 @@ static enum applied apply(const char *name, const char *value)
         REFUSE_IF(kb > 1024, "slab_chunk_max must be specified in kilobytes.\n")
         settings.slab_chunk_size_max = kb * 1024;
         slab_chunk_max_given = true;
+    } else if (IS("probe_sample_rate")) {
+        NEED("Missing probe_sample_rate argument")
+        uint32_t rate;
+        REFUSE_IF(!parse_u32(value, &rate) || rate > INT32_MAX,
+                  "probe_sample_rate must be between 0 and 2147483647\n")
+        settings.probe_sample_rate = rate;
     } else if (IS("sock_cookie_id")) {
         NEED("Missing sock_cookie_id argument")  /* memcached crashes here */
         uint32_t id;

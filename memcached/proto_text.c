@@ -120,6 +120,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
 {
     op_request rq;
     start_request(c, &rq, cmd);
+    op_request_keys(&rq, (size_t)(end - args) / 2 + 1);    /* at most this many keys */
     rel_time_t exptime = 0;
     char *p = args;
     if (touch) {
@@ -434,6 +435,26 @@ static void process_verbosity(conn *c, token *tokens, int ntokens)
         return;
     }
     settings.verbose = (int)(level > 2 ? 2 : level);
+    c->out.suppress = noreply;
+    out(c, "OK\r\n");
+    c->out.suppress = false;
+}
+
+/* probe_sample_rate <n> [noreply]: request__sample's rate from now on
+ * (0: never). A missing, negative or non-numeric n, or one above INT32_MAX,
+ * gets verbosity's CLIENT_ERROR. */
+static void process_probe_sample_rate(conn *c, token *tokens, int ntokens)
+{
+    bool noreply = ntokens == 3 && is_noreply(&tokens[2]);
+    uint64_t rate;
+    if (ntokens < 2 || (ntokens > 2 && !noreply) || !parse_u64(tokens[1].value, &rate) ||
+        rate > INT32_MAX) {
+        c->out.suppress = noreply;
+        conn_error(c, "CLIENT_ERROR bad command line format");
+        c->out.suppress = false;
+        return;
+    }
+    op_set_sample_rate((uint32_t)rate);
     c->out.suppress = noreply;
     out(c, "OK\r\n");
     c->out.suppress = false;
@@ -847,6 +868,8 @@ static void process_command(conn *c, char *line, size_t len)
         process_verbosity(c, tokens, ntokens);
     else if (IS("watch"))
         process_watch(c, tokens, ntokens);
+    else if (IS("probe_sample_rate"))
+        process_probe_sample_rate(c, tokens, ntokens);
     else if (IS("cache_memlimit"))
         process_cache_memlimit(c, tokens, ntokens);
     else if (IS("lru_crawler"))

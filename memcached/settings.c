@@ -56,6 +56,7 @@ void settings_init(void)
         .read_buf_mem_limit = 0,
         .watcher_logbuf_size = 256 * 1024,
         .worker_logbuf_size = 64 * 1024,
+        .probe_sample_rate = 100,
         .hash_expand = true,
         .drop_privileges = false,
     };

@@ -85,6 +85,9 @@ struct settings {
     bool drop_privileges;     /* -o drop_privileges: seccomp filter after start-up
                                * (sandbox.h; off by default, as memcached) */
     uint32_t sock_cookie_id;  /* sock_cookie_id: SO_MARK for listening sockets; 0: none */
+    uint32_t probe_sample_rate; /* -o probe_sample_rate: request__sample fires for 1 in
+                                   this many key operations per worker; 0: never
+                                   (runtime: probe_sample_rate; at most INT32_MAX) */
 };
 
 extern struct settings settings;

@@ -357,7 +357,8 @@ void stats_settings(reply *r)
     DROP_PRIVILEGES_STAT(X) \
     X("num_napi_ids", "%d", settings.num_napi_ids) \
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
-    X("client_flags_size", "%d", 4)
+    X("client_flags_size", "%d", 4) \
+    X("probe_sample_rate", "%u", settings.probe_sample_rate)
 
 /* TLS builds list ssl_* where memcached does: before num_napi_ids. */
 #ifdef ENABLE_SECCOMP       /* memcached lists it where it can drop privileges */

@@ -116,7 +116,9 @@ void usage(void)
     printf("   - [no_]inline_ascii_resp, resp_obj_mem_limit:\n"
            "                          accepted for compatibility; no effect here\n"
            "   - sock_cookie_id:      attributes an ID (SO_MARK) to listening sockets for\n"
-           "                          ip filtering/firewalls\n");
+           "                          ip filtering/firewalls\n"
+           "   - probe_sample_rate:   the request__sample probe fires for 1 in N key\n"
+           "                          operations per worker thread (default: 100; 0: never)\n");
     tls_usage_options();
     printf("-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
            "                          connections are spread round-robin here)\n"

@@ -132,6 +132,12 @@ provider memcached {
 	   nanoseconds since the request was parsed. */
 	probe request__done(int connid, const char *cmd, const char *key, int keylen, const char *status, int64_t valuelen, int64_t elapsed_ns);
 
+	/* One key-level operation in about `rate`, per worker thread, with the
+	   values request__done has for it: the gap between two samples is
+	   random, `rate` on average (-o probe_sample_rate, the probe_sample_rate
+	   command; 0: never). Multiply counts by `rate` to estimate totals. */
+	probe request__sample(int connid, const char *cmd, const char *key, int keylen, const char *status, int64_t valuelen, int64_t elapsed_ns, int rate);
+
 	/* An error reply is sent. kind: "error", "client_error" or
 	   "server_error"; message: the text after the reply's first word. */
 	probe protocol__error(int connid, const char *kind, const char *message);

@@ -3,7 +3,7 @@
 # fixed duration (-d) while a scripted load plays; the test then reads what
 # it printed.
 #
-# Request tools (mcsnoop, mctop whole keys and -P prefixes, mclatency,
+# Request tools (mcsnoop, mctop.bt whole keys and -P prefixes, mclatency,
 # mcslower): a hot key read at 10 times the rate of each of 500 other keys,
 # a missing key read at 5 times that rate (every read a miss),
 # plus one request slowed on purpose (the debug build's "debugsleep <ms>
@@ -147,9 +147,9 @@ my $latency_probes = (bpftrace_reads_arg6() || system('command -v readelf >/dev/
                    ? ['request__done'] : ['request__done', 'process__command__start'];
 my %run = (
     snoop   => ['mcsnoop', [], [], $latency_probes],
-    top     => ['mctop', ['-C', '-n', 5], [60], ['request__done']],    # one table: 60 s > -d
-    prefix  => ['mctop', ['-C', '-P', '-n', 5], [60], ['request__done']],
-    topfull => ['mctop', ['-C', '-n', 5], [60], ['request__done']],     # with a 100-entry map
+    top     => ['mctop.bt', ['-C', '-n', 5], [60], ['request__done']],    # one table: 60 s > -d
+    prefix  => ['mctop.bt', ['-C', '-P', '-n', 5], [60], ['request__done']],
+    topfull => ['mctop.bt', ['-C', '-n', 5], [60], ['request__done']],     # with a 100-entry map
     latency => ['mclatency', [], [], $latency_probes],
     slower  => ['mcslower', [], [10], $latency_probes],                # 10 ms
     slowstart => ['mcslower', [], [10], ['request__done', 'process__command__start']],
@@ -310,7 +310,7 @@ ok(time < $t{conn}{started} + $DURATION - 0.5,
          "mcsnoop: summary counts $miss_calls get misses");
 }
 
-# --- mctop: whole keys, then prefixes -----------------------------------
+# --- mctop.bt: whole keys, then prefixes -----------------------------------
 for my $tag (qw(top prefix)) {
     my @lines = finish_tool($t{$tag});
     my ($h) = grep { $lines[$_] =~ /^\s+CALLS\s+CALLS\/s\s+GETS\s+SETS\s+HIT%\s+KB\/s\s+KEY$/ } 0 .. $#lines;
@@ -339,7 +339,7 @@ for my $tag (qw(top prefix)) {
     }
 }
 
-# --- mctop with its key map full ---------------------------------------
+# --- mctop.bt with its key map full ---------------------------------------
 # 510 keys against a 100-entry map: the table says the map filled, the
 # calls total stays exact, and the hot key (seen from the start) is first
 # with all its calls.
