@@ -43,7 +43,7 @@ struct listener {
     rel_time_t opened;
 };
 static struct listener listeners[MAX_LISTENERS];
-static int nlisteners;
+static _Atomic int nlisteners;    /* stats conns (a worker) reads it while shutdown clears it */
 /* -Z: TLS mode of the TCP listeners being opened (set per -l entry). */
 static enum tls_listen_mode opening_tls_mode;
 
