@@ -214,7 +214,9 @@ class Soak:
                 if not self.paused.is_set() and not self.stop.is_set():
                     self.bump('client_errors')
                     if self.proc.poll() is not None:
-                        self.note('server died: %s' % e)
+                        rc = self.proc.returncode
+                        self.note('server died (%s): %s' % (
+                            'signal %d' % -rc if rc < 0 else 'exit status %d' % rc, e))
                         self.stop.set()
                 if c:
                     c.close()
