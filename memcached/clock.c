@@ -11,7 +11,7 @@
 /* Seconds current_time had when monotonic_start was read. */
 static int64_t start_offset = CLOCK_START_OFFSET;
 
-volatile rel_time_t current_time;
+_Atomic rel_time_t current_time;
 time_t process_started;
 
 static struct timespec monotonic_start;

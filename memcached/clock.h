@@ -4,6 +4,7 @@
 #ifndef MC_CLOCK_H
 #define MC_CLOCK_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -11,7 +12,7 @@ typedef uint32_t rel_time_t;
 
 /* Seconds since process_started; read by every thread, written by the
  * clock tick only (and debugtime). */
-extern volatile rel_time_t current_time;
+extern _Atomic rel_time_t current_time;
 
 /* Unix time at which current_time was 0. */
 extern time_t process_started;

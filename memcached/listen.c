@@ -46,7 +46,7 @@ struct listener {
                                      * or -1: -B decides */
 };
 static struct listener listeners[MAX_LISTENERS];
-static int nlisteners;
+static _Atomic int nlisteners;    /* stats conns (a worker) reads it while shutdown clears it */
 /* -Z: TLS mode of the TCP listeners being opened (set per -l entry). */
 static enum tls_listen_mode opening_tls_mode;
 /* The proto[...] prefix of the -l entry being opened (-1: none). */

@@ -250,8 +250,9 @@ bool options_parse_extended(const char *arg)
     char *p = copy;
     while (*p != '\0') {
         /* The unknown-option message shows the rest of the argument from
-         * this option on, as memcached's does. */
-        char *rest = strdup(p);
+         * this option on, as memcached's does (arg is not modified: no copy
+         * per option, which made a long list quadratic). */
+        const char *rest = arg + (p - copy);
         char *comma = strchr(p, ',');
         char *next = comma ? comma + 1 : p + strlen(p);
         if (comma)
@@ -261,8 +262,7 @@ bool options_parse_extended(const char *arg)
             *value++ = '\0';
         enum applied r = *p ? apply(p, value) : UNKNOWN;
         if (r == UNKNOWN)
-            printf("Illegal suboption \"%s\"\n", rest ? rest : p);  /* stdout, as memcached */
-        free(rest);
+            printf("Illegal suboption \"%s\"\n", rest);  /* stdout, as memcached */
         if (r != APPLIED) {
             ok = false;
             break;

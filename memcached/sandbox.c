@@ -96,6 +96,14 @@ static int allow_all(scmp_filter_ctx ctx, const char *const *names)
     return 0;
 }
 
+/* Allows call nr when its first argument compares as op with a (and b). */
+static int allow_if_arg0(scmp_filter_ctx ctx, int nr, enum scmp_compare op, scmp_datum_t a,
+                         scmp_datum_t b)
+{
+    struct scmp_arg_cmp cmp = { .arg = 0, .op = op, .datum_a = a, .datum_b = b };
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 /* Without those features no file is opened on purpose, but glibc's malloc
  * reads /sys/devices/system/cpu/online when a thread first needs an arena of
  * its own: opening fails (EACCES) rather than kills, and glibc copes. */
@@ -128,19 +136,16 @@ void sandbox_enter(void)
         rc = refuse_opens(ctx);
     /* Cyrus SASL logs through syslog: a local datagram socket to /dev/log. */
     if (rc == 0 && sasl_enabled())
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+        rc = allow_if_arg0(ctx, SCMP_SYS(socket), SCMP_CMP_EQ, AF_UNIX, 0);
     if (rc == 0 && sasl_enabled())
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0);
     /* The shutdown command signals this process (and no other). */
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+        rc = allow_if_arg0(ctx, SCMP_SYS(kill), SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
     /* Threads, not processes: clone only with CLONE_THREAD; clone3 (whose
      * flags a filter cannot see) says ENOSYS, so glibc falls back to clone. */
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+        rc = allow_if_arg0(ctx, SCMP_SYS(clone), SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
     int clone3 = seccomp_syscall_resolve_name("clone3");
     if (rc == 0 && clone3 != __NR_SCMP_ERROR)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
@@ -161,6 +166,14 @@ void sandbox_enter(void)
 #else
 
 bool sandbox_built(void) { return false; }
+/* Allows call nr when its first argument compares as op with a (and b). */
+static int allow_if_arg0(scmp_filter_ctx ctx, int nr, enum scmp_compare op, scmp_datum_t a,
+                         scmp_datum_t b)
+{
+    struct scmp_arg_cmp cmp = { .arg = 0, .op = op, .datum_a = a, .datum_b = b };
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 /* Without those features no file is opened on purpose, but glibc's malloc
  * reads /sys/devices/system/cpu/online when a thread first needs an arena of
  * its own: opening fails (EACCES) rather than kills, and glibc copes. */

@@ -1,9 +1,11 @@
 /* settings.h: the server's configuration, filled once by main() from the
  * command line before any thread starts, then read-only (except the fields
- * marked "runtime", which commands may change). */
+ * marked "runtime", which commands on any worker may change while other
+ * threads read them: those are atomics). */
 #ifndef MC_SETTINGS_H
 #define MC_SETTINGS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,14 +21,14 @@ enum protocol_choice {
 };
 
 struct settings {
-    size_t maxbytes;          /* -m: item memory limit in bytes (runtime: cache_memlimit) */
+    _Atomic size_t maxbytes;  /* -m: item memory limit in bytes (runtime: cache_memlimit) */
     int maxconns;             /* -c: simultaneous client connections */
     int port;                 /* -p: TCP port; 0 picks a free one */
     int udpport;              /* -U: UDP port; 0 is off */
     char *inter;              /* -l: comma separated listen addresses; NULL: all */
     char *socketpath;         /* -s: UNIX socket path; NULL: none */
     int access;               /* -a: UNIX socket mode */
-    int verbose;              /* -v count (runtime: verbosity) */
+    _Atomic int verbose;      /* -v count (runtime: verbosity) */
     double factor;            /* -f: slab chunk growth factor */
     int chunk_size;           /* -n: smallest key+value+flags space */
     int num_threads;          /* -t: worker threads */
@@ -48,7 +50,7 @@ struct settings {
     int hashpower_init;       /* -o hashpower: initial log2 of hash buckets (0: default) */
     int idle_timeout;         /* -o idle_timeout: seconds; 0 is off */
     char prefix_delimiter;    /* -D */
-    bool detail_enabled;      /* stats detail on (runtime) */
+    _Atomic bool detail_enabled; /* stats detail on (runtime) */
     char *username;           /* -u */
     char *pid_file;           /* -P */
     bool daemonize;           /* -d */
@@ -57,9 +59,9 @@ struct settings {
     char *auth_file;          /* -Y: ASCII login password file; NULL: no login */
     int num_napi_ids;         /* -N (accepted; no NAPI-based thread choice) */
     /* LRU tuning (-o), used by the storage engine. */
-    bool lru_crawler;
-    int lru_crawler_sleep;
-    uint32_t lru_crawler_tocrawl;
+    _Atomic bool lru_crawler;           /* runtime: lru_crawler enable/disable */
+    _Atomic int lru_crawler_sleep;      /* runtime: lru_crawler sleep */
+    _Atomic uint32_t lru_crawler_tocrawl; /* runtime: lru_crawler tocrawl */
     bool lru_maintainer_thread;
     bool lru_segmented;
     int hot_lru_pct;
@@ -69,7 +71,7 @@ struct settings {
     bool temp_lru;
     uint32_t temporary_ttl;
     int slab_reassign;        /* -o slab_reassign (always on) */
-    int slab_automove;        /* -o slab_automove: 0, 1 or 2 (runtime) */
+    _Atomic int slab_automove; /* -o slab_automove: 0, 1 or 2 (runtime) */
     double slab_automove_ratio;
     int slab_automove_window; /* samples (seconds) the automover looks back over */
     double slab_automove_freeratio; /* -o slab_automove_freeratio: accepted (an extstore tunable in memcached) */

@@ -77,9 +77,15 @@ sub wait_gone {
     close $_ for @many;
     my $w = $srv->new_sock;
     send_expect($w, "watch fetchers\r\n", "OK\r\n", 'filter on: a watcher (the logger thread starts now)');
-    send_bytes($c, "get a\r\n");
-    like(read_line($w) // '', qr/^ts=/, 'filter on: the watcher gets a log line');
-    read_line($c); read_line($c); read_line($c);
+    # The watcher is registered once its OK is sent: fetch until it logs.
+    my $logged = '';
+    wait_until(sub {
+        send_bytes($c, "get a\r\n");
+        read_line($c);
+        $logged .= read_bytes($w, 60, 0.3);    # log lines end in a bare "\n"
+        $logged =~ /^ts=.*type=item_get key=a /;
+    });
+    like($logged, qr/^ts=.*type=item_get key=a /, 'filter on: the watcher gets a log line');
 
     send_bytes($c, "misbehave\r\n");
     expect_closed($c, 'misbehave: the connection drops');

@@ -143,7 +143,7 @@ sub stop {
     delete $LIVE{$pid};
     $self->{pid} = undef;
     my $err = $self->stderr_text;
-    if ($err =~ /AddressSanitizer|LeakSanitizer|runtime error:/) {
+    if ($err =~ /AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/) {
         $McTest::SANITIZER_REPORTS++;   # McTest fails the test file at END
         print STDERR "# sanitizer report from the server (pid $pid):\n$err";
     }

@@ -698,7 +698,7 @@ sub stop {
     delete $LIVE{$pid};
     $self->{pid} = undef;
     my $err = $self->stderr_text;
-    if ($err =~ /AddressSanitizer|LeakSanitizer|runtime error:/) {
+    if ($err =~ /AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/) {
         $SANITIZER_REPORTS++;
         print STDERR "# sanitizer report from the server (pid $pid):\n$err";
     }

@@ -1,0 +1,544 @@
+#!/usr/bin/env python3
+"""bench/soak.py: the soak of issue 16, driven by bench/soak.sh.
+
+Starts one server (normally the ASan/UBSan build) with a warm-restart file
+and runs, for --seconds:
+  * verifying clients, each owning its own keys and checking every read
+    against its own model: set, append, incr, delete, short TTLs, and
+    chunked values of 600 KB to 2 MB;
+  * a churner keeping about --conns connections open, closing and
+    reopening some of them all the time;
+  * an admin client forcing a slab page move and an LRU crawl every few
+    seconds;
+  * a tracer attaching bpftrace to a probe and detaching every 20 s (when
+    bpftrace and the probes are there);
+  * one warm restart (SIGUSR1, then the same command line) at half time,
+    after which every key the models hold is checked.
+Reports mismatches, sanitizer reports in the server's stderr, and resident
+memory (RSS) sampled every 5 s; exits 1 unless the goals hold: no
+mismatch, no sanitizer report, RSS within 5% after warm-up.
+
+Only 127.0.0.1; stops its server (and tracer) on exit.
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+SAN_RE = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|'
+                    r'WARNING: ThreadSanitizer')
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Conn:
+    """A blocking text-protocol connection with a read buffer."""
+
+    def __init__(self, port, timeout=20.0):
+        self.s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b''
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b'\r\n' not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError('closed')
+            self.buf += chunk
+        i = self.buf.index(b'\r\n')
+        out, self.buf = self.buf[:i], self.buf[i + 2:]
+        return out
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError('closed')
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def cmd(self, line, value=None):
+        self.send(line + b'\r\n' + (value + b'\r\n' if value is not None else b''))
+        return self.line()
+
+    def get(self, key):
+        """Returns the value, or None on a miss."""
+        self.send(b'get ' + key + b'\r\n')
+        hdr = self.line()
+        if hdr == b'END':
+            return None
+        parts = hdr.split()
+        if len(parts) != 4 or parts[0] != b'VALUE' or parts[1] != key:
+            raise ValueError('bad reply %r' % hdr[:80])
+        val = self.exact(int(parts[3]) + 2)[:-2]
+        if self.line() != b'END':
+            raise ValueError('no END after value')
+        return val
+
+    def stats(self, group=b''):
+        self.send(b'stats ' + group + b'\r\n')
+        out = {}
+        while True:
+            ln = self.line()
+            if ln == b'END':
+                return out
+            parts = ln.split(b' ', 2)
+            if len(parts) == 3:
+                out[parts[1].decode()] = parts[2].decode()
+
+
+class Soak:
+    def __init__(self, a):
+        self.a = a
+        self.port = free_port()
+        self.stop = threading.Event()
+        self.paused = threading.Event()     # set while a restart is under way
+        self.lock = threading.Lock()
+        self.counts = {'ops': 0, 'mismatches': 0, 'evicted_misses': 0, 'expiry_slack': 0,
+                       'churned': 0, 'slab_moves': 0, 'crawls': 0, 'traces': 0,
+                       'client_errors': 0, 'restarts': 0}
+        self.details = []
+        self.rss = []
+        self.move_times = []        # when the admin asked for a page move
+        self.written = {}           # key -> when a client last stored it
+        self.proc = None
+        self.tracer = None
+        self.errlog = open(a.log, 'ab')
+        self.evictions_before_restart = 0
+        self.final = {}
+
+    # ---------------------------------------------------------- server
+    def argv(self):
+        return [self.a.server, '-p', str(self.port), '-U', '0', '-l', '127.0.0.1',
+                '-m', str(self.a.memory), '-I', '4m', '-c', str(self.a.conns + 200),
+                '-t', '4', '-e', self.a.memfile] + (['-u', 'root'] if os.geteuid() == 0 else [])
+
+    def start_server(self):
+        env = dict(os.environ)
+        env.setdefault('ASAN_OPTIONS', 'detect_leaks=1:abort_on_error=0')
+        env.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1')
+        self.proc = subprocess.Popen(self.argv(), stdout=self.errlog, stderr=self.errlog, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                c = Conn(self.port, 2)
+                c.cmd(b'version')
+                c.close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit('server exited at start (see %s)' % self.a.log)
+                time.sleep(0.1)
+        raise SystemExit('server did not start within 60 s')
+
+    def server_evictions(self):
+        try:
+            c = Conn(self.port, 10)
+            n = int(c.stats().get('evictions', 0))
+            c.close()
+            return n
+        except (OSError, ConnectionError, ValueError):
+            return 0
+
+    def restart(self):
+        """Warm restart: clients pause, SIGUSR1, same command line again."""
+        self.paused.set()
+        time.sleep(2)                   # clients finish their current op
+        self.evictions_before_restart = self.server_evictions()
+        self.proc.send_signal(signal.SIGUSR1)
+        try:
+            self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.note('warm restart: server did not stop on SIGUSR1')
+        self.start_server()
+        with self.lock:
+            self.counts['restarts'] += 1
+        self.paused.clear()
+
+    # ---------------------------------------------------------- reports
+    def note(self, msg):
+        with self.lock:
+            self.counts['mismatches'] += 1
+            if len(self.details) < 50:
+                self.details.append(msg)
+
+    def bump(self, key, n=1):
+        with self.lock:
+            self.counts[key] += n
+
+    # ---------------------------------------------------------- clients
+    def client(self, cid):
+        rnd = random.Random(cid * 7919 + 1)
+        model = {}          # key -> (value, expires_at or None)
+        counters = {}       # key -> int
+        c = None
+        prefix = b'soak%d:' % cid
+        while not self.stop.is_set():
+            if self.paused.is_set():
+                if c:
+                    c.close()
+                    c = None
+                time.sleep(0.2)
+                continue
+            try:
+                if c is None:
+                    c = Conn(self.port)
+                    self.verify_all(c, model, counters, rnd)
+                self.one_op(c, rnd, prefix, model, counters)
+                self.bump('ops')
+            except (OSError, ConnectionError, ValueError) as e:
+                if not self.paused.is_set() and not self.stop.is_set():
+                    self.bump('client_errors')
+                    if self.proc.poll() is not None:
+                        rc = self.proc.returncode
+                        self.note('server died (%s): %s' % (
+                            'signal %d' % -rc if rc < 0 else 'exit status %d' % rc, e))
+                        self.stop.set()
+                if c:
+                    c.close()
+                c = None
+                time.sleep(0.2)
+        if c:
+            c.close()
+
+    def moved_since(self, t):
+        """True if a page move was asked for after t (less 60 s: a move
+        waits for busy items, longer under ASan): it may have evicted. The
+        total is checked against the server's evictions at the end."""
+        with self.lock:
+            return any(m >= t - 60 for m in self.move_times[-100:])
+
+    def explain_miss(self, what, key):
+        """A live key was missing: right only after a page move."""
+        if self.moved_since(self.written.get(key, 0)):
+            self.bump('evicted_misses')
+        else:
+            self.note('%s %s: missing with no eviction to explain it' % (what, key.decode()))
+
+    def check(self, c, key, model):
+        got = c.get(key)
+        want, exp = model.get(key, (None, None))
+        now = time.time()
+        if got == want:
+            return
+        if exp is not None and abs(now - exp) < 1.5:
+            self.bump('expiry_slack')       # at the edge of its TTL: either is right
+            return
+        if got is None and want is not None and (exp is None or now < exp) \
+                and self.moved_since(self.written.get(key, 0)):
+            # A page move evicts what it cannot rescue: a miss is right then.
+            self.bump('evicted_misses')
+            if os.environ.get('SOAK_VERBOSE'):
+                print('# explained miss %s: exp %s, written %.1f s ago' %
+                      (key.decode(), 'none' if exp is None else '%+.1f' % (exp - now),
+                       now - self.written.get(key, 0)), flush=True)
+            model.pop(key, None)
+            return
+        if exp is not None and now > exp and got is None:
+            model.pop(key, None)
+            return
+        self.note('key %s: got %s, want %s' % (key.decode(), describe(got), describe(want)))
+        if got is None:
+            model.pop(key, None)
+        else:
+            model[key] = (got, None)
+
+    def verify_all(self, c, model, counters, rnd):
+        for key in list(model):
+            self.check(c, key, model)
+        for key, v in list(counters.items()):
+            got = c.get(key)
+            if got is None:
+                self.explain_miss('get', key)
+                del counters[key]
+            elif int(got) != v:
+                self.note('counter %s: got %s, want %d' % (key.decode(), got[:20], v))
+                counters[key] = int(got)
+
+    def one_op(self, c, rnd, prefix, model, counters):
+        r = rnd.random()
+        if r < 0.02:
+            # Chunked value of 600 KB to 2 MB.
+            key = prefix + b'big%d' % rnd.randrange(2)
+            size = rnd.randrange(600 * 1024, 2 * 1024 * 1024)
+            val = bytes([rnd.randrange(33, 127)]) * 64 + os.urandom(size // 4).hex().encode()[:size - 64]
+            if c.cmd(b'set %s 0 0 %d' % (key, len(val)), val) != b'STORED':
+                self.note('big set %s refused' % key.decode())
+                model.pop(key, None)
+            else:
+                model[key] = (val, None)
+                self.written[key] = time.time()
+            self.check(c, key, model)
+        elif r < 0.40:
+            key = prefix + b'k%d' % rnd.randrange(300)
+            ttl = rnd.choice([0, 0, 0, 3, 5, 8])
+            val = os.urandom(rnd.randrange(1, 3000)).hex().encode()
+            rep = c.cmd(b'set %s %d %d %d' % (key, rnd.randrange(1 << 16), ttl, len(val)), val)
+            if rep != b'STORED':
+                self.note('set %s: %r' % (key.decode(), rep))
+            model[key] = (val, time.time() + ttl if ttl else None)
+            self.written[key] = time.time()
+        elif r < 0.50:
+            key = prefix + b'k%d' % rnd.randrange(300)
+            add = os.urandom(rnd.randrange(1, 200)).hex().encode()
+            rep = c.cmd(b'append %s 0 0 %d' % (key, len(add)), add)
+            want, exp = model.get(key, (None, None))
+            if rep == b'STORED':
+                if want is None and not (exp is not None):
+                    self.note('append %s stored on a key the model lacks' % key.decode())
+                else:
+                    model[key] = ((want or b'') + add, exp)
+                    self.written[key] = time.time()
+            elif rep == b'NOT_STORED':
+                if want is not None and (exp is None or time.time() < exp - 1.5):
+                    self.explain_miss('append', key)
+                model.pop(key, None)
+            else:
+                self.note('append %s: %r' % (key.decode(), rep))
+        elif r < 0.60:
+            key = prefix + b'n%d' % rnd.randrange(20)
+            if key not in counters:
+                rep = c.cmd(b'set %s 0 0 1' % key, b'5')
+                counters[key] = 5
+                self.written[key] = time.time()
+                return
+            d = rnd.randrange(1, 1000)
+            rep = c.cmd(b'incr %s %d' % (key, d))
+            if rep == b'NOT_FOUND':
+                self.explain_miss('incr', key)
+                del counters[key]
+                return
+            counters[key] = (counters[key] + d) % (1 << 64)
+            self.written[key] = time.time()
+            if int(rep) != counters[key]:
+                self.note('incr %s: got %s, want %d' % (key.decode(), rep[:24], counters[key]))
+                counters[key] = int(rep)
+        elif r < 0.68:
+            key = prefix + b'k%d' % rnd.randrange(300)
+            rep = c.cmd(b'delete %s' % key)
+            want, exp = model.pop(key, (None, None))
+            live = want is not None and (exp is None or time.time() < exp - 1.5)
+            if rep == b'NOT_FOUND' and live:
+                self.explain_miss('delete', key)
+            elif rep == b'DELETED' and want is None:
+                self.note('delete %s: deleted a key the model lacks' % key.decode())
+        else:
+            keys = [prefix + b'k%d' % rnd.randrange(300) for _ in range(rnd.randrange(1, 8))]
+            for key in keys:
+                self.check(c, key, model)
+
+    # ---------------------------------------------------------- background load
+    def churner(self):
+        rnd = random.Random(42)
+        socks = []
+        while not self.stop.is_set():
+            if self.paused.is_set():
+                for s in socks:
+                    s.close()
+                socks = []
+                time.sleep(0.2)
+                continue
+            try:
+                while len(socks) < self.a.conns:
+                    s = socket.create_connection(('127.0.0.1', self.port), timeout=5)
+                    s.sendall(b'version\r\n' if rnd.random() < 0.5 else b'get churn:nokey\r\n')
+                    socks.append(s)
+                for _ in range(self.a.conns // 20):
+                    s = socks.pop(rnd.randrange(len(socks)))
+                    s.close()
+                    self.bump('churned')
+            except OSError:
+                time.sleep(0.2)
+            time.sleep(0.1)
+        for s in socks:
+            s.close()
+
+    def admin(self):
+        rnd = random.Random(7)
+        while not self.stop.wait(3):
+            if self.paused.is_set():
+                continue
+            try:
+                c = Conn(self.port, 10)
+                classes = [int(k.split(':')[0]) for k in c.stats(b'slabs') if k.endswith(':total_pages')]
+                if len(classes) >= 2 and not self.a.no_moves:
+                    src, dst = rnd.sample(classes, 2)
+                    asked = time.time()
+                    rep = c.cmd(b'slabs reassign %d %d' % (src, dst))
+                    if rep == b'OK':
+                        self.bump('slab_moves')
+                        with self.lock:
+                            self.move_times.append(asked)
+                if c.cmd(b'lru_crawler crawl all') == b'OK':
+                    self.bump('crawls')
+                c.close()
+            except (OSError, ConnectionError, ValueError):
+                pass
+
+    def tracer_loop(self):
+        bpftrace = shutil.which('bpftrace')
+        if not bpftrace or os.geteuid() != 0:
+            return
+        script = 'usdt:%s:memcached:command__get { @gets = count(); }' % self.a.server
+        while not self.stop.wait(1):
+            if self.paused.is_set() or self.proc.poll() is not None:
+                continue
+            t = subprocess.Popen([bpftrace, '-p', str(self.proc.pid), '-e', script],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.tracer = t
+            self.stop.wait(10)
+            t.send_signal(signal.SIGINT)
+            try:
+                t.wait(10)
+            except subprocess.TimeoutExpired:
+                t.kill()
+                t.wait()
+            self.tracer = None
+            self.bump('traces')
+            self.stop.wait(10)
+
+    def sampler(self, started):
+        while not self.stop.wait(5):
+            if self.paused.is_set() or self.proc is None or self.proc.poll() is not None:
+                continue
+            try:
+                with open('/proc/%d/status' % self.proc.pid) as f:
+                    kb = int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
+                with self.lock:
+                    self.rss.append((time.time() - started, self.counts['restarts'], kb))
+            except (OSError, AttributeError):
+                pass
+
+    # ---------------------------------------------------------- run
+    def run(self):
+        for f in (self.a.memfile, self.a.memfile + '.meta'):
+            if os.path.exists(f):
+                os.unlink(f)
+        self.start_server()
+        started = time.time()
+        threads = [threading.Thread(target=self.client, args=(i,), daemon=True)
+                   for i in range(self.a.clients)]
+        threads += [threading.Thread(target=f, daemon=True)
+                    for f in (self.churner, self.admin, self.tracer_loop)]
+        threads.append(threading.Thread(target=self.sampler, args=(started,), daemon=True))
+        for t in threads:
+            t.start()
+        restart_at = started + self.a.seconds / 2
+        end = started + self.a.seconds
+        restarted = False
+        try:
+            while time.time() < end and not self.stop.is_set():
+                time.sleep(1)
+                if not restarted and time.time() >= restart_at:
+                    self.restart()
+                    restarted = True
+                if int(time.time() - started) % 60 == 0:
+                    with self.lock:
+                        print('# %4ds %s' % (time.time() - started, self.counts), flush=True)
+        finally:
+            self.stop.set()
+            for t in threads:
+                t.join(30)
+            if self.tracer:
+                self.tracer.kill()
+            try:
+                c = Conn(self.port, 10)
+                st = c.stats()
+                self.final = {k: st.get(k) for k in ('curr_items', 'total_items', 'evictions',
+                                                      'slabs_moved', 'slab_reassign_rescues',
+                                                      'curr_connections', 'total_connections')}
+                c.close()
+            except (OSError, ConnectionError, ValueError):
+                self.final = {}
+            if self.proc and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+        return self.report(time.time() - started)
+
+    def report(self, elapsed):
+        self.errlog.close()
+        with open(self.a.log, 'rb') as f:
+            text = f.read().decode(errors='replace')
+        san = len(SAN_RE.findall(text))
+        # RSS after warm-up: the samples after the restart's first minute
+        # (the second server's), else the second half of the run.
+        after = [kb for (t, r, kb) in self.rss if r >= 1]
+        after = after[len(after) // 5:] if len(after) >= 10 else [kb for (t, r, kb) in self.rss[len(self.rss) // 2:]]
+        spread = (max(after) - min(after)) / min(after) * 100 if after else float('nan')
+        c = self.counts
+        evictions = self.evictions_before_restart + int(self.final.get('evictions') or 0)
+        if c['evicted_misses'] > evictions:
+            # More keys went missing than the server evicted: some were lost.
+            c['mismatches'] += c['evicted_misses'] - evictions
+            self.details.append('%d keys missing, but the server evicted only %d'
+                                % (c['evicted_misses'], evictions))
+        print('soak: %.0f s, %d clients, %d connections churned, %d ops' %
+              (elapsed, self.a.clients, c['churned'], c['ops']))
+        print('soak: %d slab moves forced, %d crawls, %d tracer attach/detach, %d warm restart(s)' %
+              (c['slab_moves'], c['crawls'], c['traces'], c['restarts']))
+        print('soak: server evictions (both runs) %d' % evictions)
+        print('soak: mismatches %d, misses explained by evictions/page moves %d, '
+              'reads at a TTL edge %d, client reconnects %d' %
+              (c['mismatches'], c['evicted_misses'], c['expiry_slack'], c['client_errors']))
+        print('soak: sanitizer reports %d (%s)' % (san, self.a.log))
+        print('soak: server at the end: %s' % ' '.join('%s=%s' % kv for kv in sorted(self.final.items())))
+        if after:
+            print('soak: RSS after warm-up %d..%d KB (spread %.1f%%), %d samples' %
+                  (min(after), max(after), spread, len(after)))
+        for d in self.details:
+            print('  mismatch: ' + d)
+        ok = c['mismatches'] == 0 and san == 0 and (not after or spread <= 5.0)
+        print('soak: ' + ('PASS' if ok else 'FAIL'))
+        return 0 if ok else 1
+
+
+def describe(v):
+    if v is None:
+        return 'a miss'
+    return '%d bytes %r...' % (len(v), v[:16])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--server', required=True)
+    p.add_argument('--seconds', type=int, default=1800)
+    p.add_argument('--clients', type=int, default=8)
+    p.add_argument('--conns', type=int, default=1000)
+    p.add_argument('--memory', type=int, default=512, help='-m, megabytes')
+    p.add_argument('--memfile', default='/dev/shm/memcached-soak.mem')
+    p.add_argument('--log', default='soak-server.log')
+    p.add_argument('--no-moves', action='store_true', help='no forced page moves (diagnosis)')
+    a = p.parse_args()
+    a.server = os.path.abspath(a.server)
+    sys.exit(Soak(a).run())
+
+
+if __name__ == '__main__':
+    main()
