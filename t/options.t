@@ -116,9 +116,8 @@ for my $case (@accepted) {
     mem_get_is($fs, 'h12999', 'x', '-o no_hashexpand: items found in the crowded table');
 }
 {
-    # modern is memcached 1.6's "currently: nothing"; drop_privileges and
-    # no_drop_privileges install no sandbox here (docs/options.md): each
-    # leaves every setting as it was.
+    # modern is memcached 1.6's "currently: nothing": it leaves every setting
+    # as it was, and installs no sandbox (drop_privileges does: t/seccomp.t).
     my $settings = sub {
         my ($args) = @_;
         my $srv = start_server(args => $args);
@@ -129,7 +128,7 @@ for my $case (@accepted) {
         return ($st, $seccomp);
     };
     my ($default) = $settings->('-m 64');
-    for my $opt (qw(modern drop_privileges no_drop_privileges)) {
+    for my $opt (qw(modern no_drop_privileges)) {
         my ($st, $seccomp) = $settings->("-m 64 -o $opt");
         is_deeply($st, $default, "-o $opt: stats settings the same as without it");
         is($seccomp, 0, "-o $opt: no seccomp filter installed");
