@@ -39,21 +39,25 @@ static void crawl(const bool want[SLAB_CLASS_MAX])
     atomic_store(&running, 0);
 }
 
+/* The classes that hold items. */
+static void classes_with_items(bool want[SLAB_CLASS_MAX])
+{
+    for (unsigned id = 0; id < SLAB_CLASS_MAX; id++)
+        want[id] = id >= 1 && id <= slabs_class_count() && items_class_count(id) > 0;
+}
+
 static void *crawler_main(void *arg)
 {
     (void)arg;
-    /* As memcached, the first automatic crawl runs at start. */
-    time_t last_auto = time(NULL) - AUTOCRAWL_SECONDS;
-    bool first = true;
+    time_t last_auto = time(NULL);     /* the first pass ran in crawler_start */
     pthread_mutex_lock(&crawler_lock);
     for (;;) {
-        if (!request_pending && !first) {
+        if (!request_pending) {
             struct timespec deadline;
             clock_gettime(CLOCK_REALTIME, &deadline);
             deadline.tv_sec += 1;
             pthread_cond_timedwait(&crawler_wake, &crawler_lock, &deadline);
         }
-        first = false;
         bool want[SLAB_CLASS_MAX];
         bool go = false;
         if (request_pending) {
@@ -62,8 +66,7 @@ static void *crawler_main(void *arg)
             go = true;
         } else if (settings.lru_crawler && time(NULL) - last_auto >= AUTOCRAWL_SECONDS) {
             last_auto = time(NULL);
-            for (unsigned id = 0; id < SLAB_CLASS_MAX; id++)
-                want[id] = id >= 1 && id <= slabs_class_count() && items_class_count(id) > 0;
+            classes_with_items(want);
             go = true;
         }
         pthread_mutex_unlock(&crawler_lock);
@@ -76,6 +79,13 @@ static void *crawler_main(void *arg)
 
 void crawler_start(void)
 {
+    /* As memcached, the first automatic pass runs at start; here before
+     * any client is served (it walks only what a warm restart restored). */
+    if (settings.lru_crawler) {
+        bool want[SLAB_CLASS_MAX];
+        classes_with_items(want);
+        crawl(want);
+    }
     pthread_t tid;
     if (pthread_create(&tid, NULL, crawler_main, NULL) != 0) {
         perror("pthread_create (lru crawler)");

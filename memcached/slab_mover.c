@@ -276,8 +276,10 @@ static void *mover_main(void *arg)
 
         again = false;
         if (requested) {
-            if (src == -1)
-                src = (int)any_donor((unsigned)dst);
+            if (src == -1) {    /* 0 from any_donor means none, not the pool */
+                unsigned donor = any_donor((unsigned)dst);
+                src = donor ? (int)donor : -1;
+            }
             if (src == 0) {
                 probe_slabs_reassign_start(0, dst);
                 if (slabs_pool_move((unsigned)dst) == 1)
