@@ -147,10 +147,10 @@ if [ -n "$ZIPF" ]; then
         taskset -c 1 "$MCLOAD" -p "$SERVER_PORT" -r 90:10 -v 32 -c 50 -d 1 -k 100000 -z 0.99 \
             -D "$ZSECONDS" -q >/dev/null
         wait "$s_pid" "$e_pid" || true
-        top10() { grep -o '"key":"[^"]*"' "$1" | head -10 | sort; }
+        top10() { { grep -o '"key":"[^"]*"' "$1" || true; } | head -10 | sort; }
         common=$(comm -12 <(top10 "$OUT/s.json") <(top10 "$OUT/e.json") | wc -l)
-        calls=$(grep -o '"totals":{"calls":[0-9]*' "$OUT/e.json" | grep -o '[0-9]*$')
-        samples=$(grep -o '"samples":[0-9]*' "$OUT/s.json" | head -1 | grep -o '[0-9]*$')
+        calls=$(grep -o '"totals":{"calls":[0-9]*' "$OUT/e.json" | grep -o '[0-9]*$' || true)
+        samples=$(grep -o '"samples":[0-9]*' "$OUT/s.json" | head -1 | grep -o '[0-9]*$' || true)
         printf 'zipf round %d: sampled top 10 holds %d of the exact top 10 (%s operations, %s samples)\n' \
             "$r" "$common" "$calls" "$samples"
     done
