@@ -319,6 +319,8 @@ sub stat_names {
             ssl_keyformat ssl_ciphers ssl_ca_cert ssl_wbuf_size ssl_session_cache ssl_kernel_tls
             ssl_min_version);
     }
+    # This server's own settings follow memcached's.
+    push @want_settings, 'probe_sample_rate';
     is_deeply($settings, \@want_settings, 'stats settings: memcached\'s names, in order');
         is_deeply(stat_names($s, 'slabs'), [ (map { "N:$_" } @SLABS_CLASS) x 2, @SLABS_TOTAL ],
                   'stats slabs: memcached\'s names, in order');
