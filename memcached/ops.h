@@ -28,7 +28,8 @@ typedef struct op_request {
 void op_request_start(op_request *rq);
 
 /* For a request of up to nkeys keys (a multi-key get), right after
- * op_request_start: stamps start_ns if the next sample falls within them. */
+ * op_request_start: stamps start_ns if the next sample falls within them.
+ * Callers may skip it while request__sample is not enabled. */
 void op_request_keys(op_request *rq, size_t nkeys);
 
 /* Sets the rate of request__sample (settings.probe_sample_rate; 0: never,

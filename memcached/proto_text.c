@@ -120,7 +120,8 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
 {
     op_request rq;
     start_request(c, &rq, cmd);
-    op_request_keys(&rq, (size_t)(end - args) / 2 + 1);    /* at most this many keys */
+    if (probe_request_sample_enabled())     /* idle: no call */
+        op_request_keys(&rq, (size_t)(end - args) / 2 + 1);    /* at most this many keys */
     rel_time_t exptime = 0;
     char *p = args;
     if (touch) {

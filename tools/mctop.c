@@ -889,9 +889,8 @@ static void draw_detail(void)
     int used = 0, avail = term_rows - 4;
     snprintf(line, sizeof(line), "%s %s", rolled_up ? "prefix" : "key", row_key(r));
     put_line("\033[7m", line);
-    snprintf(line, sizeof(line), "calls %llu (%.1f/s), value bytes %llu (%.0f/s), %llu samples%s",
-             r->calls, r->calls_rate, r->d.bytes, r->bytes_rate, r->d.samples,
-             opt.exact || r->d.samples == 0 ? "" : "");
+    snprintf(line, sizeof(line), "calls %llu (%.1f/s), value bytes %llu (%.0f/s), %llu probe hits",
+             r->calls, r->calls_rate, r->d.bytes, r->bytes_rate, r->d.samples);
     put_line("", line);
     used += 2;
     if (!opt.exact && r->d.samples > 0) {
@@ -920,8 +919,8 @@ static void draw_detail(void)
             put_line("", line);
             used++;
         }
-    snprintf(line, sizeof(line), "latency (us, since the request was parsed): p50 %.1f  p99 %.1f",
-             r->p50, r->p99);
+    snprintf(line, sizeof(line), "latency (us since the request was parsed; rows: class middle, "
+             "count): p50 %.1f  p99 %.1f", r->p50, r->p99);
     put_line("\033[1m", line);
     used++;
     unsigned long long max = 0;
@@ -944,9 +943,7 @@ static void draw_detail(void)
             n = (int)sizeof(bar) - 1;
         memset(bar, '#', (size_t)n);
         bar[n] = '\0';
-        double from = i == 0 ? 0 : lat_class_us(i) * 0.8;
-        snprintf(line, sizeof(line), "  ~%9.1f %12llu |%s", i == 0 ? from : lat_class_us(i),
-                 r->d.lat[i], bar);
+        snprintf(line, sizeof(line), "  ~%9.1f %12llu |%s", lat_class_us(i), r->d.lat[i], bar);
         put_line("", line);
         used++;
     }
