@@ -110,8 +110,13 @@ BIN = {
 }
 for name, data in BIN.items():
     put('binary', name, b'\x00' + data)
-put('binary', 'get-set-split', b'\x06' + BIN['get-set'])     # 3-byte reads
+put('binary', 'get-set-split', b'\x0c' + BIN['get-set'])     # 3-byte reads
 put('binary', 'auto-negotiate', b'\x01' + BIN['get-set'])
+# Bit 1 of the first byte: a server with -S (SASL builds): log in first.
+put('binary', 'sasl-login', b'\x02' + binpkt(0x20) + binpkt(0x21, b'PLAIN', b'', b'\0fuzz@fuzz\0fuzz')
+    + BIN['get-set'])
+put('binary', 'sasl-refused', b'\x02' + binpkt(0x21, b'PLAIN', b'', b'\0fuzz@fuzz\0nope')
+    + binpkt(0x22, b'PLAIN', b'', b'x') + BIN['get-set'])
 
 
 def udp(payload, rid=1, seq=0, count=1):
