@@ -166,28 +166,6 @@ void sandbox_enter(void)
 #else
 
 bool sandbox_built(void) { return false; }
-/* Allows call nr when its first argument compares as op with a (and b). */
-static int allow_if_arg0(scmp_filter_ctx ctx, int nr, enum scmp_compare op, scmp_datum_t a,
-                         scmp_datum_t b)
-{
-    struct scmp_arg_cmp cmp = { .arg = 0, .op = op, .datum_a = a, .datum_b = b };
-    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
-}
-
-/* Without those features no file is opened on purpose, but glibc's malloc
- * reads /sys/devices/system/cpu/online when a thread first needs an arena of
- * its own: opening fails (EACCES) rather than kills, and glibc copes. */
-static int refuse_opens(scmp_filter_ctx ctx)
-{
-    static const char *const opens[] = { "openat", "open", NULL };
-    for (const char *const *name = opens; *name; name++) {
-        int nr = seccomp_syscall_resolve_name(*name);
-        if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 void sandbox_enter(void) {}
 
 #endif
