@@ -19,9 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (f == NULL)
         return 0;
     memset(&saved, 0, sizeof(saved));
-    bool ok = read_meta(f);
+    const char *why = NULL;
+    enum meta_state state = read_meta(f, &why);
     fclose(f);
-    if (ok) {
+    if (state == META_CORRUPT && why == NULL)
+        abort();    /* a refusal to start names its reason */
+    if (state == META_OK) {
         /* What restore relies on: the table fits the file, and every owner
          * names a slab class. */
         if (saved.npages > mapping_size / (size_t)settings.slab_page_size)

@@ -7,15 +7,12 @@
 
 void fuzz_mover_run_pending(void)
 {
-    int src = want_src, dst = want_dst;
-    want_dst = 0;
-    if (dst != 0) {
-        if (src == -1)
-            src = (int)any_donor((unsigned)dst);
-        if (src > 0)
-            move_page((unsigned)src, (unsigned)dst);
+    if (want) {
+        want = false;
+        serve_request(want_src, want_dst);
     } else if (settings.slab_automove > 0) {
         static uint64_t last_evictions[SLAB_CLASS_MAX];
-        automove(last_evictions);
+        static struct automover am;
+        automove(&am, last_evictions);
     }
 }

@@ -43,6 +43,10 @@ TEXT = {
     'bare-newline': b'set a 0 0 1\nx\nget a\nversion\n',
     'quit': b'set a 0 0 1\r\nx\r\nquit\r\nget a\r\n',
     'shutdown': b'shutdown bogus\r\nshutdown graceful\r\n',
+    # issue 16 item 0: a first read of nothing but spaces ending in a
+    # prefix of "get " (the over-read fixed in proto_text.c)
+    'spaces-get': b' ' * 16381 + b'get',
+    'spaces': b' ' * 16384,
     'slab-move': b''.join(b'set m%d 0 0 1000\r\n' % i + b'a' * 1000 + b'\r\n' for i in range(130))
                  + b'slabs reassign -1 1\r\n',
 }

@@ -135,23 +135,6 @@ static void reply_drain(reply *r)
     reply_reset(r);
 }
 
-/* Issue 16 item 0 (fixed on another branch): an over-long line of spaces
- * with no newline whose last bytes begin "get"/"gets" is scanned past the
- * end of the buffer. Such a buffer is not handed to the parser, so the
- * fuzzers find what else there is; drop this once that fix is merged. */
-static bool known_spaces_overread(const conn *c)
-{
-    if (c->protocol != PROTO_ASCII || !c->authenticated || c->rbytes <= 2048 ||
-        memchr(c->rcurr, '\n', c->rbytes) != NULL)
-        return false;
-    size_t i = 0;
-    while (i < c->rbytes && c->rcurr[i] == ' ')
-        i++;
-    size_t rest = c->rbytes - i;
-    return rest < 5 && (memcmp(c->rcurr + i, "gets ", rest) == 0 ||
-                        memcmp(c->rcurr + i, "get ", rest < 4 ? rest : 4) == 0);
-}
-
 static enum parse_result parse_one(conn *c)
 {
     if (c->protocol == PROTO_NEGOTIATE)
@@ -184,7 +167,7 @@ static bool serve(conn *c)
         case CONN_READ:
             return true;
         case CONN_PARSE:
-            if (c->rbytes == 0 || known_spaces_overread(c)) {
+            if (c->rbytes == 0) {
                 reply_drain(&c->out);
                 c->state = CONN_READ;
                 return true;

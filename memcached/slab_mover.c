@@ -255,6 +255,23 @@ static bool automove(struct automover *am, uint64_t *last_evictions)
     return dst == 0;
 }
 
+/* Carries out a `slabs reassign src dst` request (src -1: any donor; 0:
+ * the global page pool). Called by the mover thread without mover_lock. */
+static void serve_request(int src, int dst)
+{
+    if (src == -1) {    /* 0 from any_donor means none, not the pool */
+        unsigned donor = any_donor((unsigned)dst);
+        src = donor ? (int)donor : -1;
+    }
+    if (src == 0) {
+        probe_slabs_reassign_start(0, dst);
+        if (slabs_pool_move((unsigned)dst) == 1)
+            atomic_fetch_add(&moved, 1);
+        probe_slabs_reassign_done(0, dst, 0);
+    } else if (src > 0)
+        move_page((unsigned)src, (unsigned)dst);
+}
+
 static void *mover_main(void *arg)
 {
     (void)arg;
@@ -276,17 +293,7 @@ static void *mover_main(void *arg)
 
         again = false;
         if (requested) {
-            if (src == -1) {    /* 0 from any_donor means none, not the pool */
-                unsigned donor = any_donor((unsigned)dst);
-                src = donor ? (int)donor : -1;
-            }
-            if (src == 0) {
-                probe_slabs_reassign_start(0, dst);
-                if (slabs_pool_move((unsigned)dst) == 1)
-                    atomic_fetch_add(&moved, 1);
-                probe_slabs_reassign_done(0, dst, 0);
-            } else if (src > 0)
-                move_page((unsigned)src, (unsigned)dst);
+            serve_request(src, dst);
         } else if (settings.slab_automove > 0) {
             again = automove(&am, last_evictions);
         }

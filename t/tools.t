@@ -94,7 +94,7 @@ sub wait_attached {
 # Waits for a tool to finish by itself; returns its output lines.
 sub finish_tool {
     my ($t) = @_;
-    my $deadline = $t->{started} + $DURATION + 20;
+    my $deadline = $t->{started} + $DURATION + 60;   # a loaded machine drains slowly
     while ($t->{pid} && time < $deadline) {
         if (waitpid($t->{pid}, WNOHANG) == $t->{pid}) { $t->{status} = $?; $t->{pid} = 0; last }
         sleep 0.05;
