@@ -8,7 +8,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
-use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use McTest;
@@ -40,19 +39,6 @@ sub starts_clean {
     like($srv->stderr_text, qr/clean cache/, "$name: starts with a clean cache, and says so");
     ok(!-e "$file.meta", "$name: the metadata is removed");
     return $srv;
-}
-
-sub graceful_stop {
-    my $srv = shift;
-    my $pid = $srv->pid;
-    kill 'USR1', $pid;
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $r = waitpid($pid, WNOHANG);
-        if ($r == $pid) { $srv->{pid} = undef; return $? }
-        sleep 0.05;
-    }
-    return -1;
 }
 
 # No memory file yet: an empty metadata file still stops the start.

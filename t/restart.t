@@ -7,7 +7,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
-use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use McTest;
@@ -17,20 +16,6 @@ my $file = "$dir/cache.mem";
 my $N = 10_000;
 
 sub value_for { my $i = shift; return "value-$i-" . ('x' x ($i % 97)) }
-
-# Stops with SIGUSR1 and returns the exit status.
-sub graceful_stop {
-    my $srv = shift;
-    my $pid = $srv->pid;
-    kill 'USR1', $pid;
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $r = waitpid($pid, WNOHANG);
-        if ($r == $pid) { $srv->{pid} = undef; return $? }
-        sleep 0.05;
-    }
-    return -1;
-}
 
 # key => "exp=... cas=... flags=... size=..." from lru_crawler metadump.
 sub dump_items {

@@ -26,7 +26,7 @@ our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_bytes send_expect expect_nothing expect_closed
     mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats wait_bytes_read
-    probes_skip_reason require_probes_or_skip trap_probe debugtime
+    probes_skip_reason require_probes_or_skip trap_probe debugtime graceful_stop
 );
 
 our $DEFAULT_TIMEOUT = 5;
@@ -433,6 +433,22 @@ sub _libc_path {
 }
 
 sub _slurp { open my $fh, '<', $_[0] or return ''; local $/; my $s = <$fh>; return $s // '' }
+
+# Stops a server with SIGUSR1 (memcached's graceful stop, which saves a
+# warm-restart cache) and returns its exit status, or -1 if it is still
+# running after 10 s.
+sub graceful_stop {
+    my $srv = shift;
+    my $pid = $srv->pid;
+    kill 'USR1', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $r = waitpid($pid, WNOHANG);
+        if ($r == $pid) { $srv->{pid} = undef; return $? }
+        sleep 0.05;
+    }
+    return -1;
+}
 
 # debugtime($sock, $secs): moves a debug build's clock forward $secs seconds,
 # as one test.
