@@ -17,7 +17,7 @@
 #include "proto_text.h"
 #include "sasl.h"
 #include "settings.h"
-#include "stats.h"
+#include "counters.h"
 #include "thread.h"
 #include "tls.h"
 #include "udp.h"

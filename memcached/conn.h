@@ -123,9 +123,4 @@ void conn_count_sub(void);
 /* Number of open client connections (UDP sockets not included). */
 int conn_count(void);
 
-/* Appends the "stats conns" lines (no END): one group per listening
- * socket, UDP socket and client connection, in descriptor order, in
- * memcached's format. Any thread. */
-void conn_stats_conns(reply *r);
-
 #endif

@@ -1,7 +1,9 @@
-/* conn_stats.c: "stats conns": one group of lines per listening socket, UDP
- * socket and client connection, in descriptor order, as memcached prints
- * them. Connections belong to their workers; each worker's list is walked
- * under its conns_lock, which only connection set-up and tear-down take. */
+/* conn_stats.c: the data of "stats conns": one entry per listening socket,
+ * UDP socket and client connection, in descriptor order. Connections belong
+ * to their workers; each worker's list is walked under its conns_lock,
+ * which only connection set-up and tear-down take. Renders nothing. */
+#include "conn_stats.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,6 @@
 #include "clock.h"
 #include "conn.h"
 #include "listen.h"
-#include "reply.h"
 #include "settings.h"
 #include "thread.h"
 
@@ -78,14 +79,12 @@ static void describe_conn(const conn *c, struct conn_entry *e)
                  c->peer[0] == '[' ? "6" : "", c->peer);
 }
 
-void conn_stats_conns(reply *r)
+bool conn_stats_foreach(void (*fn)(void *ctx, const struct conn_stats_entry *e), void *ctx)
 {
     size_t cap = 64, n = 0;
     struct conn_entry *entries = malloc(cap * sizeof(*entries));
-    if (entries == NULL) {
-        r->failed = true;
-        return;
-    }
+    if (entries == NULL)
+        return false;
 
     struct listen_info li[MAX_LISTEN_ENTRIES];
     int nl = listen_info(li, MAX_LISTEN_ENTRIES);
@@ -118,13 +117,12 @@ void conn_stats_conns(reply *r)
     qsort(entries, n, sizeof(*entries), by_fd);
     for (size_t i = 0; i < n; i++) {
         const struct conn_entry *e = &entries[i];
-        if (e->udp)
-            reply_printf(r, "STAT %d:UDP UDP\r\n", e->fd);
-        reply_printf(r, "STAT %d:addr %s\r\n", e->fd, e->addr);
-        if (e->listen_addr)
-            reply_printf(r, "STAT %d:listen_addr %s\r\n", e->fd, e->listen_addr);
-        reply_printf(r, "STAT %d:state %s\r\n", e->fd, e->state);
-        reply_printf(r, "STAT %d:secs_since_last_cmd %u\r\n", e->fd, e->secs);
+        struct conn_stats_entry out = {
+            .fd = e->fd, .udp = e->udp, .addr = e->addr, .listen_addr = e->listen_addr,
+            .state = e->state, .secs = e->secs,
+        };
+        fn(ctx, &out);
     }
     free(entries);
+    return true;
 }

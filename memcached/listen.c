@@ -28,7 +28,7 @@
 #include "portfile.h"
 #include "probes.h"
 #include "settings.h"
-#include "stats.h"
+#include "counters.h"
 #include "thread.h"
 #include "tls.h"
 

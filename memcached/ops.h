@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "items.h"
-#include "stats.h"
+#include "counters.h"
 
 /* Who asks, for probes and stats. Built by the parser once per request. */
 typedef struct op_request {

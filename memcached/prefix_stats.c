@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "hash.h"
-#include "reply.h"
 #include "settings.h"
 
 #define PREFIX_BUCKETS 256
@@ -84,14 +83,17 @@ void prefix_stats_record_delete(const char *key, size_t nkey)
     pthread_mutex_unlock(&table_lock);
 }
 
-void prefix_stats_dump(reply *r)
+void prefix_stats_foreach(void (*fn)(void *ctx, const struct prefix_counts *p), void *ctx)
 {
     pthread_mutex_lock(&table_lock);
     for (unsigned b = 0; b < PREFIX_BUCKETS; b++)
-        for (const struct prefix_entry *e = buckets[b]; e != NULL; e = e->next)
-            reply_printf(r, "PREFIX %s get %llu hit %llu set %llu del %llu\r\n", e->prefix,
-                         (unsigned long long)e->gets, (unsigned long long)e->hits,
-                         (unsigned long long)e->sets, (unsigned long long)e->deletes);
+        for (const struct prefix_entry *e = buckets[b]; e != NULL; e = e->next) {
+            struct prefix_counts p = {
+                .prefix = e->prefix, .gets = e->gets, .hits = e->hits,
+                .sets = e->sets, .deletes = e->deletes,
+            };
+            fn(ctx, &p);
+        }
     pthread_mutex_unlock(&table_lock);
 }
 

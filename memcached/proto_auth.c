@@ -9,7 +9,7 @@
 #include "authfile.h"
 #include "conn.h"
 #include "probes.h"
-#include "stats.h"
+#include "counters.h"
 #include "thread.h"
 
 #define AUTH_VALUE_MAX 16384        /* longest "<user> <password>" */

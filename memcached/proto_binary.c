@@ -11,7 +11,6 @@
 #include "clock.h"
 #include "conn.h"
 #include "ops.h"
-#include "prefix_stats.h"
 #include "probes.h"
 #include "sasl.h"
 #include "settings.h"
@@ -492,32 +491,21 @@ static void bin_flush(conn *c, const unsigned char *ext)
         put_success(c, 0);
 }
 
-/* Turns the "STAT name value\r\n" lines queued in text into one reply
- * packet per stat. */
-static void put_stat_packets(conn *c, const reply *text)
+/* stats sink (stats.h): one reply packet per stat, the name as its key
+ * and the value as its value. ctx is the conn. */
+static void stat_packet_sink(void *ctx, const struct stat_entry *s)
 {
-    for (int i = 0; i < text->iovcnt; i++) {
-        const char *p = text->iov[i].iov_base;
-        const char *end = p + text->iov[i].iov_len;
-        while (p < end) {
-            const char *eol = memchr(p, '\n', (size_t)(end - p));
-            const char *next = eol ? eol + 1 : end;
-            const char *line_end = eol ? eol : end;
-            if (line_end > p && line_end[-1] == '\r')
-                line_end--;
-            if (line_end - p > 5 && memcmp(p, "STAT ", 5) == 0) {
-                const char *name = p + 5;
-                const char *sp = memchr(name, ' ', (size_t)(line_end - name));
-                size_t nlen = sp ? (size_t)(sp - name) : (size_t)(line_end - name);
-                const char *val = sp ? sp + 1 : line_end;
-                size_t vlen = (size_t)(line_end - val);
-                if (put_reply(c, ST_SUCCESS, 0, (uint16_t)nlen, (uint32_t)(nlen + vlen), 0,
-                              name, nlen))
-                    reply_text(&c->out, val, vlen);
-            }
-            p = next;
-        }
-    }
+    conn *c = ctx;
+    size_t nlen = strlen(s->name), vlen = strlen(s->value);
+    if (put_reply(c, ST_SUCCESS, 0, (uint16_t)nlen, (uint32_t)(nlen + vlen), 0, s->name, nlen))
+        reply_text(&c->out, s->value, vlen);
+}
+
+/* stats sink: the "PREFIX name value\r\n" lines of the detail dump,
+ * queued on the reply ctx. */
+static void prefix_line_sink(void *ctx, const struct stat_entry *s)
+{
+    reply_printf(ctx, "PREFIX %s %s\r\n", s->name, s->value);
 }
 
 /* Whether a SASL auth/step packet is served from the read buffer (its
@@ -596,7 +584,7 @@ static void bin_stat_detail(conn *c, const char *sub, size_t nsub)
     } else if (has_prefix(sub, nsub, " dump")) {
         reply text;
         reply_init(&text);
-        prefix_stats_dump(&text);
+        stats_emit(STATS_DETAIL_DUMP, prefix_line_sink, &text);
         reply_text(&text, "END\r\n", 5);
         size_t n = 0;
         for (int i = 0; i < text.iovcnt; i++)
@@ -623,33 +611,32 @@ static void bin_stat_detail(conn *c, const char *sub, size_t nsub)
  * packet, and an empty packet ends the list. */
 static void bin_stat(conn *c, const char *key, size_t nkey)
 {
-    reply text;
-    reply_init(&text);
+    enum stats_group group = STATS_GENERAL;
     bool known = true;
     if (nkey == 0) {
-        stats_general(&text);
+        group = STATS_GENERAL;
     } else if (nkey >= 5 && memcmp(key, "reset", 5) == 0) {
         stats_reset();
+        put_success(c, 0);
+        return;
     } else if (nkey >= 8 && memcmp(key, "settings", 8) == 0) {
-        stats_settings(&text);
+        group = STATS_SETTINGS;
     } else if (nkey >= 6 && memcmp(key, "detail", 6) == 0) {
         bin_stat_detail(c, key + 6, nkey - 6);
-        reply_free(&text);
         return;
     } else {
-        char group[KEY_MAX_LENGTH + 1];
-        memcpy(group, key, nkey);
-        group[nkey] = '\0';
+        char name[KEY_MAX_LENGTH + 1];
+        memcpy(name, key, nkey);
+        name[nkey] = '\0';
         /* memcached lists connections to ASCII clients only. */
-        known = strcmp(group, "conns") != 0 && stats_group(&text, group, NULL);
+        known = stats_group_named(name, &group) && group != STATS_CONNS;
     }
     if (known) {
-        put_stat_packets(c, &text);
+        stats_emit(group, stat_packet_sink, c);
         put_success(c, 0);
     } else {
         send_error(c, ST_KEY_ENOENT);
     }
-    reply_free(&text);
 }
 
 /* ---- dispatch ---- */

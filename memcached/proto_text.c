@@ -16,7 +16,6 @@
 #include "crawler.h"
 #include "logger.h"
 #include "ops.h"
-#include "prefix_stats.h"
 #include "probes.h"
 #include "proto_auth.h"
 #include "proto_meta.h"
@@ -487,6 +486,26 @@ static void process_watch(conn *c, token *tokens, int ntokens)
     }
 }
 
+/* stats sinks (stats.h) writing to a reply: memcached's "STAT name
+ * value" lines, and the "PREFIX name value" lines of stats detail dump. */
+static void stat_line_sink(void *ctx, const struct stat_entry *s)
+{
+    reply_printf(ctx, "STAT %s %s\r\n", s->name, s->value);
+}
+
+static void prefix_line_sink(void *ctx, const struct stat_entry *s)
+{
+    reply_printf(ctx, "PREFIX %s %s\r\n", s->name, s->value);
+}
+
+/* Queues group's lines and the closing "END". */
+static void stats_reply(conn *c, enum stats_group group, stat_sink *sink)
+{
+    if (!stats_emit(group, sink, &c->out))
+        c->out.failed = true;
+    out(c, "END\r\n");
+}
+
 /* stats detail on|off|dump: the per-prefix counters (refused with -X). */
 static void process_stats_detail(conn *c, const char *sub)
 {
@@ -499,35 +518,27 @@ static void process_stats_detail(conn *c, const char *sub)
         settings.detail_enabled = false;
         out(c, "OK\r\n");
     } else if (strcmp(sub, "dump") == 0) {
-        prefix_stats_dump(&c->out);
-        out(c, "END\r\n");
+        stats_reply(c, STATS_DETAIL_DUMP, prefix_line_sink);
     } else {
         conn_error(c, "CLIENT_ERROR usage: stats detail on|off|dump");
     }
 }
 
+/* stats [group]: memcached answers a group it does not know with "ERROR". */
 static void process_stats(conn *c, token *tokens, int ntokens)
 {
+    enum stats_group group;
     if (ntokens < 2) {
-        stats_general(&c->out);
-        out(c, "END\r\n");
-        return;
-    }
-    const char *group = tokens[1].value;
-    if (strcmp(group, "reset") == 0) {
+        stats_reply(c, STATS_GENERAL, stat_line_sink);
+    } else if (strcmp(tokens[1].value, "reset") == 0) {
         stats_reset();
         out(c, "RESET\r\n");
-    } else if (strcmp(group, "settings") == 0) {
-        stats_settings(&c->out);
-        out(c, "END\r\n");
-    } else if (strcmp(group, "detail") == 0) {
+    } else if (strcmp(tokens[1].value, "detail") == 0) {
         process_stats_detail(c, ntokens > 2 ? tokens[2].value : "");
+    } else if (stats_group_named(tokens[1].value, &group)) {
+        stats_reply(c, group, stat_line_sink);
     } else {
-        /* memcached answers an unknown group with an empty list. */
-        if (!stats_group(&c->out, group, ntokens > 2 ? tokens[2].value : NULL))
-            conn_error(c, "ERROR");
-        else
-            out(c, "END\r\n");
+        conn_error(c, "ERROR");
     }
 }
 

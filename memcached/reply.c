@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "stats.h"
+#include "counters.h"
 
 #define BLOCK_BYTES 16384
 #define IOV_INITIAL 64

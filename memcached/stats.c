@@ -1,8 +1,10 @@
-/* stats.c: aggregation and the text of the stats command groups. Each
- * group's lines are one list, in memcached's order. */
-#include "stats.h"
-
+/* stats.c: the reporter: sums the workers' counters, reads each
+ * subsystem's figures and hands every stat of a group to a sink, as text
+ * values in memcached's formats. Each group's stats are one list, in
+ * memcached's order. Renders no protocol and is called by none below it. */
 #include "config.h"     /* ENABLE_SECCOMP */
+
+#include "stats.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,14 +18,14 @@
 
 #include "assoc.h"
 #include "clock.h"
-#include "conn.h"
+#include "conn_stats.h"
+#include "counters.h"
 #include "crawler.h"
 #include "items.h"
 #include "listen.h"
 #include "logger.h"
 #include "prefix_stats.h"
 #include "probes.h"
-#include "reply.h"
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
@@ -31,7 +33,7 @@
 #include "thread.h"
 #include "tls.h"
 
-struct global_stats global_stats = { .accepting_conns = 1 };
+_Static_assert(SLAB_CLASS_MAX <= COUNTERS_CLASSES, "per-class counters cover every slab class");
 
 /* What stats reset subtracted: thread counters at the last reset. */
 static struct thread_stats_sum baseline;
@@ -48,7 +50,8 @@ static void sum_threads(struct thread_stats_sum *out)
     }
 }
 
-void stats_slab_ops(unsigned id, struct slab_op_counts *out)
+/* Sums every thread's per-class operation counts for class id. */
+static void stats_slab_ops(unsigned id, struct slab_op_counts *out)
 {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < settings.num_threads; i++) {
@@ -72,7 +75,9 @@ static void sum_lru_hits(unsigned id, uint64_t out[4])
     }
 }
 
-void stats_lru_hits(unsigned id, uint64_t out[4])
+/* Every thread's hits for slab class id by LRU segment, less stats reset's
+ * baseline. */
+static void stats_lru_hits(unsigned id, uint64_t out[4])
 {
     sum_lru_hits(id, out);
     pthread_mutex_lock(&baseline_lock);
@@ -93,7 +98,8 @@ static void stats_reset_storage(void)
     crawler_stats_reset();
 }
 
-void stats_aggregate(struct thread_stats_sum *out)
+/* Sums every thread's counters into out, less the baseline of stats reset. */
+static void stats_aggregate(struct thread_stats_sum *out)
 {
     sum_threads(out);
     pthread_mutex_lock(&baseline_lock);
@@ -108,22 +114,35 @@ void stats_reset(void)
     pthread_mutex_lock(&baseline_lock);
     sum_threads(&baseline);
     pthread_mutex_unlock(&baseline_lock);
-    atomic_store(&global_stats.total_conns, 0);
-    atomic_store(&global_stats.rejected_conns, 0);
-    atomic_store(&global_stats.listen_disabled_num, 0);
-    atomic_store(&global_stats.time_in_listen_disabled_us, 0);
+    global_stats_reset();
     prefix_stats_clear();
     stats_reset_storage();
 }
 
-void stats_line(reply *r, const char *name, const char *fmt, ...)
+/* Where the stats of one stats_emit call go. */
+struct emitter {
+    stat_sink *sink;
+    void *ctx;
+};
+
+#define CTR STAT_COUNTER
+#define GAU STAT_GAUGE
+#define INF STAT_INFO
+
+/* Hands one stat to the sink; value is printf-formatted (at most 255
+ * bytes, as memcached's own buffer allows). */
+static void emit(const struct emitter *e, const char *name, enum stat_kind kind,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void emit(const struct emitter *e, const char *name, enum stat_kind kind,
+                 const char *fmt, ...)
 {
     char value[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(value, sizeof(value), fmt, ap);
     va_end(ap);
-    reply_printf(r, "STAT %s %s\r\n", name, value);
+    const struct stat_entry st = { .name = name, .value = value, .kind = kind };
+    e->sink(e->ctx, &st);
 }
 
 static double timeval_seconds(struct timeval tv)
@@ -170,7 +189,21 @@ static bool general_stat_shown(const char *name)
     return true;
 }
 
-void stats_general(reply *r)
+/* -Z: the ssl_* counters, at the end of the general group. */
+static void emit_tls_stats(const struct emitter *e)
+{
+    struct tls_stats t;
+    tls_stats(&t);
+    if (!t.enabled)
+        return;
+    if (t.session_cache)
+        emit(e, "ssl_new_sessions", CTR, U64, ULL(t.new_sessions));
+    emit(e, "ssl_handshake_errors", CTR, U64, ULL(t.handshake_errors));
+    emit(e, "ssl_proto_errors", CTR, U64, ULL(t.proto_errors));
+    emit(e, "time_since_server_cert_refresh", GAU, "%u", t.secs_since_cert_refresh);
+}
+
+static void emit_general(const struct emitter *e)
 {
     struct thread_stats_sum t;
     struct items_totals it;
@@ -185,109 +218,111 @@ void stats_general(reply *r)
     logger_stats(&log_watchers, &log_sent, &log_skipped);
     getrusage(RUSAGE_SELF, &usage);
 
-    /* X(name, format, value): one line per stat, memcached's order. */
+    /* X(name, kind, format, value): one stat each, memcached's order. */
 #define GENERAL_STATS(X) \
-    X("pid", "%ld", (long)getpid()) \
-    X("uptime", "%u", (unsigned)current_time) \
-    X("time", "%ld", (long)clock_abstime(current_time)) \
-    X("version", "%s", MEMCACHED_VERSION) \
-    X("libevent", "%s", event_get_version()) \
-    X("pointer_size", "%d", (int)(8 * sizeof(void *))) \
-    X("rusage_user", "%.6f", timeval_seconds(usage.ru_utime)) \
-    X("rusage_system", "%.6f", timeval_seconds(usage.ru_stime)) \
-    X("max_connections", "%d", settings.maxconns) \
-    X("curr_connections", U64, ULL(curr_connections())) \
-    X("total_connections", U64, ULL(atomic_load(&global_stats.total_conns))) \
-    X("rejected_connections", U64, ULL(atomic_load(&global_stats.rejected_conns))) \
-    X("connection_structures", U64, ULL(atomic_load(&global_stats.conn_structs))) \
-    X("response_obj_oom", U64, ULL(atomic_load(&global_stats.response_obj_oom))) \
-    X("response_obj_count", "%lld", (long long)atomic_load(&global_stats.response_obj_count)) \
-    X("response_obj_bytes", "%lld", (long long)atomic_load(&global_stats.response_obj_bytes)) \
-    X("read_buf_count", "%lld", (long long)atomic_load(&global_stats.read_buf_count)) \
-    X("read_buf_bytes", "%lld", (long long)atomic_load(&global_stats.read_buf_bytes)) \
-    X("read_buf_bytes_free", "%d", 0) \
-    X("read_buf_oom", U64, ULL(atomic_load(&global_stats.read_buf_oom))) \
-    X("reserved_fds", "%d", 5 * settings.num_threads) \
-    X("cmd_get", U64, ULL(t.get_cmds)) \
-    X("cmd_set", U64, ULL(t.set_cmds)) \
-    X("cmd_flush", U64, ULL(t.flush_cmds)) \
-    X("cmd_touch", U64, ULL(t.touch_cmds)) \
-    X("cmd_meta", U64, ULL(t.meta_cmds)) \
-    X("get_hits", U64, ULL(t.get_hits)) \
-    X("get_misses", U64, ULL(t.get_misses)) \
-    X("get_expired", U64, ULL(t.get_expired)) \
-    X("get_flushed", U64, ULL(t.get_flushed)) \
-    X("delete_misses", U64, ULL(t.delete_misses)) \
-    X("delete_hits", U64, ULL(t.delete_hits)) \
-    X("incr_misses", U64, ULL(t.incr_misses)) \
-    X("incr_hits", U64, ULL(t.incr_hits)) \
-    X("decr_misses", U64, ULL(t.decr_misses)) \
-    X("decr_hits", U64, ULL(t.decr_hits)) \
-    X("cas_misses", U64, ULL(t.cas_misses)) \
-    X("cas_hits", U64, ULL(t.cas_hits)) \
-    X("cas_badval", U64, ULL(t.cas_badval)) \
-    X("touch_hits", U64, ULL(t.touch_hits)) \
-    X("touch_misses", U64, ULL(t.touch_misses)) \
-    X("store_too_large", U64, ULL(t.store_too_large)) \
-    X("store_no_memory", U64, ULL(t.store_no_memory)) \
-    X("auth_cmds", U64, ULL(t.auth_cmds)) \
-    X("auth_errors", U64, ULL(t.auth_errors)) \
-    X("idle_kicks", U64, ULL(t.idle_kicks)) \
-    X("bytes_read", U64, ULL(t.bytes_read)) \
-    X("bytes_written", U64, ULL(t.bytes_written)) \
-    X("limit_maxbytes", "%zu", settings.maxbytes) \
-    X("accepting_conns", "%d", atomic_load(&global_stats.accepting_conns)) \
-    X("listen_disabled_num", U64, ULL(atomic_load(&global_stats.listen_disabled_num))) \
-    X("time_in_listen_disabled_us", U64, \
+    X("pid", INF, "%ld", (long)getpid()) \
+    X("uptime", CTR, "%u", (unsigned)current_time) \
+    X("time", GAU, "%ld", (long)clock_abstime(current_time)) \
+    X("version", INF, "%s", MEMCACHED_VERSION) \
+    X("libevent", INF, "%s", event_get_version()) \
+    X("pointer_size", INF, "%d", (int)(8 * sizeof(void *))) \
+    X("rusage_user", CTR, "%.6f", timeval_seconds(usage.ru_utime)) \
+    X("rusage_system", CTR, "%.6f", timeval_seconds(usage.ru_stime)) \
+    X("max_connections", GAU, "%d", settings.maxconns) \
+    X("curr_connections", GAU, U64, ULL(curr_connections())) \
+    X("total_connections", CTR, U64, ULL(atomic_load(&global_stats.total_conns))) \
+    X("rejected_connections", CTR, U64, ULL(atomic_load(&global_stats.rejected_conns))) \
+    X("connection_structures", GAU, U64, ULL(atomic_load(&global_stats.conn_structs))) \
+    X("response_obj_oom", CTR, U64, ULL(atomic_load(&global_stats.response_obj_oom))) \
+    X("response_obj_count", GAU, "%lld", (long long)atomic_load(&global_stats.response_obj_count)) \
+    X("response_obj_bytes", GAU, "%lld", (long long)atomic_load(&global_stats.response_obj_bytes)) \
+    X("read_buf_count", GAU, "%lld", (long long)atomic_load(&global_stats.read_buf_count)) \
+    X("read_buf_bytes", GAU, "%lld", (long long)atomic_load(&global_stats.read_buf_bytes)) \
+    X("read_buf_bytes_free", GAU, "%d", 0) \
+    X("read_buf_oom", CTR, U64, ULL(atomic_load(&global_stats.read_buf_oom))) \
+    X("reserved_fds", GAU, "%d", 5 * settings.num_threads) \
+    X("cmd_get", CTR, U64, ULL(t.get_cmds)) \
+    X("cmd_set", CTR, U64, ULL(t.set_cmds)) \
+    X("cmd_flush", CTR, U64, ULL(t.flush_cmds)) \
+    X("cmd_touch", CTR, U64, ULL(t.touch_cmds)) \
+    X("cmd_meta", CTR, U64, ULL(t.meta_cmds)) \
+    X("get_hits", CTR, U64, ULL(t.get_hits)) \
+    X("get_misses", CTR, U64, ULL(t.get_misses)) \
+    X("get_expired", CTR, U64, ULL(t.get_expired)) \
+    X("get_flushed", CTR, U64, ULL(t.get_flushed)) \
+    X("delete_misses", CTR, U64, ULL(t.delete_misses)) \
+    X("delete_hits", CTR, U64, ULL(t.delete_hits)) \
+    X("incr_misses", CTR, U64, ULL(t.incr_misses)) \
+    X("incr_hits", CTR, U64, ULL(t.incr_hits)) \
+    X("decr_misses", CTR, U64, ULL(t.decr_misses)) \
+    X("decr_hits", CTR, U64, ULL(t.decr_hits)) \
+    X("cas_misses", CTR, U64, ULL(t.cas_misses)) \
+    X("cas_hits", CTR, U64, ULL(t.cas_hits)) \
+    X("cas_badval", CTR, U64, ULL(t.cas_badval)) \
+    X("touch_hits", CTR, U64, ULL(t.touch_hits)) \
+    X("touch_misses", CTR, U64, ULL(t.touch_misses)) \
+    X("store_too_large", CTR, U64, ULL(t.store_too_large)) \
+    X("store_no_memory", CTR, U64, ULL(t.store_no_memory)) \
+    X("auth_cmds", CTR, U64, ULL(t.auth_cmds)) \
+    X("auth_errors", CTR, U64, ULL(t.auth_errors)) \
+    X("idle_kicks", CTR, U64, ULL(t.idle_kicks)) \
+    X("bytes_read", CTR, U64, ULL(t.bytes_read)) \
+    X("bytes_written", CTR, U64, ULL(t.bytes_written)) \
+    X("limit_maxbytes", GAU, "%zu", settings.maxbytes) \
+    X("accepting_conns", GAU, "%d", atomic_load(&global_stats.accepting_conns)) \
+    X("listen_disabled_num", CTR, U64, ULL(atomic_load(&global_stats.listen_disabled_num))) \
+    X("time_in_listen_disabled_us", CTR, U64, \
       ULL(atomic_load(&global_stats.time_in_listen_disabled_us))) \
-    X("threads", "%d", settings.num_threads) \
-    X("conn_yields", U64, ULL(t.conn_yields)) \
-    X("hash_power_level", "%u", assoc_hashpower()) \
-    X("hash_bytes", "%zu", assoc_hash_bytes()) \
-    X("hash_is_expanding", "%d", assoc_expanding() ? 1 : 0) \
-    X("slab_reassign_rescues", U64, ULL(mover.rescues)) \
-    X("slab_reassign_chunk_rescues", U64, ULL(mover.chunk_rescues)) \
-    X("slab_reassign_inline_reclaim", "%d", 0) \
-    X("slab_reassign_busy_items", U64, ULL(mover.busy_items)) \
-    X("slab_reassign_busy_deletes", "%d", 0) \
-    X("slab_reassign_busy_nomem", "%d", 0) \
-    X("slab_reassign_last_busy_status", "%s", "none") \
-    X("slab_reassign_running", "%d", mover.running) \
-    X("slabs_moved", U64, ULL(mover.slabs_moved)) \
-    X("lru_crawler_running", "%d", crawler.running) \
-    X("lru_crawler_starts", U64, ULL(crawler.starts)) \
-    X("lru_maintainer_juggles", U64, ULL(it.lru_maintainer_juggles)) \
-    X("malloc_fails", "%d", 0) \
-    X("log_worker_dropped", "%d", 0) \
-    X("log_worker_written", "%d", 0) \
-    X("log_watcher_skipped", U64, ULL(log_skipped)) \
-    X("log_watcher_sent", U64, ULL(log_sent)) \
-    X("log_watchers", U64, ULL(log_watchers)) \
-    X("unexpected_napi_ids", "%d", 0) \
-    X("round_robin_fallback", "%d", 0) \
-    X("bytes", U64, ULL(it.bytes)) \
-    X("curr_items", U64, ULL(it.curr_items)) \
-    X("total_items", U64, ULL(it.total_items)) \
-    X("slab_global_page_pool", "%zu", slabs_pool_pages()) \
-    X("expired_unfetched", U64, ULL(it.expired_unfetched)) \
-    X("evicted_unfetched", U64, ULL(it.evicted_unfetched)) \
-    X("evicted_active", U64, ULL(it.evicted_active)) \
-    X("evictions", U64, ULL(it.evictions)) \
-    X("reclaimed", U64, ULL(it.reclaimed)) \
-    X("crawler_reclaimed", U64, ULL(it.crawler_reclaimed)) \
-    X("crawler_items_checked", U64, ULL(it.crawler_items_checked)) \
-    X("lrutail_reflocked", "%d", 0) \
-    X("moves_to_cold", U64, ULL(it.moves_to_cold)) \
-    X("moves_to_warm", U64, ULL(it.moves_to_warm)) \
-    X("moves_within_lru", U64, ULL(it.moves_within_lru)) \
-    X("direct_reclaims", U64, ULL(it.direct_reclaims)) \
-    X("lru_bumps_dropped", "%d", 0)
+    X("threads", GAU, "%d", settings.num_threads) \
+    X("conn_yields", CTR, U64, ULL(t.conn_yields)) \
+    X("hash_power_level", GAU, "%u", assoc_hashpower()) \
+    X("hash_bytes", GAU, "%zu", assoc_hash_bytes()) \
+    X("hash_is_expanding", GAU, "%d", assoc_expanding() ? 1 : 0) \
+    X("slab_reassign_rescues", CTR, U64, ULL(mover.rescues)) \
+    X("slab_reassign_chunk_rescues", CTR, U64, ULL(mover.chunk_rescues)) \
+    X("slab_reassign_inline_reclaim", CTR, "%d", 0) \
+    X("slab_reassign_busy_items", CTR, U64, ULL(mover.busy_items)) \
+    X("slab_reassign_busy_deletes", CTR, "%d", 0) \
+    X("slab_reassign_busy_nomem", CTR, "%d", 0) \
+    X("slab_reassign_last_busy_status", INF, "%s", "none") \
+    X("slab_reassign_running", GAU, "%d", mover.running) \
+    X("slabs_moved", CTR, U64, ULL(mover.slabs_moved)) \
+    X("lru_crawler_running", GAU, "%d", crawler.running) \
+    X("lru_crawler_starts", CTR, U64, ULL(crawler.starts)) \
+    X("lru_maintainer_juggles", CTR, U64, ULL(it.lru_maintainer_juggles)) \
+    X("malloc_fails", CTR, "%d", 0) \
+    X("log_worker_dropped", CTR, "%d", 0) \
+    X("log_worker_written", CTR, "%d", 0) \
+    X("log_watcher_skipped", CTR, U64, ULL(log_skipped)) \
+    X("log_watcher_sent", CTR, U64, ULL(log_sent)) \
+    X("log_watchers", GAU, U64, ULL(log_watchers)) \
+    X("unexpected_napi_ids", CTR, "%d", 0) \
+    X("round_robin_fallback", CTR, "%d", 0) \
+    X("bytes", GAU, U64, ULL(it.bytes)) \
+    X("curr_items", GAU, U64, ULL(it.curr_items)) \
+    X("total_items", CTR, U64, ULL(it.total_items)) \
+    X("slab_global_page_pool", GAU, "%zu", slabs_pool_pages()) \
+    X("expired_unfetched", CTR, U64, ULL(it.expired_unfetched)) \
+    X("evicted_unfetched", CTR, U64, ULL(it.evicted_unfetched)) \
+    X("evicted_active", CTR, U64, ULL(it.evicted_active)) \
+    X("evictions", CTR, U64, ULL(it.evictions)) \
+    X("reclaimed", CTR, U64, ULL(it.reclaimed)) \
+    X("crawler_reclaimed", CTR, U64, ULL(it.crawler_reclaimed)) \
+    X("crawler_items_checked", CTR, U64, ULL(it.crawler_items_checked)) \
+    X("lrutail_reflocked", CTR, "%d", 0) \
+    X("moves_to_cold", CTR, U64, ULL(it.moves_to_cold)) \
+    X("moves_to_warm", CTR, U64, ULL(it.moves_to_warm)) \
+    X("moves_within_lru", CTR, U64, ULL(it.moves_within_lru)) \
+    X("direct_reclaims", CTR, U64, ULL(it.direct_reclaims)) \
+    X("lru_bumps_dropped", CTR, "%d", 0)
 
-#define EMIT(name, fmt, value) if (general_stat_shown(name)) stats_line(r, name, fmt, value);
+#define EMIT(name, kind, fmt, value) if (general_stat_shown(name)) emit(e, name, kind, fmt, value);
     GENERAL_STATS(EMIT)
 #undef EMIT
-    tls_stats(r);   /* -Z: ssl_* counters */
+    emit_tls_stats(e);
 }
+
+#define YESNO(b) ((b) ? "yes" : "no")
 
 static const char *protocol_name(void)
 {
@@ -298,9 +333,33 @@ static const char *protocol_name(void)
     }
 }
 
-void stats_settings(reply *r)
+/* TLS builds: the ssl_* settings, which memcached lists before
+ * num_napi_ids. */
+static void emit_tls_settings(const struct emitter *e)
 {
-#define YESNO(b) ((b) ? "yes" : "no")
+    struct tls_settings t;
+    tls_stats_settings(&t);
+    if (!t.built)
+        return;
+#define OR(s, none) ((s) ? (s) : (none))
+    emit(e, "ssl_enabled", INF, "%s", YESNO(t.enabled));
+    emit(e, "ssl_chain_cert", INF, "%s", OR(t.chain_cert, "(null)"));
+    emit(e, "ssl_key", INF, "%s", OR(t.key, "(null)"));
+    emit(e, "ssl_verify_mode", INF, "%d", t.verify_mode);
+    emit(e, "ssl_keyformat", INF, "%d", t.keyformat);
+    emit(e, "ssl_ciphers", INF, "%s", OR(t.ciphers, "NULL"));
+    emit(e, "ssl_ca_cert", INF, "%s", OR(t.ca_cert, "NULL"));
+    emit(e, "ssl_wbuf_size", INF, "%u", t.wbuf_size);
+    emit(e, "ssl_session_cache", INF, "%s", YESNO(t.session_cache));
+    emit(e, "ssl_kernel_tls", INF, "%s", YESNO(t.kernel_tls));
+    emit(e, "ssl_min_version", INF, "%s", OR(t.min_version, "NULL"));
+#undef OR
+}
+
+/* Every setting is STAT_INFO. */
+static void emit_settings(const struct emitter *e)
+{
+    /* X(name, format, value): one stat each, memcached's order. */
 #define SETTINGS_STATS(X) \
     X("maxbytes", "%zu", settings.maxbytes) \
     X("maxconns", "%d", settings.maxconns) \
@@ -367,13 +426,13 @@ void stats_settings(reply *r)
 #define DROP_PRIVILEGES_STAT(X)
 #endif
 #define EMIT(name, fmt, value) \
-    if (strcmp(name, "num_napi_ids") == 0) tls_stats_settings(r); \
-    stats_line(r, name, fmt, value);
+    if (strcmp(name, "num_napi_ids") == 0) emit_tls_settings(e); \
+    emit(e, name, INF, fmt, value);
     SETTINGS_STATS(EMIT)
 #undef EMIT
 }
 
-static void stats_slabs(reply *r)
+static void emit_slabs(const struct emitter *e)
 {
     unsigned active = 0;
     for (unsigned id = 1; id <= slabs_class_count(); id++) {
@@ -383,27 +442,27 @@ static void stats_slabs(reply *r)
             continue;
         active++;
         char name[64];
-#define SLAB_LINE(field, fmt, value) \
-        snprintf(name, sizeof(name), "%u:" field, id); stats_line(r, name, fmt, value);
-        SLAB_LINE("chunk_size", "%zu", s.chunk_size)
-        SLAB_LINE("chunks_per_page", "%u", s.chunks_per_page)
-        SLAB_LINE("total_pages", U64, ULL(s.total_pages))
-        SLAB_LINE("total_chunks", U64, ULL(s.total_chunks))
-        SLAB_LINE("used_chunks", U64, ULL(s.used_chunks))
-        SLAB_LINE("free_chunks", U64, ULL(s.free_chunks))
-        SLAB_LINE("free_chunks_end", "%d", 0)
+#define SLAB_LINE(field, kind, fmt, value) \
+        snprintf(name, sizeof(name), "%u:" field, id); emit(e, name, kind, fmt, value);
+        SLAB_LINE("chunk_size", GAU, "%zu", s.chunk_size)
+        SLAB_LINE("chunks_per_page", GAU, "%u", s.chunks_per_page)
+        SLAB_LINE("total_pages", GAU, U64, ULL(s.total_pages))
+        SLAB_LINE("total_chunks", GAU, U64, ULL(s.total_chunks))
+        SLAB_LINE("used_chunks", GAU, U64, ULL(s.used_chunks))
+        SLAB_LINE("free_chunks", GAU, U64, ULL(s.free_chunks))
+        SLAB_LINE("free_chunks_end", GAU, "%d", 0)
         struct slab_op_counts ops;
         stats_slab_ops(id, &ops);
-#define SLAB_OP_LINE(field) SLAB_LINE(#field, U64, ULL(ops.field))
+#define SLAB_OP_LINE(field) SLAB_LINE(#field, CTR, U64, ULL(ops.field))
         SLAB_OP_STATS(SLAB_OP_LINE)
 #undef SLAB_OP_LINE
 #undef SLAB_LINE
     }
-    stats_line(r, "active_slabs", "%u", active);
-    stats_line(r, "total_malloced", "%zu", slabs_mem_used());
+    emit(e, "active_slabs", GAU, "%u", active);
+    emit(e, "total_malloced", GAU, "%zu", slabs_mem_used());
 }
 
-static void stats_items(reply *r)
+static void emit_items(const struct emitter *e)
 {
     for (unsigned id = 1; id <= slabs_class_count(); id++) {
         struct items_class_stats s;
@@ -413,43 +472,43 @@ static void stats_items(reply *r)
         if (s.number == 0 && s.evicted == 0 && s.outofmemory == 0)
             continue;
         char name[64];
-        /* X(field, format, value, shown): memcached's "items:<class>:<field>"
+        /* X(field, kind, format, value, shown): memcached's "items:<class>:<field>"
          * lines; the segment lines only with the segmented LRU, TEMP's only
          * with temporary_ttl. */
         bool seg = settings.lru_segmented, temp = seg && settings.temp_lru;
 #define ITEMS_STATS(X) \
-        X("number", U64, ULL(s.number), true) \
-        X("number_hot", U64, ULL(s.number_hot), seg) \
-        X("number_warm", U64, ULL(s.number_warm), seg) \
-        X("number_cold", U64, ULL(s.number_cold), seg) \
-        X("number_temp", U64, ULL(s.number_temp), temp) \
-        X("age_hot", "%u", (unsigned)s.age_hot, seg) \
-        X("age_warm", "%u", (unsigned)s.age_warm, seg) \
-        X("age", "%u", (unsigned)s.age, true) \
-        X("mem_requested", U64, ULL(s.mem_requested), true) \
-        X("evicted", U64, ULL(s.evicted), true) \
-        X("evicted_nonzero", U64, ULL(s.evicted_nonzero), true) \
-        X("evicted_time", "%u", (unsigned)s.evicted_time, true) \
-        X("outofmemory", U64, ULL(s.outofmemory), true) \
-        X("tailrepairs", "%d", 0, true) \
-        X("reclaimed", U64, ULL(s.reclaimed), true) \
-        X("expired_unfetched", U64, ULL(s.expired_unfetched), true) \
-        X("evicted_unfetched", U64, ULL(s.evicted_unfetched), true) \
-        X("evicted_active", "%d", 0, seg) \
-        X("crawler_reclaimed", U64, ULL(s.crawler_reclaimed), true) \
-        X("crawler_items_checked", U64, ULL(s.crawler_items_checked), true) \
-        X("lrutail_reflocked", "%d", 0, true) \
-        X("moves_to_cold", U64, ULL(s.moves_to_cold), seg) \
-        X("moves_to_warm", U64, ULL(s.moves_to_warm), seg) \
-        X("moves_within_lru", U64, ULL(s.moves_within_lru), seg) \
-        X("direct_reclaims", U64, ULL(s.direct_reclaims), seg) \
-        X("hits_to_hot", U64, ULL(hits[0]), seg) \
-        X("hits_to_warm", U64, ULL(hits[1]), seg) \
-        X("hits_to_cold", U64, ULL(hits[2]), seg) \
-        X("hits_to_temp", U64, ULL(hits[3]), seg)
-#define EMIT_ITEM(field, fmt, value, shown) \
+        X("number", GAU, U64, ULL(s.number), true) \
+        X("number_hot", GAU, U64, ULL(s.number_hot), seg) \
+        X("number_warm", GAU, U64, ULL(s.number_warm), seg) \
+        X("number_cold", GAU, U64, ULL(s.number_cold), seg) \
+        X("number_temp", GAU, U64, ULL(s.number_temp), temp) \
+        X("age_hot", GAU, "%u", (unsigned)s.age_hot, seg) \
+        X("age_warm", GAU, "%u", (unsigned)s.age_warm, seg) \
+        X("age", GAU, "%u", (unsigned)s.age, true) \
+        X("mem_requested", GAU, U64, ULL(s.mem_requested), true) \
+        X("evicted", CTR, U64, ULL(s.evicted), true) \
+        X("evicted_nonzero", CTR, U64, ULL(s.evicted_nonzero), true) \
+        X("evicted_time", GAU, "%u", (unsigned)s.evicted_time, true) \
+        X("outofmemory", CTR, U64, ULL(s.outofmemory), true) \
+        X("tailrepairs", CTR, "%d", 0, true) \
+        X("reclaimed", CTR, U64, ULL(s.reclaimed), true) \
+        X("expired_unfetched", CTR, U64, ULL(s.expired_unfetched), true) \
+        X("evicted_unfetched", CTR, U64, ULL(s.evicted_unfetched), true) \
+        X("evicted_active", CTR, "%d", 0, seg) \
+        X("crawler_reclaimed", CTR, U64, ULL(s.crawler_reclaimed), true) \
+        X("crawler_items_checked", CTR, U64, ULL(s.crawler_items_checked), true) \
+        X("lrutail_reflocked", CTR, "%d", 0, true) \
+        X("moves_to_cold", CTR, U64, ULL(s.moves_to_cold), seg) \
+        X("moves_to_warm", CTR, U64, ULL(s.moves_to_warm), seg) \
+        X("moves_within_lru", CTR, U64, ULL(s.moves_within_lru), seg) \
+        X("direct_reclaims", CTR, U64, ULL(s.direct_reclaims), seg) \
+        X("hits_to_hot", CTR, U64, ULL(hits[0]), seg) \
+        X("hits_to_warm", CTR, U64, ULL(hits[1]), seg) \
+        X("hits_to_cold", CTR, U64, ULL(hits[2]), seg) \
+        X("hits_to_temp", CTR, U64, ULL(hits[3]), seg)
+#define EMIT_ITEM(field, kind, fmt, value, shown) \
         if (shown) { snprintf(name, sizeof(name), "items:%u:" field, id); \
-                     stats_line(r, name, fmt, value); }
+                     emit(e, name, kind, fmt, value); }
         ITEMS_STATS(EMIT_ITEM)
 #undef EMIT_ITEM
 #undef ITEMS_STATS
@@ -472,13 +531,13 @@ static void count_item_size(item *it, void *arg)
         h->count[bucket]++;
 }
 
-static void stats_sizes(reply *r)
+static void emit_sizes(const struct emitter *e)
 {
     struct size_histogram h = { NULL, (size_t)settings.item_size_max / 32 + 2 };
     if (settings.track_sizes)
         h.count = calloc(h.buckets, sizeof(*h.count));
     if (h.count == NULL) {
-        stats_line(r, "sizes_status", "%s", "disabled");
+        emit(e, "sizes_status", INF, "%s", "disabled");
         return;
     }
     for (unsigned id = 1; id <= slabs_class_count(); id++)
@@ -488,37 +547,73 @@ static void stats_sizes(reply *r)
             continue;
         char name[24];
         snprintf(name, sizeof(name), "%zu", b * 32);
-        stats_line(r, name, "%u", h.count[b]);
+        emit(e, name, GAU, "%u", h.count[b]);
     }
     free(h.count);
 }
 
 /* stats probes: who is tracing, from the probes' semaphores. */
-static void stats_probes(reply *r)
+static void emit_probes(const struct emitter *e)
 {
     unsigned enabled = 0;
 #define PROBE_LINE(name, semaphore) \
     { unsigned n = __atomic_load_n(&semaphore, __ATOMIC_RELAXED); \
-      stats_line(r, "probe:" name, "%u", n); if (n) enabled++; }
+      emit(e, "probe:" name, GAU, "%u", n); if (n) enabled++; }
     PROBE_TABLE(PROBE_LINE)
 #undef PROBE_LINE
-    stats_line(r, "probes_enabled", "%u", enabled);
+    emit(e, "probes_enabled", GAU, "%u", enabled);
 }
 
-bool stats_group(reply *r, const char *group, const char *arg)
+/* stats conns: memcached's five lines (four for listeners) per socket. */
+static void emit_conn(void *ctx, const struct conn_stats_entry *c)
 {
-    (void)arg;
-    if (strcmp(group, "slabs") == 0)
-        stats_slabs(r);
-    else if (strcmp(group, "items") == 0)
-        stats_items(r);
-    else if (strcmp(group, "sizes") == 0)
-        stats_sizes(r);
-    else if (strcmp(group, "conns") == 0)
-        conn_stats_conns(r);
-    else if (strcmp(group, "probes") == 0)
-        stats_probes(r);
-    else
-        return false;
+    const struct emitter *e = ctx;
+    char name[40];
+#define CONN_LINE(field, kind, fmt, value) do { \
+    snprintf(name, sizeof(name), "%d:" field, c->fd); emit(e, name, kind, fmt, value); } while (0)
+    if (c->udp)
+        CONN_LINE("UDP", INF, "%s", "UDP");
+    CONN_LINE("addr", INF, "%s", c->addr);
+    if (c->listen_addr)
+        CONN_LINE("listen_addr", INF, "%s", c->listen_addr);
+    CONN_LINE("state", INF, "%s", c->state);
+    CONN_LINE("secs_since_last_cmd", GAU, "%u", c->secs);
+#undef CONN_LINE
+}
+
+/* stats detail dump: one stat per key prefix. */
+static void emit_prefix(void *ctx, const struct prefix_counts *p)
+{
+    emit(ctx, p->prefix, INF, "get " U64 " hit " U64 " set " U64 " del " U64,
+         ULL(p->gets), ULL(p->hits), ULL(p->sets), ULL(p->deletes));
+}
+
+bool stats_group_named(const char *name, enum stats_group *out)
+{
+    static const struct { const char *name; enum stats_group group; } named[] = {
+        { "settings", STATS_SETTINGS }, { "slabs", STATS_SLABS }, { "items", STATS_ITEMS },
+        { "sizes", STATS_SIZES }, { "conns", STATS_CONNS }, { "probes", STATS_PROBES },
+    };
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+        if (strcmp(name, named[i].name) == 0) {
+            *out = named[i].group;
+            return true;
+        }
+    return false;
+}
+
+bool stats_emit(enum stats_group group, stat_sink *sink, void *ctx)
+{
+    const struct emitter e = { sink, ctx };
+    switch (group) {
+    case STATS_GENERAL: emit_general(&e); break;
+    case STATS_SETTINGS: emit_settings(&e); break;
+    case STATS_SLABS: emit_slabs(&e); break;
+    case STATS_ITEMS: emit_items(&e); break;
+    case STATS_SIZES: emit_sizes(&e); break;
+    case STATS_CONNS: return conn_stats_foreach(emit_conn, (void *)&e);
+    case STATS_PROBES: emit_probes(&e); break;
+    case STATS_DETAIL_DUMP: prefix_stats_foreach(emit_prefix, (void *)&e); break;
+    }
     return true;
 }

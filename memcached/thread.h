@@ -8,7 +8,7 @@
 
 #include <event2/event.h>
 
-#include "stats.h"
+#include "counters.h"
 
 struct conn;
 

@@ -78,7 +78,6 @@ void tls_listener_register(const char *listen_addr, enum tls_listen_mode mode)
 #include "conn.h"
 #include "reply.h"
 #include "settings.h"
-#include "stats.h"
 
 #define SESSION_CONTEXT "memcached"     /* session-id context for the cache */
 
@@ -537,33 +536,35 @@ bool tls_refresh_certs(char *err, size_t errlen)
     return true;
 }
 
-void tls_stats(struct reply *r)
+void tls_stats(struct tls_stats *out)
 {
+    memset(out, 0, sizeof(*out));
     if (!tls_flag)
         return;
-    if (opt.session_cache)
-        stats_line(r, "ssl_new_sessions", "%llu",
-                   (unsigned long long)atomic_load(&new_sessions));
-    stats_line(r, "ssl_handshake_errors", "%llu",
-               (unsigned long long)atomic_load(&handshake_errors));
-    stats_line(r, "ssl_proto_errors", "%llu", (unsigned long long)atomic_load(&proto_errors));
-    stats_line(r, "time_since_server_cert_refresh", "%u",
-               (unsigned)(current_time - atomic_load(&last_cert_refresh)));
+    out->enabled = true;
+    out->session_cache = opt.session_cache;
+    out->new_sessions = atomic_load(&new_sessions);
+    out->handshake_errors = atomic_load(&handshake_errors);
+    out->proto_errors = atomic_load(&proto_errors);
+    out->secs_since_cert_refresh = (unsigned)(current_time - atomic_load(&last_cert_refresh));
 }
 
-void tls_stats_settings(struct reply *r)
+void tls_stats_settings(struct tls_settings *out)
 {
-    stats_line(r, "ssl_enabled", "%s", tls_flag ? "yes" : "no");
-    stats_line(r, "ssl_chain_cert", "%s", opt.chain_cert ? opt.chain_cert : "(null)");
-    stats_line(r, "ssl_key", "%s", opt.key ? opt.key : "(null)");
-    stats_line(r, "ssl_verify_mode", "%d", opt.verify_mode);
-    stats_line(r, "ssl_keyformat", "%d", opt.keyformat);
-    stats_line(r, "ssl_ciphers", "%s", opt.ciphers ? opt.ciphers : "NULL");
-    stats_line(r, "ssl_ca_cert", "%s", opt.ca_cert ? opt.ca_cert : "NULL");
-    stats_line(r, "ssl_wbuf_size", "%u", opt.wbuf_size);
-    stats_line(r, "ssl_session_cache", "%s", opt.session_cache ? "yes" : "no");
-    stats_line(r, "ssl_kernel_tls", "%s", opt.kernel_tls ? "yes" : "no");
-    stats_line(r, "ssl_min_version", "%s", version_text(opt.min_version));
+    *out = (struct tls_settings){
+        .built = true,
+        .enabled = tls_flag,
+        .chain_cert = opt.chain_cert,
+        .key = opt.key,
+        .verify_mode = opt.verify_mode,
+        .keyformat = opt.keyformat,
+        .ciphers = opt.ciphers,
+        .ca_cert = opt.ca_cert,
+        .wbuf_size = opt.wbuf_size,
+        .session_cache = opt.session_cache,
+        .kernel_tls = opt.kernel_tls,
+        .min_version = version_text(opt.min_version),
+    };
 }
 
 void tls_usage_listen(void)
@@ -624,8 +625,8 @@ bool tls_refresh_certs(char *err, size_t errlen)
     snprintf(err, errlen, "ERROR");
     return false;
 }
-void tls_stats(struct reply *r) { (void)r; }
-void tls_stats_settings(struct reply *r) { (void)r; }
+void tls_stats(struct tls_stats *out) { memset(out, 0, sizeof(*out)); }
+void tls_stats_settings(struct tls_settings *out) { *out = (struct tls_settings){ .built = false }; }
 void tls_usage_listen(void) {}
 void tls_usage_flag(void) {}
 void tls_usage_options(void) {}

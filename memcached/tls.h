@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -80,10 +81,36 @@ void tls_conn_close(struct conn *c);
  * true, or false with memcached's error line (no "\r\n") in err. */
 bool tls_refresh_certs(char *err, size_t errlen);
 
-/* "stats": ssl_* counters (only with -Z). */
-void tls_stats(struct reply *r);
-/* "stats settings": ssl_* settings (TLS builds only). */
-void tls_stats_settings(struct reply *r);
+/* "stats": the TLS counters, shown only with -Z. */
+struct tls_stats {
+    bool enabled;               /* -Z given */
+    bool session_cache;         /* ssl_session_cache: new_sessions is shown */
+    uint64_t new_sessions;      /* TLS sessions created */
+    uint64_t handshake_errors;  /* handshakes that failed */
+    uint64_t proto_errors;      /* TLS failures after the handshake */
+    unsigned secs_since_cert_refresh;   /* since start or the last refresh_certs */
+};
+/* Fills out (all zero without -Z or TLS support). Any thread. */
+void tls_stats(struct tls_stats *out);
+
+/* "stats settings": the ssl_* settings, shown by TLS builds only. The
+ * strings are NULL when unset and live until exit. */
+struct tls_settings {
+    bool built;                 /* false: no TLS support, nothing to show */
+    bool enabled;               /* -Z given */
+    const char *chain_cert;     /* ssl_chain_cert */
+    const char *key;            /* ssl_key */
+    int verify_mode;            /* ssl_verify_mode, OpenSSL's value */
+    int keyformat;              /* ssl_keyformat, OpenSSL's value */
+    const char *ciphers;        /* ssl_ciphers */
+    const char *ca_cert;        /* ssl_ca_cert */
+    unsigned wbuf_size;         /* ssl_wbuf_size, in bytes */
+    bool session_cache;         /* ssl_session_cache */
+    bool kernel_tls;            /* ssl_kernel_tls */
+    const char *min_version;    /* ssl_min_version as text: "tlsv1.2" */
+};
+/* Fills out (only .built = false without TLS support). Any thread. */
+void tls_stats_settings(struct tls_settings *out);
 
 /* -h lines: for -l, for -Z, and the ssl_* -o options (TLS builds only). */
 void tls_usage_listen(void);

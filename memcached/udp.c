@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "probes.h"
-#include "stats.h"
+#include "counters.h"
 #include "thread.h"
 
 static uint16_t get_be16(const char *p)
