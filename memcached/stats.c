@@ -129,8 +129,8 @@ struct emitter {
 #define GAU STAT_GAUGE
 #define INF STAT_INFO
 
-/* Hands one stat to the sink; value is printf-formatted (at most 255
- * bytes, as memcached's own buffer allows). */
+/* Hands one stat to the sink; value is printf-formatted and cut at 255
+ * bytes. */
 static void emit(const struct emitter *e, const char *name, enum stat_kind kind,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void emit(const struct emitter *e, const char *name, enum stat_kind kind,
@@ -564,7 +564,8 @@ static void emit_probes(const struct emitter *e)
     emit(e, "probes_enabled", GAU, "%u", enabled);
 }
 
-/* stats conns: memcached's five lines (four for listeners) per socket. */
+/* stats conns, per socket: addr, listen_addr (clients only), state and
+ * secs_since_last_cmd, after a "UDP" line for UDP sockets. */
 static void emit_conn(void *ctx, const struct conn_stats_entry *c)
 {
     const struct emitter *e = ctx;
