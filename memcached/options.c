@@ -5,8 +5,6 @@
  * does not have are accepted and do nothing; docs/options.md lists which. */
 #include "options.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,40 +15,33 @@
 #include "sasl.h"
 #include "slabs.h"
 #include "tls.h"
+#include "util.h"
 
 #define CHUNK_ALIGN_BYTES 8     /* slab_sizes steps, as slabs.c aligns them */
 
 static bool slab_chunk_max_given;   /* slab_chunk_max (or no_modern's) set it */
 static char *slab_sizes_text;       /* slab_sizes, parsed by options_check() */
 
-/* Unsigned decimal, 32 bits; blanks around it are allowed, a sign is not. */
+/* A number as memcached's safe_strtoul reads an option value (util.h's
+ * UTIL_NUM_SAFE: blanks, a sign, digits, then the end or a blank; "-N" only
+ * where strtoull's result stays below 2^63), kept to its low 32 bits as
+ * memcached keeps it on a 64-bit machine: "4294967297" is 1. *out is 0 when
+ * the text is refused. */
 static bool parse_u32(const char *s, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    *out = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno == ERANGE || end == s || strchr(s, '-') != NULL || v > UINT32_MAX)
-        return false;
-    if (*end != '\0' && !isspace((unsigned char)*end))
-        return false;
+    uint64_t v = 0;
+    bool ok = util_parse_u64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, UINT64_MAX, &v);
     *out = (uint32_t)v;
-    return true;
+    return ok;
 }
 
-/* Signed decimal, 32 bits. */
+/* The same for memcached's safe_strtol: any int64, kept to its low 32 bits. */
 static bool parse_i32(const char *s, int32_t *out)
 {
-    char *end;
-    errno = 0;
-    *out = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno == ERANGE || end == s || v < INT32_MIN || v > INT32_MAX)
-        return false;
-    if (*end != '\0' && !isspace((unsigned char)*end))
-        return false;
-    *out = (int32_t)v;
-    return true;
+    int64_t v = 0;
+    bool ok = util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, INT64_MIN, INT64_MAX, &v);
+    *out = (int32_t)(uint32_t)(uint64_t)v;
+    return ok;
 }
 
 /* no_modern: memcached 1.4's defaults. */
@@ -222,10 +213,10 @@ static enum applied apply(const char *name, const char *value)
         slab_chunk_max_given = true;
     } else if (IS("probe_sample_rate")) {
         NEED("Missing probe_sample_rate argument")
-        uint32_t rate;
-        REFUSE_IF(!parse_u32(value, &rate) || rate > INT32_MAX,
+        uint64_t rate;      /* ours, not memcached's: never truncated */
+        REFUSE_IF(!util_parse_u64(value, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, INT32_MAX, &rate),
                   "probe_sample_rate must be between 0 and 2147483647\n")
-        settings.probe_sample_rate = rate;
+        settings.probe_sample_rate = (uint32_t)rate;
     } else if (IS("sock_cookie_id")) {
         NEED("Missing sock_cookie_id argument")  /* memcached crashes here */
         uint32_t id;

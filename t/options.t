@@ -64,6 +64,13 @@ my @accepted = (
     ['no_drop_privileges',      {}],
     ['resp_obj_mem_limit=1',    {}],
     ['sock_cookie_id=42',       {}],
+    # Numbers as memcached's safe_strtoul and safe_strtol read them: a sign,
+    # "-0", and the low 32 bits of a larger number.
+    ['lru_crawler_tocrawl=+7',  { lru_crawler_tocrawl => 7 }],
+    ['lru_crawler_tocrawl=-0',  { lru_crawler_tocrawl => 0 }],
+    ['lru_crawler_tocrawl=4294967297', { lru_crawler_tocrawl => 1 }],
+    ['lru_crawler_tocrawl=-18446744073709551615', { lru_crawler_tocrawl => 1 }],
+    ['slab_chunk_max=4294967808', { slab_chunk_max => 524288 }],
 );
 
 for my $case (@accepted) {
@@ -180,6 +187,11 @@ my @refused = (
     ['-o temporary_ttl', 1, "Missing temporary_ttl argument\n"],
     ['-o watcher_logbuf_size=x', 1, "could not parse argument to watcher_logbuf_size\n"],
     ['-o read_buf_mem_limit=-1', 1, "could not parse argument to read_buf_mem_limit\n"],
+    ['-o lru_crawler_tocrawl=18446744073709551616', 1,
+        "lru_crawler_tocrawl takes a numeric 32bit value\n"],
+    ['-o lru_crawler_tocrawl=5x', 1, "lru_crawler_tocrawl takes a numeric 32bit value\n"],
+    ['-o slab_chunk_max=2147483648', 1, "slab_chunk_max must be >= 0\n"],
+    ['-o slab_chunk_max=9223372036854775808', 1, "could not parse argument to slab_chunk_max\n"],
     ['-o slab_chunk_max=0', 1, "slab_chunk_max must be >= 0\n"],
     ['-o slab_chunk_max=2048', 1, "slab_chunk_max must be specified in kilobytes.\n"],
     ['-o slab_chunk_max=300', 64,
