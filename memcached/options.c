@@ -513,12 +513,13 @@ bool options_parse_extended(const char *arg)
     bool ok = true;
     char *p = copy;
     while (*p != '\0') {
-        /* The unknown-option message shows the rest of the argument from
-         * this option on, as memcached's does (arg is not modified: no copy
-         * per option, which made a long list quadratic). */
-        const char *rest = arg + (p - copy);
+        /* The unknown-option message shows this option as written, up to
+         * its comma, on stderr, as memcached 1.6.45 does (read from arg,
+         * which is not modified). */
+        const char *as_written = arg + (p - copy);
         char *comma = strchr(p, ',');
-        char *next = comma ? comma + 1 : p + strlen(p);
+        size_t written_len = comma ? (size_t)(comma - p) : strlen(p);
+        char *next = comma ? comma + 1 : p + written_len;
         if (comma)
             *comma = '\0';
         char *value = strchr(p, '=');
@@ -526,7 +527,7 @@ bool options_parse_extended(const char *arg)
             *value++ = '\0';
         enum applied r = *p ? apply(p, value) : UNKNOWN;
         if (r == UNKNOWN)
-            printf("Illegal suboption \"%s\"\n", rest);  /* stdout, as memcached */
+            fprintf(stderr, "Illegal suboption \"%.*s\"\n", (int)written_len, as_written);
         if (r != APPLIED) {
             ok = false;
             break;
