@@ -2,6 +2,7 @@
  * socket and client connection, in descriptor order, as memcached prints
  * them. Connections belong to their workers; each worker's list is walked
  * under its conns_lock, which only connection set-up and tear-down take. */
+#include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
  * limit, as memcached does: by default they are told "ERROR Too many open
  * connections" and closed; with -o no_maxconns_fast accepting pauses until
  * a client leaves. Main thread only, except listen_info(). */
+#include "config.h"
 #include "listen.h"
 
 #include <arpa/inet.h>

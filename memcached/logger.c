@@ -4,6 +4,7 @@
  * the first watcher) writes the rings to the sockets without blocking and
  * drops watchers that hang up. A watcher whose ring is full loses lines,
  * and is told how many with a "skipped=N" line once there is room. */
+#include "config.h"
 #include "logger.h"
 
 #include <errno.h>

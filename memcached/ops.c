@@ -1,6 +1,7 @@
 /* ops.c: storage semantics shared by every protocol (memcached's rules for
  * get, set/add/replace/append/prepend/cas, delete, incr/decr, touch and
  * flush_all), with the stats they count and the probes they fire. */
+#include "config.h"
 #include "ops.h"
 
 #include <stdio.h>

@@ -3,6 +3,7 @@
  * with its value checks and messages, and the
  * start-up cross-checks between flags. Options for features this server
  * does not have are accepted and do nothing; docs/options.md lists which. */
+#include "config.h"
 #include "options.h"
 
 #include <stdarg.h>

@@ -2,6 +2,7 @@
  * is split into tokens, its flags checked in memcached 1.6's order (same
  * errors, same precedence), the request served through the operations layer
  * and the reply built with the return flags in the order they were asked. */
+#include "config.h"
 #include "proto_meta.h"
 #include "tokens.h"
 

@@ -1,6 +1,7 @@
 /* proto_text.c: the ASCII protocol. One command line at a time is split
  * into tokens in place (the read buffer is ours to modify) and served
  * through the operations layer; replies and error strings are memcached's. */
+#include "config.h"
 #include "proto_text.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* slabs.c: slab classes and their pages. Each class keeps a free list of
  * chunks and cuts new chunks from its newest page; pages come from malloc
  * (or the -e memory file) while the memory limit allows. */
+#include "config.h"
 #include "slabs.h"
 
 #include <pthread.h>

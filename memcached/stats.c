@@ -1,8 +1,7 @@
 /* stats.c: aggregation and the text of the stats command groups. Each
  * group's lines are one list, in memcached's order. */
-#include "stats.h"
-
 #include "config.h"     /* ENABLE_SECCOMP */
+#include "stats.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* tokens.c: the command-line tokenizer shared by the text and meta
  * parsers (their numbers are util.h's). */
+#include "config.h"
 #include "tokens.h"
 
 int tokenize(char *line, size_t len, token *tokens, int max)

@@ -1,6 +1,7 @@
 /* util.c: the decimal number parser every caller shares (each names the
  * syntax it accepts) and the %XX key encoder of watcher lines and
  * metadump. No state, no locks. */
+#include "config.h"
 #include "util.h"
 
 static bool is_space(char c)
