@@ -6,6 +6,7 @@
  * moves a bucket holding that bucket's item lock stripe, and switches tables
  * holding every stripe, so a caller holding its key's stripe always sees a
  * consistent picture. */
+#include "config.h"
 #include "assoc.h"
 
 #include <pthread.h>

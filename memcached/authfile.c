@@ -2,6 +2,7 @@
  * immutable table and publishes it with an atomic pointer swap; checks read
  * whichever table is current. The old table is freed once no check is still
  * reading it (a count of checks in flight, which the loader waits out). */
+#include "config.h"
 #include "authfile.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* clock.c: current_time and exptime conversion. The relative clock starts a
  * few seconds in, so that an item stamped at 0 is never mistaken for one
  * stamped "now". */
+#include "config.h"
 #include "clock.h"
 
 #include <stdatomic.h>

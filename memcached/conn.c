@@ -1,6 +1,7 @@
 /* conn.c: the connection state machine. A worker's event callback drives a
  * connection through parse -> (read value) -> ... -> write until it would
  * block; replies to every request found in one read leave in one write. */
+#include "config.h"
 #include "conn.h"
 
 #include <errno.h>

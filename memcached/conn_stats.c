@@ -2,6 +2,7 @@
  * UDP socket and client connection, in descriptor order. Connections belong
  * to their workers; each worker's list is walked under its conns_lock,
  * which only connection set-up and tear-down take. Renders nothing. */
+#include "config.h"
 #include "conn_stats.h"
 
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* hash.c: MurmurHash3_x86_32, written from the algorithm's description
  * (4-byte blocks mixed with two constants, a tail, and a final avalanche). */
+#include "config.h"
 #include "hash.h"
 
 #include <string.h>

@@ -9,6 +9,7 @@
  * class or its tail is old relative to COLD's. A hit in COLD moves the item
  * to WARM. Evictions take COLD's tail. With -o no_lru_segmented everything
  * lives in COLD and hits bump items to its head once a minute. */
+#include "config.h"
 #include "items.h"
 
 #include <pthread.h>

@@ -4,6 +4,7 @@
  * limit, as memcached does: by default they are told "ERROR Too many open
  * connections" and closed; with -o no_maxconns_fast accepting pauses until
  * a client leaves. Main thread only, except listen_info(). */
+#include "config.h"
 #include "listen.h"
 
 #include <arpa/inet.h>
@@ -31,6 +32,7 @@
 #include "counters.h"
 #include "thread.h"
 #include "tls.h"
+#include "util.h"
 
 #define MAX_LISTENERS 32
 #define ADDR_TEXT 128
@@ -411,18 +413,18 @@ static bool open_unix(struct event_base *base, const char *path)
     return true;
 }
 
-/* The port of a "host:port" -l entry: a whole decimal number, else
+/* The port of a "host:port" -l entry: a number as memcached's safe_strtol
+ * reads it (util.h's UTIL_NUM_SAFE, any int64, then kept to its low 32
+ * bits as memcached keeps it: ":4294990753" is port 23457), else
  * memcached's message and false. */
 static bool parse_port(const char *text, int *port)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < INT_MIN || v > INT_MAX) {
+    int64_t v;
+    if (!util_parse_i64(text, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, INT64_MIN, INT64_MAX, &v)) {
         fprintf(stderr, "Invalid port number: \"%s\"\n", text);
         return false;
     }
-    *port = (int)v;
+    *port = (int32_t)(uint32_t)v;
     return true;
 }
 

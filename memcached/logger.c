@@ -4,6 +4,7 @@
  * the first watcher) writes the rings to the sockets without blocking and
  * drops watchers that hang up. A watcher whose ring is full loses lines,
  * and is told how many with a "skipped=N" line once there is room. */
+#include "config.h"
 #include "logger.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "clock.h"
 #include "items.h"
 #include "settings.h"
+#include "util.h"
 
 unsigned logger_active_kinds;
 
@@ -42,25 +44,13 @@ static uint64_t watcher_count, lines_sent, lines_skipped;  /* under lock */
 #define LINE_MAX_BYTES 1024     /* a key is at most 250 bytes, 750 encoded */
 #define WATCHER_LIMIT 20        /* memcached's */
 
-/* A key as memcached shows it in a line: bytes other than letters, digits
- * and "-._~" as %XX. out has room for 3 * KEY_MAX_LENGTH + 1 bytes. */
-#define ENCODED_KEY_MAX (3 * 250 + 1)
+/* A key as memcached shows it in a line (util_encode_key's %XX), at most
+ * KEY_SHOWN_MAX bytes of it; out has room for ENCODED_KEY_MAX bytes. */
+#define KEY_SHOWN_MAX 250
+#define ENCODED_KEY_MAX UTIL_ENCODED_KEY_SIZE(KEY_SHOWN_MAX)
 static const char *encode_key(const char *key, size_t nkey, char *out)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char *p = out;
-    for (size_t i = 0; i < nkey && i < 250; i++) {
-        unsigned char ch = (unsigned char)key[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            *p++ = (char)ch;
-        } else {
-            *p++ = '%';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 15];
-        }
-    }
-    *p = '\0';
+    util_encode_key(key, nkey < KEY_SHOWN_MAX ? nkey : KEY_SHOWN_MAX, out);
     return out;
 }
 

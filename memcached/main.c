@@ -1,6 +1,7 @@
 /* main.c: command-line parsing (memcached's flags and -o suboptions),
  * start-up checks, the main thread's event loop (listeners and the clock
  * tick) and orderly shutdown on SIGTERM/SIGINT or the shutdown command. */
+#include "config.h"
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>

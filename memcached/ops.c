@@ -1,6 +1,7 @@
 /* ops.c: storage semantics shared by every protocol (memcached's rules for
  * get, set/add/replace/append/prepend/cas, delete, incr/decr, touch and
  * flush_all), with the stats they count and the probes they fire. */
+#include "config.h"
 #include "ops.h"
 
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "probe_keys.h"
 #include "probes.h"
 #include "settings.h"
+#include "util.h"
 
 /* request__sample, per worker thread: key operations left until the next
  * sample, counting it (1: the next operation is sampled; 0: a gap is to be
@@ -642,42 +644,17 @@ bool op_meta_debug(const op_request *rq, const char *key, size_t nkey,
     return it != NULL;
 }
 
-/* Parses a stored value as memcached's incr does (strtoull's rules): white
+/* Parses a stored value as memcached's incr does (its safe_strtoull: white
  * space, an optional sign, decimal digits that fit in 64 bits, then white
- * space or the value's end; whatever follows that is not looked at ("5 abc"
- * counts as 5). A minus sign is accepted only when the result, read as a
- * signed number, stays non-negative ("-0"). */
+ * space or the value's end; whatever follows that is not read, so "5 abc"
+ * and "5\0abc" count as 5). A minus sign is accepted only when the result,
+ * read as a signed number, stays non-negative ("-0"). */
 static bool parse_counter(const item *it, uint64_t *out)
 {
     if (it->it_flags & ITEM_CHUNKED)
         return false;       /* far too long to be a number */
-    const char *p = item_value((item *)it);
-    const char *end = p + it->nbytes - 2;
-    while (p < end && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
-        p++;
-    bool neg = false;
-    if (p < end && (*p == '+' || *p == '-')) {
-        neg = *p == '-';
-        p++;
-    }
-    if (p == end || *p < '0' || *p > '9')
-        return false;
-    uint64_t v = 0;
-    for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        uint64_t digit = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    if (p < end && !(*p == ' ' || (*p >= '\t' && *p <= '\r')))
-        return false;
-    if (neg) {
-        v = (uint64_t)0 - v;
-        if ((int64_t)v < 0)
-            return false;
-    }
-    *out = v;
-    return true;
+    return util_parse_u64(item_value((item *)it), (size_t)it->nbytes - 2, UTIL_NUM_SAFE,
+                          UINT64_MAX, out);
 }
 
 /* Links a new counter item holding value for an autovivifying incr/decr.

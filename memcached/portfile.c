@@ -1,5 +1,6 @@
 /* portfile.c: writes the bound ports to $MEMCACHED_PORT_FILENAME so that a
  * test or a supervisor can start the server on a free port and find it. */
+#include "config.h"
 #include "portfile.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,7 @@
 /* prefix_stats.c: the "stats detail" table. A fixed array of 256 chains
  * keyed by the prefix's hash, newest first, so "stats detail dump" lists
  * prefixes in the same order memcached does. One mutex guards it all. */
+#include "config.h"
 #include "prefix_stats.h"
 
 #include <pthread.h>

@@ -2,6 +2,7 @@
  * line is answered "CLIENT_ERROR unauthenticated" unless it is a "set" line,
  * whose value "<user> <password>" is checked against the password file.
  * Replies, limits and the cases that hang up are memcached's. */
+#include "config.h"
 #include "proto_auth.h"
 
 #include <string.h>

@@ -4,6 +4,7 @@
  * through the operations layer. Reply packets, status codes, error texts,
  * the replies quiet opcodes leave out and the points where pipelined
  * replies are flushed are memcached's. */
+#include "config.h"
 #include "proto_binary.h"
 
 #include <string.h>

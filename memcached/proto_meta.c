@@ -2,6 +2,7 @@
  * is split into tokens, its flags checked in memcached 1.6's order (same
  * errors, same precedence), the request served through the operations layer
  * and the reply built with the return flags in the order they were asked. */
+#include "config.h"
 #include "proto_meta.h"
 #include "tokens.h"
 
@@ -18,6 +19,7 @@
 #include "probes.h"
 #include "reply.h"
 #include "thread.h"
+#include "util.h"
 
 #define META_MAX_TOKENS 24      /* as the text tokenizer: the last one holds the rest */
 #define META_SCANNED_TOKENS 23  /* tokens whose first byte is checked */
@@ -69,17 +71,16 @@ struct meta_pending {
 /* Digits only, no sign; the whole string, at most max. */
 static bool parse_unsigned(const char *s, uint64_t max, uint64_t *out)
 {
-    return token_to_u64(s, max, out);
+    return util_parse_u64(s, UTIL_NUL_TERMINATED, 0, max, out);
 }
 
 /* An optional '-' then digits, within int32 ("+5" is refused). */
 static bool parse_int32(const char *s, int32_t *out)
 {
-    bool neg = *s == '-';
-    uint64_t v;
-    if (!parse_unsigned(s + (neg ? 1 : 0), neg ? (uint64_t)INT32_MAX + 1 : INT32_MAX, &v))
+    int64_t v;
+    if (!util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_MINUS, INT32_MIN, INT32_MAX, &v))
         return false;
-    *out = neg ? (int32_t)(-(int64_t)v) : (int32_t)v;
+    *out = (int32_t)v;
     return true;
 }
 

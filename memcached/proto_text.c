@@ -1,6 +1,7 @@
 /* proto_text.c: the ASCII protocol. One command line at a time is split
  * into tokens in place (the read buffer is ours to modify) and served
  * through the operations layer; replies and error strings are memcached's. */
+#include "config.h"
 #include "proto_text.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "stats.h"
 #include "thread.h"
 #include "tokens.h"
+#include "util.h"
 #include "tls.h"
 
 #define MAX_TOKENS 24
@@ -35,23 +37,16 @@
 extern void server_shutdown(void);
 
 
-/* Strict decimal parsers: the whole token must be a number in range. */
+/* Strict decimal parsers: the whole token must be a number in range
+ * (util.h): digits only for unsigned numbers, strtol's syntax for signed. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
-    return token_to_u64(s, UINT64_MAX, out);
+    return util_parse_u64(s, UTIL_NUL_TERMINATED, 0, UINT64_MAX, out);
 }
 
 static bool parse_i64(const char *s, int64_t *out)
 {
-    if (*s == '\0')
-        return false;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno == ERANGE || *end != '\0')
-        return false;
-    *out = v;
-    return true;
+    return util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_STRTOL, INT64_MIN, INT64_MAX, out);
 }
 
 static bool parse_i32(const char *s, int32_t *out)
@@ -649,15 +644,13 @@ static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
             p++;
             continue;
         }
-        char *end;
-        errno = 0;
-        unsigned long id = strtoul(p, &end, 10);
-        if (end == p || errno || id < 1 || id >= SLAB_CLASS_MAX)
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        uint64_t id;    /* as memcached's safe_strtoul reads it: "1\t" is 1 */
+        if (!util_parse_u64(p, len, UTIL_NUM_SAFE, SLAB_CLASS_MAX - 1, &id) || id < 1)
             return false;
         want[id] = true;
-        p = end;
-        if (*p && *p != ',')
-            return false;
+        p += len;
     }
     return true;
 }
@@ -666,18 +659,8 @@ static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
 static void metadump_item(item *it, void *arg)
 {
     reply *r = arg;
-    char key[KEY_MAX_LENGTH * 3 + 1];
-    size_t n = 0;
-    const unsigned char *k = (const unsigned char *)item_key(it);
-    for (size_t i = 0; i < it->nkey; i++) {
-        unsigned char ch = k[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~')
-            key[n++] = (char)ch;
-        else
-            n += (size_t)sprintf(key + n, "%%%02X", ch);
-    }
-    key[n] = '\0';
+    char key[UTIL_ENCODED_KEY_SIZE(KEY_MAX_LENGTH)];
+    util_encode_key(item_key(it), it->nkey, key);
     reply_printf(r, "key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u size=%lu flags=%u \n",
                  key, it->exptime ? (long)clock_abstime(it->exptime) : -1L,
                  (unsigned long long)clock_abstime(it->time),
@@ -788,7 +771,7 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
             else
                 settings.slab_automove_freeratio = r;
         } else if (strcmp(arg, "window") == 0) {
-            if (ntokens < 4 || !token_to_u64(tokens[3].value, UINT32_MAX, &n)) {
+            if (ntokens < 4 || !util_parse_u64(tokens[3].value, UTIL_NUL_TERMINATED, 0, UINT32_MAX, &n)) {
                 conn_error(c, "CLIENT_ERROR bad command line format");
                 return;
             }
@@ -797,7 +780,7 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
                 return;
             }
             settings.slab_automove_window = (int)n;
-        } else if (!token_to_u64(arg, UINT32_MAX, &n)) {
+        } else if (!util_parse_u64(arg, UTIL_NUL_TERMINATED, 0, UINT32_MAX, &n)) {
             conn_error(c, "CLIENT_ERROR bad command line format");
             return;
         } else if (n > 2) {

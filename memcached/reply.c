@@ -1,4 +1,5 @@
 /* reply.c: the outgoing iovec queue and its text arena. */
+#include "config.h"
 #include "reply.h"
 
 #include <errno.h>

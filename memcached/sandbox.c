@@ -2,9 +2,8 @@
  * allow list is what the workers, the background threads, libevent, the
  * allocator and (when enabled) OpenSSL and Cyrus SASL call while serving;
  * everything else traps into a handler that reports the call and exits. */
-#include "sandbox.h"
-
 #include "config.h"     /* ENABLE_SECCOMP */
+#include "sandbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 /* settings.c: the one global settings instance and its defaults. */
+#include "config.h"
 #include "settings.h"
 
 struct settings settings;

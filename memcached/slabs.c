@@ -1,6 +1,7 @@
 /* slabs.c: slab classes and their pages. Each class keeps a free list of
  * chunks and cuts new chunks from its newest page; pages come from malloc
  * (or the -e memory file) while the memory limit allows. */
+#include "config.h"
 #include "slabs.h"
 
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include "items.h"
 #include "probes.h"
 #include "settings.h"
+#include "util.h"
 
 #define CHUNK_ALIGN 8
 
@@ -108,9 +110,8 @@ void slabs_init(size_t limit)
      * value (no memory is behind it), to exercise limits above 4 GB. */
     const char *initial = getenv("T_MEMD_INITIAL_MALLOC");
     if (initial != NULL) {
-        char *end;
-        unsigned long long v = strtoull(initial, &end, 10);
-        if (end != initial && *end == '\0')
+        uint64_t v;     /* strtoull's syntax; a bad or overflowing number is ignored */
+        if (util_parse_u64(initial, UTIL_NUL_TERMINATED, UTIL_NUM_STRTOL, SIZE_MAX, &v))
             atomic_store(&mem_used, (size_t)v);
     }
 }

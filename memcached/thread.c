@@ -1,5 +1,6 @@
 /* thread.c: the worker threads and the hand-over of accepted sockets from
  * the listener to them (a locked queue plus a one-byte pipe wake-up). */
+#include "config.h"
 #include "thread.h"
 
 #include <errno.h>

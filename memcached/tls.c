@@ -78,6 +78,7 @@ void tls_listener_register(const char *listen_addr, enum tls_listen_mode mode)
 #include "conn.h"
 #include "reply.h"
 #include "settings.h"
+#include "util.h"
 
 #define SESSION_CONTEXT "memcached"     /* session-id context for the cache */
 
@@ -133,15 +134,14 @@ bool tls_enable(void)
     return true;
 }
 
-/* memcached's number parsing: digits, then the end or a blank. */
+/* memcached's number parsing (util.h's UTIL_NUM_SAFE): blanks, a sign,
+ * digits of a long, then the end or a blank. */
 static bool parse_long(const char *s, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || (*end != '\0' && !isspace((unsigned char)*end)))
+    int64_t v;
+    if (!util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, LONG_MIN, LONG_MAX, &v))
         return false;
-    *out = v;
+    *out = (long)v;
     return true;
 }
 

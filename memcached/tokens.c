@@ -1,5 +1,6 @@
-/* tokens.c: the command-line tokenizer and token number parser shared by
- * the text and meta parsers. */
+/* tokens.c: the command-line tokenizer shared by the text and meta
+ * parsers (their numbers are util.h's). */
+#include "config.h"
 #include "tokens.h"
 
 int tokenize(char *line, size_t len, token *tokens, int max)
@@ -27,21 +28,4 @@ int tokenize(char *line, size_t len, token *tokens, int max)
         n++;
     }
     return n;
-}
-
-bool token_to_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (*s == '\0')
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t digit = (uint64_t)(*s - '0');
-        if (v > (max - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return true;
 }

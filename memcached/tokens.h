@@ -18,9 +18,4 @@ typedef struct token {
  * holds the rest of the line. Returns the count. */
 int tokenize(char *line, size_t len, token *tokens, int max);
 
-/* Parses a token that must be decimal digits only (no sign, space or
- * other byte, as memcached requires of lengths, flags and deltas) with a
- * value of at most max. Returns false, leaving *out alone, otherwise. */
-bool token_to_u64(const char *s, uint64_t max, uint64_t *out);
-
 #endif

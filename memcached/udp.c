@@ -1,6 +1,7 @@
 /* udp.c: reading request datagrams and sending replies as numbered
  * datagrams (the frame is described in udp.h). The connection state
  * machine in conn.c decides when; this file only moves bytes. */
+#include "config.h"
 #include "udp.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
  * (tls.c prints those lines), SASL (-S) only when built in; extstore (ext_*)
  * and the proxy are not listed because this server has none of them. docs/options.md says
  * what each -o option does here. */
+#include "config.h"
 #include "usage.h"
 
 #include <stdio.h>

@@ -87,6 +87,13 @@ for my $v ('abc', '12abc', '-5', '1.5', '', '18446744073709551616', '99999999999
     mem_get_is($s, 'bad', $v, "'$v' left as it was");
 }
 
+# memcached reads a stored value up to a NUL or a blank; the rest is not looked at.
+for my $v ("5\0abc", "5 abc", "\t 5\x0b") {
+    my $len = length $v;
+    send_expect($s, "set num 0 0 $len\r\n$v\r\n", "STORED\r\n", 'set num = ' . mc_escape($v));
+    send_expect($s, "incr num 1\r\n", "6\r\n", 'incr on ' . mc_escape($v) . ' reads 5');
+}
+
 # --- invalid deltas ---------------------------------------------------------------
 my $baddelta = "CLIENT_ERROR invalid numeric delta argument\r\n";
 send_expect($s, "set n 0 0 2\r\n10\r\n", "STORED\r\n", 'set n = 10');

@@ -164,6 +164,16 @@ my $ipv6 = have_ipv6();
              'tag before proto');
     $fails->('127.0.0.1:12ab', 'Invalid port number: "12ab"', 'a port that is not a number');
     $fails->('127.0.0.1:', 'Invalid port number: ""', 'an empty port');
+
+    # The port as memcached's safe_strtol reads it: blanks may end it, and
+    # only the low 32 bits of a larger number count.
+    my $pe = free_port();
+    my $l = '127.0.0.1:' . (4294967296 + $pe) . "\tx";
+    $srv = spawn_server(argv => ['-p', free_port(), '-U', 0, '-l', $l],
+                        ready => sub { tcp('127.0.0.1', $pe) });
+    send_expect(tcp('127.0.0.1', $pe), "version\r\n", "VERSION 1.6.45\r\n",
+                '-l 127.0.0.1:(2^32 + port)\tx: listens on the port');
+    $srv->stop;
 }
 
 # --- connection stats and stats conns --------------------------------------------

@@ -64,6 +64,13 @@ my @accepted = (
     ['no_drop_privileges',      {}],
     ['resp_obj_mem_limit=1',    {}],
     ['sock_cookie_id=42',       {}],
+    # Numbers as memcached's safe_strtoul and safe_strtol read them: a sign,
+    # "-0", and the low 32 bits of a larger number.
+    ['lru_crawler_tocrawl=+7',  { lru_crawler_tocrawl => 7 }],
+    ['lru_crawler_tocrawl=-0',  { lru_crawler_tocrawl => 0 }],
+    ['lru_crawler_tocrawl=4294967297', { lru_crawler_tocrawl => 1 }],
+    ['lru_crawler_tocrawl=-18446744073709551615', { lru_crawler_tocrawl => 1 }],
+    ['slab_chunk_max=4294967808', { slab_chunk_max => 524288 }],
 );
 
 for my $case (@accepted) {
@@ -154,8 +161,11 @@ for my $case (@accepted) {
 # ---- refusals: [args, exit status, exact output]
 my @refused = (
     ['-o bogus', 1, qq{Illegal suboption "bogus"\n}],
-    ['-o hashpower=20,bogus,modern', 1, qq{Illegal suboption "bogus,modern"\n}],
-    ['-o hashpower=20,,modern', 1, qq{Illegal suboption ",modern"\n}],
+    # memcached 1.6.45 names the unknown option alone, as written, on stderr
+    ['-o hashpower=20,bogus,modern', 1, qq{Illegal suboption "bogus"\n}],
+    ['-o hashpower=20,bogus=a=b,modern', 1, qq{Illegal suboption "bogus=a=b"\n}],
+    ['-o hashpower=20,,modern', 1, qq{Illegal suboption ""\n}],
+    ['-o ,bogus', 1, qq{Illegal suboption ""\n}],
     ['-o HASHPOWER=20', 1, qq{Illegal suboption "HASHPOWER=20"\n}],
     ['-o lru_segmented', 1, qq{Illegal suboption "lru_segmented"\n}],
     ($TLS_BUILT ? () : ['-o ssl_chain_cert=x', 1, qq{Illegal suboption "ssl_chain_cert=x"\n}]),
@@ -180,6 +190,11 @@ my @refused = (
     ['-o temporary_ttl', 1, "Missing temporary_ttl argument\n"],
     ['-o watcher_logbuf_size=x', 1, "could not parse argument to watcher_logbuf_size\n"],
     ['-o read_buf_mem_limit=-1', 1, "could not parse argument to read_buf_mem_limit\n"],
+    ['-o lru_crawler_tocrawl=18446744073709551616', 1,
+        "lru_crawler_tocrawl takes a numeric 32bit value\n"],
+    ['-o lru_crawler_tocrawl=5x', 1, "lru_crawler_tocrawl takes a numeric 32bit value\n"],
+    ['-o slab_chunk_max=2147483648', 1, "slab_chunk_max must be >= 0\n"],
+    ['-o slab_chunk_max=9223372036854775808', 1, "could not parse argument to slab_chunk_max\n"],
     ['-o slab_chunk_max=0', 1, "slab_chunk_max must be >= 0\n"],
     ['-o slab_chunk_max=2048', 1, "slab_chunk_max must be specified in kilobytes.\n"],
     ['-o slab_chunk_max=300', 64,
@@ -213,6 +228,13 @@ for my $case (@refused) {
     my ($got_code, $got_out) = run_until_exit(args => "-p -1 -U 0 -l 127.0.0.1 $args");
     is($got_code, $code, "$args: exit status $code");
     is($got_out, $out, "$args: message") if defined $out;
+}
+{
+    # run_until_exit merges the two streams: the unknown option is on stderr.
+    my $bin = find_binary();
+    my $user = $> == 0 ? '-u root' : '';
+    my $err = `timeout 10 '$bin' $user -p -1 -U 0 -l 127.0.0.1 -o bogus 2>&1 >/dev/null`;
+    is($err, qq{Illegal suboption "bogus"\n}, '-o bogus: the message is on stderr');
 }
 {
     my ($code, $out) = run_until_exit(args => '-p -1 -x');

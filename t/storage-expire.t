@@ -114,6 +114,8 @@ sub crawl_when_idle {
     send_expect($s, "lru_crawler crawl 0\r\n", "BADCLASS invalid class id\r\n", 'crawl class 0: BADCLASS');
     send_expect($s, "lru_crawler crawl 64\r\n", "BADCLASS invalid class id\r\n", 'crawl class 64: BADCLASS');
     send_expect($s, "lru_crawler crawl x\r\n", "BADCLASS invalid class id\r\n", 'crawl class x: BADCLASS');
+    send_expect($s, "lru_crawler crawl -1\r\n", "BADCLASS invalid class id\r\n", 'crawl class -1: BADCLASS');
+    send_expect($s, "lru_crawler crawl 1x\r\n", "BADCLASS invalid class id\r\n", 'crawl class 1x: BADCLASS');
     send_expect($s, "lru_crawler disable\r\n", "OK\r\n", 'lru_crawler disable');
     # memcached stops its crawler thread after replying: wait for it.
     is(poll_stats($s, 'settings', sub { $_[0]{lru_crawler} eq 'no' })->{lru_crawler}, 'no',
@@ -124,6 +126,8 @@ sub crawl_when_idle {
     is(poll_stats($s, 'settings', sub { $_[0]{lru_crawler} eq 'yes' })->{lru_crawler}, 'yes',
        'stats settings: lru_crawler yes');
     send_expect($s, "lru_crawler crawl 1,2\r\n", "OK\r\n", 'crawl 1,2: OK');
+    # Each class as memcached's safe_strtoul reads it: a sign, a blank after it.
+    is(crawl_when_idle($s, "lru_crawler crawl 1\t,,+2\r\n"), "OK\r\n", 'crawl 1\\t,,+2: OK');
     send_expect($s, "lru_crawler crawl\r\n", "ERROR\r\n", 'crawl without classes: ERROR');
     send_expect($s, "lru_crawler\r\n", "ERROR\r\n", 'lru_crawler alone: ERROR');
         is(crawl_when_idle($s, "lru_crawler crawl 63\r\n"), "OK\r\n",
