@@ -31,7 +31,8 @@ static struct settings initial_settings;
 static struct event_base *base;
 static bool ready;
 
-/* main.c's, which the fuzzers do not link: the shutdown command (-A). */
+/* shutdown.c's would signal the fuzzer: the shutdown command (-A) does
+ * nothing here (the link takes this one, see -u in Makefile.am). */
 void server_shutdown(void);
 void server_shutdown(void) {}
 

@@ -3,6 +3,7 @@
  * block; replies to every request found in one read leave in one write. */
 #include "conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,8 +14,6 @@
 #include "listen.h"
 #include "logger.h"
 #include "probes.h"
-#include "proto_binary.h"
-#include "proto_text.h"
 #include "sasl.h"
 #include "settings.h"
 #include "stats.h"
@@ -26,6 +25,53 @@
 #define READ_BUFFER_MAX (64 * 1024 * 1024)  /* bounds a multi-get line */
 
 static _Atomic int open_conns;
+
+/* The protocol table (protocol.h), filled at start-up. */
+static const struct protocol *protocols[PROTO_COUNT];
+
+void conn_register_protocol(enum conn_protocol which, const struct protocol *p)
+{
+    protocols[which] = p;
+}
+
+#ifndef NDEBUG
+/* Whether conn.h's table lets c go from `from` to `to`. */
+static bool transition_legal(const conn *c, enum conn_state from, enum conn_state to)
+{
+    if (from == to)
+        return true;
+    if (c->udp != NULL && to == CONN_PARSE)
+        return true;    /* the end of a datagram */
+    switch (from) {
+    case CONN_PARSE:
+    case CONN_WRITE:
+        return true;
+    case CONN_READ:
+    case CONN_NREAD:
+    case CONN_SWALLOW:
+        return to == CONN_PARSE || to == CONN_WRITE || to == CONN_CLOSE;
+    case CONN_CLOSE:
+        return false;
+    }
+    return false;
+}
+#endif
+
+/* Every change of c->state goes through here (or conn_write_then), so that
+ * memcached-debug checks it against the table in conn.h. */
+static inline void conn_set_state(conn *c, enum conn_state to)
+{
+    assert(transition_legal(c, c->state, to));
+    c->state = to;
+}
+
+/* -> WRITE; `then` once the queued reply is out. */
+static inline void conn_write_then(conn *c, enum conn_state then)
+{
+    assert(then != CONN_WRITE);
+    conn_set_state(c, CONN_WRITE);
+    c->next_state = then;
+}
 
 int conn_count(void) { return atomic_load(&open_conns); }
 
@@ -125,7 +171,7 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     int binding = listen_protocol(listen_addr);     /* -B, or the listener's proto[] */
     c->protocol = binding == PROTOCOL_ASCII ? PROTO_ASCII :
                   binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
-    c->state = CONN_READ;
+    c->state = CONN_READ;   /* the first state: nothing to check it against */
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
     c->authenticated = settings.auth_file == NULL && !sasl_enabled();
@@ -204,7 +250,7 @@ conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
     c->rbuf = c->rcurr = rbuf;
     c->rsize = UDP_READ_BUFFER;
     c->udp = up;
-    c->state = CONN_PARSE;  /* with nothing buffered: wants a datagram */
+    conn_set_state(c, CONN_PARSE);  /* with nothing buffered: wants a datagram */
     if (!reply_track_breaks(&c->out)) {
         conn_close(c, "error");
         return NULL;
@@ -218,8 +264,7 @@ void conn_shutdown(conn *c)
         /* Finish the replies already queued, then close. */
         if (c->state != CONN_WRITE || c->next_state != CONN_CLOSE)
             c->close_reason = "shutdown";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_write_then(c, CONN_CLOSE);
         conn_wait(c, EV_WRITE);
         event_active(c->event, EV_WRITE, 0);
         return;
@@ -241,8 +286,41 @@ void conn_check_idle(conn *c)
 
 void conn_swallow(conn *c, size_t n)
 {
+    assert(c->state == CONN_PARSE);
     c->swallow_left = n;
-    c->state = CONN_SWALLOW;
+    conn_set_state(c, CONN_SWALLOW);
+}
+
+void conn_close_now(conn *c, const char *reason)
+{
+    assert(c->state == CONN_PARSE);
+    c->close_reason = reason;
+    conn_set_state(c, CONN_CLOSE);
+}
+
+void conn_close_after_reply(conn *c, const char *reason)
+{
+    assert(c->state == CONN_PARSE);
+    c->close_reason = reason;
+    conn_write_then(c, CONN_CLOSE);
+}
+
+void conn_flush(conn *c)
+{
+    assert(c->state == CONN_PARSE || c->state == CONN_SWALLOW);
+    if (c->udp == NULL)
+        conn_write_then(c, c->state);
+}
+
+void conn_expect_value(conn *c, item *it, size_t len, void (*complete)(conn *c))
+{
+    assert(c->state == CONN_PARSE && c->store.it == NULL);
+    struct pending_store *ps = &c->store;
+    ps->it = it;
+    ps->filled = 0;
+    ps->left = len;
+    ps->complete = complete;
+    conn_set_state(c, CONN_NREAD);
 }
 
 void conn_error(conn *c, const char *line)
@@ -320,12 +398,10 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
-    if (reply_pending(&c->out)) {
-        c->state = CONN_WRITE;
-        c->next_state = CONN_READ;
-    } else {
-        c->state = CONN_READ;
-    }
+    if (reply_pending(&c->out))
+        conn_write_then(c, CONN_READ);
+    else
+        conn_set_state(c, CONN_READ);
 }
 
 /* Sends what the socket takes of the queued reply, counting the bytes.
@@ -349,9 +425,24 @@ static bool conn_flush_before_wait(conn *c)
 {
     if (!reply_pending(&c->out))
         return false;
-    c->next_state = c->state;
-    c->state = CONN_WRITE;
+    conn_write_then(c, c->state);
     return true;
+}
+
+/* -B auto: the protocol that claims a client's first byte, else the one
+ * that takes what no other claims. */
+static enum conn_protocol conn_negotiate(unsigned char first)
+{
+    enum conn_protocol fallback = PROTO_ASCII;
+    for (int i = PROTO_NEGOTIATE + 1; i < PROTO_COUNT; i++) {
+        if (protocols[i] == NULL)
+            continue;
+        if (protocols[i]->first_byte == first)
+            return (enum conn_protocol)i;
+        if (protocols[i]->first_byte < 0)
+            fallback = (enum conn_protocol)i;
+    }
+    return fallback;
 }
 
 /* Serves the request at c->rcurr with the connection's protocol (the
@@ -359,8 +450,9 @@ static bool conn_flush_before_wait(conn *c)
 static enum parse_result conn_parse_one(conn *c)
 {
     if (c->protocol == PROTO_NEGOTIATE)
-        c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
-    return c->protocol == PROTO_BINARY ? proto_binary_process(c) : proto_text_process(c);
+        c->protocol = conn_negotiate((unsigned char)c->rcurr[0]);
+    assert(protocols[c->protocol] != NULL);
+    return protocols[c->protocol]->process(c);
 }
 
 /* UDP: a request whose value did not fit in its datagram is dropped (no
@@ -373,7 +465,7 @@ static void udp_drop_partial(conn *c)
     }
     c->swallow_left = 0;
     c->rbytes = 0;
-    c->state = CONN_PARSE;
+    conn_set_state(c, CONN_PARSE);
 }
 
 /* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
@@ -472,7 +564,7 @@ static void conn_drive_udp(conn *c)
             struct pending_store *ps = &c->store;
             nread_from_buffer(c);
             if (ps->left == 0) {
-                c->state = CONN_PARSE;
+                conn_set_state(c, CONN_PARSE);
                 ps->complete(c);
             }
             break;
@@ -483,7 +575,7 @@ static void conn_drive_udp(conn *c)
             c->rbytes -= n;
             c->swallow_left -= n;
             if (c->swallow_left == 0)
-                c->state = CONN_PARSE;
+                conn_set_state(c, CONN_PARSE);
             break;
         }
         case CONN_WRITE:
@@ -513,19 +605,18 @@ static void conn_drive(conn *c, bool readable)
                 STAT_INC(&c->worker->stats, conn_yields);
                 probe_conn_yield(c->sfd);
                 if (reply_pending(&c->out)) {
-                    c->state = CONN_WRITE;
-                    c->next_state = CONN_PARSE;
+                    conn_write_then(c, CONN_PARSE);
                     int r = conn_send(c);
                     if (r < 0) {
                         c->close_reason = "error";
-                        c->state = CONN_CLOSE;
+                        conn_set_state(c, CONN_CLOSE);
                         break;
                     }
                     if (r == 0) {
                         conn_wait(c, EV_WRITE);
                         return;
                     }
-                    c->state = CONN_PARSE;
+                    conn_set_state(c, CONN_PARSE);
                 }
                 /* Come back through the poller, behind the other ready
                  * sockets (event_active would run us again first). The
@@ -544,7 +635,7 @@ static void conn_drive(conn *c, bool readable)
         case CONN_READ: {
             if (c->worker->stopping) {
                 c->close_reason = "shutdown";
-                c->state = CONN_CLOSE;
+                conn_set_state(c, CONN_CLOSE);
                 break;
             }
             if (!readable) {
@@ -553,8 +644,7 @@ static void conn_drive(conn *c, bool readable)
             }
             if (!rbuf_make_room(c)) {
                 conn_error(c, "SERVER_ERROR out of memory reading request");
-                c->state = CONN_WRITE;
-                c->next_state = CONN_CLOSE;
+                conn_write_then(c, CONN_CLOSE);
                 c->close_reason = "error";
                 break;
             }
@@ -565,7 +655,7 @@ static void conn_drive(conn *c, bool readable)
             }
             if (n <= 0) {
                 c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
+                conn_set_state(c, CONN_CLOSE);
                 break;
             }
             /* Read once per wake-up unless the buffer filled; epoll says
@@ -574,7 +664,7 @@ static void conn_drive(conn *c, bool readable)
             c->rbytes += (size_t)n;
             c->last_cmd_time = current_time;
             c->seen_data = true;
-            c->state = CONN_PARSE;
+            conn_set_state(c, CONN_PARSE);
             break;
         }
 
@@ -582,7 +672,7 @@ static void conn_drive(conn *c, bool readable)
             struct pending_store *ps = &c->store;
             nread_from_buffer(c);
             if (ps->left == 0) {
-                c->state = CONN_PARSE;
+                conn_set_state(c, CONN_PARSE);
                 ps->complete(c);
                 break;
             }
@@ -601,7 +691,7 @@ static void conn_drive(conn *c, bool readable)
             }
             if (n <= 0) {
                 c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
+                conn_set_state(c, CONN_CLOSE);
                 break;
             }
             pending_advance(ps, (size_t)n);
@@ -616,7 +706,7 @@ static void conn_drive(conn *c, bool readable)
                 c->swallow_left -= n;
             }
             if (c->swallow_left == 0) {
-                c->state = CONN_PARSE;
+                conn_set_state(c, CONN_PARSE);
                 break;
             }
             if (!readable) {
@@ -633,7 +723,7 @@ static void conn_drive(conn *c, bool readable)
             }
             if (n <= 0) {
                 c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
+                conn_set_state(c, CONN_CLOSE);
                 break;
             }
             c->rbytes = (size_t)n;
@@ -644,14 +734,14 @@ static void conn_drive(conn *c, bool readable)
             int r = conn_send(c);
             if (r < 0) {
                 c->close_reason = "error";
-                c->state = CONN_CLOSE;
+                conn_set_state(c, CONN_CLOSE);
                 break;
             }
             if (r == 0) {
                 conn_wait(c, EV_WRITE);
                 return;
             }
-            c->state = c->next_state;
+            conn_set_state(c, c->next_state);
             readable = false;
             if (c->state == CONN_READ) {
                 /* Nothing buffered to parse: wait for the client. */

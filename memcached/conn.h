@@ -12,12 +12,51 @@
 
 #include "ops.h"
 #include "proto_binary.h"
+#include "protocol.h"
 #include "reply.h"
 
 struct worker;
 struct udp_peer;
 struct conn;
 
+/* ---- The connection state machine ----
+ *
+ * A connection is always in one of the states below. conn.c's driver runs
+ * it (conn_drive for stream sockets, conn_drive_udp for a UDP socket) until
+ * it must wait for the socket; the parser a request reaches (struct
+ * protocol, protocol.h) moves it only through the transition calls further
+ * down, never by writing c->state. Who may move a connection where:
+ *
+ *   PARSE   -> READ     driver: nothing complete is buffered, no reply queued
+ *           -> WRITE    driver: nothing complete is buffered, replies queued
+ *                       (then READ); -R yield with replies queued (then PARSE)
+ *                       parser: conn_flush (then PARSE or SWALLOW),
+ *                       conn_close_after_reply (then CLOSE)
+ *           -> NREAD    parser: conn_expect_value
+ *           -> SWALLOW  parser: conn_swallow
+ *           -> CLOSE    parser: conn_close_now
+ *   READ    -> PARSE    driver: bytes were read
+ *           -> WRITE    driver: the read buffer cannot grow (then CLOSE)
+ *           -> CLOSE    driver: end of stream, socket error, shutdown
+ *   NREAD   -> PARSE    driver: the value is in; the parser's completion
+ *                       then runs in PARSE and may move on as a parser does
+ *           -> WRITE    driver: replies are queued and the value's bytes are
+ *                       not there yet (then NREAD)
+ *           -> CLOSE    driver: end of stream, socket error
+ *   SWALLOW -> PARSE    driver: the bytes are skipped
+ *           -> WRITE    parser: conn_flush right after conn_swallow (then
+ *                       SWALLOW)
+ *           -> CLOSE    driver: end of stream, socket error
+ *   WRITE   -> next_state   driver: the reply is sent
+ *           -> CLOSE    driver: socket error
+ *   CLOSE   (final)     driver: conn_close frees the connection
+ *   any     -> WRITE    conn_shutdown, with replies queued (then CLOSE)
+ *
+ * A UDP socket's connection never waits in READ, WRITE or CLOSE: its driver
+ * reads a datagram in PARSE and, at the datagram's end, puts the connection
+ * back in PARSE from wherever the parser left it (a close request there is
+ * a dropped datagram, see udp.h). memcached-debug asserts every transition
+ * against this table (conn_set_state in conn.c). */
 enum conn_state {
     CONN_PARSE,     /* look for a complete request in the read buffer */
     CONN_READ,      /* wait for and read more request bytes */
@@ -27,10 +66,12 @@ enum conn_state {
     CONN_CLOSE      /* close the connection */
 };
 
+/* Which entry of the protocol table a connection speaks. */
 enum conn_protocol {
     PROTO_NEGOTIATE,    /* not yet known: the first byte decides */
     PROTO_ASCII,        /* text and meta commands */
-    PROTO_BINARY        /* binary packets */
+    PROTO_BINARY,       /* binary packets */
+    PROTO_COUNT
 };
 
 /* A storage command waiting for its value bytes. */
@@ -104,15 +145,52 @@ void conn_shutdown(conn *c);
  * than the timeout (reason "idle_timeout", counts idle_kicks). */
 void conn_check_idle(conn *c);
 
-/* Closes and frees the connection. reason: static string for conn__close. */
+/* Closes and frees the connection. reason: static string for conn__close.
+ * The driver's (and shutdown's) call: a parser asks with conn_close_now. */
 void conn_close(conn *c, const char *reason);
-
-/* Sets a value block of n bytes to be read and thrown away (after an error). */
-void conn_swallow(conn *c, size_t n);
 
 /* Queues an error reply ("ERROR", "CLIENT_ERROR ...", "SERVER_ERROR ...")
  * and fires protocol__error. line has no "\r\n". */
 void conn_error(conn *c, const char *line);
+
+/* ---- Transitions a parser asks for (see the table above) ----
+ * Each needs c in CONN_PARSE (the state a parser, or a value's completion,
+ * is called in) unless it says otherwise, and takes effect when the parser
+ * returns to the driver. Worker thread of c only. */
+
+/* PARSE -> CLOSE: hang up without sending what is queued (bad input that
+ * memcached drops the connection on). reason: static, for conn__close. */
+void conn_close_now(conn *c, const char *reason);
+
+/* PARSE -> WRITE -> CLOSE: send what is queued, then close (quit, a
+ * malformed binary header, watch). reason: static, for conn__close. */
+void conn_close_after_reply(conn *c, const char *reason);
+
+/* Sends what is queued before the next request is parsed (a flush point:
+ * mn, binary noop and errors). Needs c in PARSE or SWALLOW, which it comes
+ * back to once the reply is out. Does nothing on a UDP socket, whose
+ * replies leave per request anyway. */
+void conn_flush(conn *c);
+
+/* PARSE -> SWALLOW: the next n bytes (a value block that will not be
+ * stored) are read and thrown away; then PARSE. */
+void conn_swallow(conn *c, size_t n);
+
+/* PARSE -> NREAD: the next len bytes are read into it (the connection
+ * takes over the caller's reference); then PARSE and complete(c) runs, in
+ * the state a parser runs in, with c->store describing the value. The
+ * caller has set c->store's other fields. */
+void conn_expect_value(conn *c, item *it, size_t len, void (*complete)(conn *c));
+
+/* True while c waits for a value asked for with conn_expect_value (a
+ * storage request whose reply comes once the value is in). */
+static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NREAD; }
+
+/* Fills the protocol table: connections set to speak `which` (by -B, a
+ * listener's proto[] prefix, or by negotiation) are served by p, which
+ * must outlive them. Once at start-up, before any connection. */
+void conn_register_protocol(enum conn_protocol which, const struct protocol *p);
+
 
 /* Client connection accounting for the -c limit. The listener counts a
  * client in as soon as it accepts it (conn_count_add, listener thread

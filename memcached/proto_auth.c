@@ -18,8 +18,7 @@
 
 static enum parse_result hang_up(conn *c)
 {
-    c->close_reason = "auth";
-    c->state = CONN_CLOSE;
+    conn_close_now(c, "auth");
     return PARSE_DONE;
 }
 

@@ -219,10 +219,7 @@ static void put_error(conn *c, uint16_t status) { put_error_text(c, status, NULL
  * every reply leaves as its own message anyway.) */
 static void flush_now(conn *c)
 {
-    if (c->udp != NULL)
-        return;
-    c->state = CONN_WRITE;
-    c->next_state = CONN_PARSE;
+    conn_flush(c);
 }
 
 /* Queues an error reply and flushes it. */
@@ -236,9 +233,7 @@ static void send_error(conn *c, uint16_t status)
 static void error_and_close(conn *c, uint16_t status)
 {
     put_error(c, status);
-    c->close_reason = "error";
-    c->state = CONN_WRITE;
-    c->next_state = CONN_CLOSE;
+    conn_close_after_reply(c, "error");
 }
 
 /* Answers "Unknown command" and skips the n bytes that follow (a reply
@@ -400,22 +395,16 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
         put_error_text(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM,
                        why == ALLOC_NO_MEMORY_CHUNKED ? "Out of memory during read" : NULL);
         conn_swallow(c, vlen);
-        if (why != ALLOC_TOO_LARGE && c->udp == NULL) {
-            c->state = CONN_WRITE;
-            c->next_state = CONN_SWALLOW;
-        }
+        if (why != ALLOC_TOO_LARGE)
+            conn_flush(c);
         return;
     }
     struct pending_store *ps = &c->store;
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = vlen;
     ps->op = sop;
     ps->req_cas = req->cas;
     ps->noreply = req->quiet;
     ps->rq = rq;
-    ps->complete = complete_store;
-    c->state = CONN_NREAD;
+    conn_expect_value(c, it, vlen, complete_store);
 }
 
 /* ---- other key commands ---- */
@@ -661,8 +650,7 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *h = (const unsigned char *)c->rcurr;
     if (h[0] != REQ_MAGIC) {
         /* memcached hangs up at once, dropping replies not yet sent. */
-        c->close_reason = "error";
-        c->state = CONN_CLOSE;
+        conn_close_now(c, "error");
         return PARSE_DONE;
     }
     struct bin_request *req = &c->bin;
@@ -680,8 +668,7 @@ enum parse_result proto_binary_process(conn *c)
     size_t head = HEADER_LEN + req->extlen + req->keylen;
     if (c->rbytes < head) {
         if (c->rbytes >= HEAD_MAX) {
-            c->close_reason = "error";
-            c->state = CONN_CLOSE;
+            conn_close_now(c, "error");
             return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
@@ -753,9 +740,7 @@ enum parse_result proto_binary_process(conn *c)
     case OP_QUIT:
         if (!req->quiet)
             put_success(c, 0);
-        c->close_reason = "client";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_close_after_reply(c, "client");
         break;
     case OP_FLUSH:
         bin_flush(c, ext);
@@ -781,7 +766,13 @@ enum parse_result proto_binary_process(conn *c)
         break;
     }
     /* Storage commands report their end once the value is in. */
-    if (c->state != CONN_NREAD)
+    if (!conn_awaits_value(c))
         command_end(c);
     return PARSE_DONE;
 }
+
+const struct protocol proto_binary_protocol = {
+    .name = "binary",
+    .first_byte = REQ_MAGIC,
+    .process = proto_binary_process,
+};

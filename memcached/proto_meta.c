@@ -663,15 +663,11 @@ static void meta_set(conn *c, char *line, size_t len)
         .vivify_exptime = m.has_N ? ttl_time(m.N) : 0,
         .new_cas = m.has_E ? m.E : 0,     /* for ms, E0 means a fresh one (as memcached) */
     };
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = (size_t)vlen + 2;
     ps->op = op;
     ps->req_cas = mp->opts.req_cas;
     ps->noreply = false;
     ps->rq = rq;
-    ps->complete = meta_set_complete;
-    c->state = CONN_NREAD;
+    conn_expect_value(c, it, (size_t)vlen + 2, meta_set_complete);
 }
 
 /* ---- md ---- */
@@ -880,10 +876,7 @@ void proto_meta_command(conn *c, char *line, size_t len)
         /* mn is a flush point: the replies so far are sent before the
          * next request is read from the buffer (as memcached does). */
         reply_str(&c->out, "MN\r\n");
-        if (c->udp == NULL) {
-            c->state = CONN_WRITE;
-            c->next_state = CONN_PARSE;
-        }
+        conn_flush(c);
         break;
     }
 }

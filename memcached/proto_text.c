@@ -22,6 +22,7 @@
 #include "proto_meta.h"
 #include "sandbox.h"
 #include "settings.h"
+#include "shutdown.h"
 #include "slab_mover.h"
 #include "slabs.h"
 #include "stats.h"
@@ -33,7 +34,6 @@
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
 #define LEADING_SPACES_MAX 100      /* before a long multi-get line, at most */
 
-extern void server_shutdown(void);
 
 
 /* Strict decimal parsers: the whole token must be a number in range. */
@@ -285,15 +285,11 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         return;
     }
     struct pending_store *ps = &c->store;
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = (size_t)vlen + 2;
     ps->op = op;
     ps->req_cas = req_cas;
     ps->noreply = noreply;
     ps->rq = rq;
-    ps->complete = complete_store;
-    c->state = CONN_NREAD;
+    conn_expect_value(c, it, (size_t)vlen + 2, complete_store);
 }
 
 /* ---- other key commands ---- */
@@ -481,9 +477,7 @@ static void process_watch(conn *c, token *tokens, int ntokens)
     } else {
         out(c, "OK\r\n");
         c->watch_kinds = kinds;
-        c->close_reason = "watch";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_close_after_reply(c, "watch");
     }
 }
 
@@ -861,11 +855,9 @@ static void process_command(conn *c, char *line, size_t len)
         process_flush_all(c, tokens, ntokens);
     else if (IS("version"))
         out(c, "VERSION " MEMCACHED_VERSION "\r\n");
-    else if (IS("quit")) {
-        c->close_reason = "client";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
-    } else if (IS("verbosity"))
+    else if (IS("quit"))
+        conn_close_after_reply(c, "client");
+    else if (IS("verbosity"))
         process_verbosity(c, tokens, ntokens);
     else if (IS("watch"))
         process_watch(c, tokens, ntokens);
@@ -885,9 +877,7 @@ static void process_command(conn *c, char *line, size_t len)
         } else if (ntokens > 2 || (ntokens == 2 && strcmp(tokens[1].value, "graceful") != 0)) {
             conn_error(c, "CLIENT_ERROR invalid shutdown mode");
         } else {
-            c->close_reason = "client";
-            c->state = CONN_WRITE;
-            c->next_state = CONN_CLOSE;
+            conn_close_after_reply(c, "client");
             server_shutdown();
         }
     } else if (IS("refresh_certs") && tls_built())
@@ -901,8 +891,7 @@ static void process_command(conn *c, char *line, size_t len)
     else if (tokens[ntokens - 1].length >= 5 &&
              memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
         /* Someone pointed a web client at us: hang up, as memcached does. */
-        c->close_reason = "error";
-        c->state = CONN_CLOSE;
+        conn_close_now(c, "error");
     } else
         conn_error(c, "ERROR");
 #undef IS
@@ -931,8 +920,7 @@ enum parse_result proto_text_process(conn *c)
     char *nl = memchr(c->rcurr, '\n', c->rbytes);
     if (nl == NULL) {
         if (c->rbytes > LINE_LIMIT_NO_NEWLINE && !may_be_multiget(c->rcurr, c->rbytes)) {
-            c->close_reason = "error";
-            c->state = CONN_CLOSE;
+            conn_close_now(c, "error");
             return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
@@ -954,7 +942,13 @@ enum parse_result proto_text_process(conn *c)
         process_command(c, line, len);
     c->stacked++;
     /* Storage commands report their end once the value is in. */
-    if (c->state != CONN_NREAD && probe_process_command_end_enabled())
+    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
     return PARSE_DONE;
 }
+
+const struct protocol proto_text_protocol = {
+    .name = "ascii",
+    .first_byte = -1,
+    .process = proto_text_process,
+};
