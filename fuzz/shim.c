@@ -184,7 +184,7 @@ static bool serve(conn *c)
             if (c->store.left != 0)
                 return true;
             c->state = CONN_PARSE;
-            c->store.complete(c);
+            conn_value_in(c);
             break;
         case CONN_SWALLOW: {
             size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
@@ -291,7 +291,7 @@ void shim_udp_datagram(conn *c, const uint8_t *data, size_t n)
             nread_from_buffer(c);
             if (c->store.left == 0) {
                 c->state = CONN_PARSE;
-                c->store.complete(c);
+                conn_value_in(c);
             }
             break;
         case CONN_SWALLOW: {

@@ -312,15 +312,54 @@ void conn_flush(conn *c)
         conn_write_then(c, c->state);
 }
 
-void conn_expect_value(conn *c, item *it, size_t len, void (*complete)(conn *c))
+void conn_expect_value(conn *c, item *it, const struct value_request *vr)
 {
     assert(c->state == CONN_PARSE && c->store.it == NULL);
     struct pending_store *ps = &c->store;
     ps->it = it;
     ps->filled = 0;
-    ps->left = len;
-    ps->complete = complete;
+    ps->left = vr->len;
+    ps->req = *vr;
     conn_set_state(c, CONN_NREAD);
+}
+
+void conn_value_in(conn *c)
+{
+    struct pending_store *ps = &c->store;
+    const struct value_request *vr = &ps->req;
+    item *it = ps->it;
+    ps->it = NULL;
+    if (vr->add_crlf)
+        item_value_write(it, it->nbytes - 2, "\r\n", 2);
+    struct op_store_out so = { 0, 0 };
+    enum store_result r = item_value_ends_crlf(it) ? op_store_ex(&vr->rq, it, &vr->opts, &so)
+                                                   : STORE_BAD_DATA;
+    c->out.suppress = vr->noreply;
+    vr->stored(c, r, &so, it);
+    c->out.suppress = false;
+    if (r == STORE_BAD_DATA)
+        op_request_error(&vr->rq, item_key(it), it->nkey);
+    item_release(it);
+    conn_request_end(c);
+}
+
+void conn_request_begin(conn *c, const char *bytes, int len)
+{
+    reply_mark(&c->out);
+    probe_process_command_start(c->sfd, bytes, len);
+}
+
+void conn_request_end(conn *c)
+{
+    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
+        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+}
+
+void conn_store_refused(conn *c, const op_request *rq, const char *key, size_t nkey,
+                        enum store_op asked, enum alloc_failure why, size_t skip)
+{
+    op_store_refused(rq, key, nkey, asked, why);
+    conn_swallow(c, skip);
 }
 
 void conn_error(conn *c, const char *line)
@@ -565,7 +604,7 @@ static void conn_drive_udp(conn *c)
             nread_from_buffer(c);
             if (ps->left == 0) {
                 conn_set_state(c, CONN_PARSE);
-                ps->complete(c);
+                conn_value_in(c);
             }
             break;
         }
@@ -673,7 +712,7 @@ static void conn_drive(conn *c, bool readable)
             nread_from_buffer(c);
             if (ps->left == 0) {
                 conn_set_state(c, CONN_PARSE);
-                ps->complete(c);
+                conn_value_in(c);
                 break;
             }
             if (!readable) {

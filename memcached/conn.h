@@ -14,6 +14,7 @@
 #include "proto_binary.h"
 #include "protocol.h"
 #include "reply.h"
+#include "thread.h"
 
 struct worker;
 struct udp_peer;
@@ -74,18 +75,35 @@ enum conn_protocol {
     PROTO_COUNT
 };
 
+/* Queues a storage request's reply once its value is stored: r is
+ * op_store_ex's result (STORE_BAD_DATA: the block was refused, nothing
+ * stored), out what it reported, it the item (still referenced). Runs in
+ * CONN_PARSE, like a parser, and may call the transitions below. */
+typedef void (*conn_stored_fn)(struct conn *c, enum store_result r,
+                               const struct op_store_out *out, item *it);
+
+/* A storage request's value, as its parser describes it to
+ * conn_expect_value. */
+struct value_request {
+    size_t len;                 /* bytes to read: the block, with its "\r\n"
+                                 * unless add_crlf */
+    bool add_crlf;              /* binary: the block has no "\r\n"; one is
+                                 * written after it (the item has room) */
+    bool noreply;               /* the reply's text is dropped (c->out.suppress
+                                 * while stored runs) */
+    op_request rq;              /* the request, started (conn_op_request) */
+    struct op_store_opts opts;  /* how ops stores it */
+    conn_stored_fn stored;      /* the protocol's reply */
+};
+
 /* A storage command waiting for its value bytes. */
 struct pending_store {
     item *it;               /* the item being filled (our reference) */
     uint32_t filled;        /* value bytes read into it so far */
-    size_t left;            /* value bytes (incl. "\r\n") still to read */
-    enum store_op op;
-    uint64_t req_cas;
-    bool noreply;
-    op_request rq;
-    /* For the meta and binary protocols: protocol-specific completion. */
-    void (*complete)(struct conn *c);
-    void *proto_state;
+    size_t left;            /* value bytes still to read */
+    struct value_request req;
+    void *proto_state;      /* a parser's own, kept across requests (freed
+                             * with the connection) */
 };
 
 typedef struct conn {
@@ -176,16 +194,50 @@ void conn_flush(conn *c);
  * stored) are read and thrown away; then PARSE. */
 void conn_swallow(conn *c, size_t n);
 
-/* PARSE -> NREAD: the next len bytes are read into it (the connection
- * takes over the caller's reference); then PARSE and complete(c) runs, in
- * the state a parser runs in, with c->store describing the value. The
- * caller has set c->store's other fields. */
-void conn_expect_value(conn *c, item *it, size_t len, void (*complete)(conn *c));
+/* PARSE -> NREAD: the next vr->len bytes are read into it (the connection
+ * takes over the caller's reference); then, back in PARSE, the value is
+ * stored (conn_value_in) and vr->stored queues the reply. The request's
+ * frame stays open until then: its end (conn_request_end) comes after. */
+void conn_expect_value(conn *c, item *it, const struct value_request *vr);
+
+/* The value conn_expect_value asked for is read whole (c in PARSE, left 0):
+ * checks that the block ends in "\r\n" (else STORE_BAD_DATA, request__done
+ * "error"), stores it through ops, has the parser reply, releases the
+ * item and ends the request. The driver's call (and the fuzz shim's). */
+void conn_value_in(conn *c);
 
 /* True while c waits for a value asked for with conn_expect_value (a
  * storage request whose reply comes once the value is in). */
 static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NREAD; }
 
+/* ---- The request frame every parser shares ---- */
+
+/* Opens a request's frame: marks the reply (process__command__end measures
+ * what is queued from here; reply_rollback drops it) and fires
+ * process__command__start with its bytes. */
+void conn_request_begin(conn *c, const char *bytes, int len);
+
+/* Closes it: fires process__command__end, unless the request now waits for
+ * its value (conn_value_in closes it then). */
+void conn_request_end(conn *c);
+
+/* Starts an operation for c's request (ops.h): who asks, for probes and
+ * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced. */
+static inline void conn_op_request(conn *c, op_request *rq, const char *cmd, bool meta)
+{
+    rq->connid = c->sfd;
+    rq->cmd = cmd;
+    rq->stats = &c->worker->stats;
+    rq->meta = meta;
+    op_request_start(rq);
+}
+
+/* A storage request whose item could not be allocated (op_alloc's why),
+ * once the parser has queued its error reply: applies ops' rule
+ * (op_store_refused: request__done, the old value's removal) and skips
+ * the value block's skip bytes (conn_swallow). asked: as op_store_refused. */
+void conn_store_refused(conn *c, const op_request *rq, const char *key, size_t nkey,
+                        enum store_op asked, enum alloc_failure why, size_t skip);
 /* Fills the protocol table: connections set to speak `which` (by -B, a
  * listener's proto[] prefix, or by negotiation) are served by p, which
  * must outlive them. Once at start-up, before any connection. */

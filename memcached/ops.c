@@ -148,50 +148,10 @@ static item *get_for_reply_locked(const char *key, size_t nkey, uint32_t hv, boo
 item *op_get(const op_request *rq, const char *key, size_t nkey,
              bool touch, rel_time_t exptime)
 {
-    uint32_t hv = hash_key(key, nkey);
-    enum lookup_outcome outcome;
-    item_lock(hv);
-    item *it = get_for_reply_locked(key, nkey, hv, true, &outcome);
-    if (it != NULL && touch)
-        it->exptime = exptime;
-    item_unlock(hv);
-
-    struct thread_stats *ts = rq->stats;
-    if (touch) {
-        STAT_INC(ts, touch_cmds);
-        if (it)
-            { STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits); }
-        else
-            STAT_INC(ts, touch_misses);
-    } else {
-        STAT_INC(ts, get_cmds);
-        if (it) {
-            STAT_INC(ts, get_hits); SLAB_OP_INC(ts, it, get_hits);
-            STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
-        }
-        else
-            STAT_INC(ts, get_misses);
-    }
-    if (outcome == LOOKUP_EXPIRED)
-        STAT_INC(ts, get_expired);
-    else if (outcome == LOOKUP_FLUSHED)
-        STAT_INC(ts, get_flushed);
-    if (settings.detail_enabled)
-        prefix_stats_record_get(key, nkey, it != NULL);
-    log_lookup(rq, key, nkey, outcome, it);
-
-    if (touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
-        probe_key_buf kb;
-        const char *k = probe_key(&kb, key, nkey);
-        int size = it ? value_len(it) : -1;
-        int64_t cas = it ? (int64_t)item_get_cas(it) : 0;
-        if (touch)
-            probe_command_touch(rq->connid, k, (int)nkey, size, cas);
-        else
-            probe_command_get(rq->connid, k, (int)nkey, size, cas);
-    }
-    REQUEST_DONE(rq, key, nkey, it ? "hit" : "miss", it ? value_len(it) : -1);
-    return it;
+    struct op_get_opts o = { .touch = touch, .touch_exptime = exptime, .no_token = true };
+    struct op_get_result r;
+    op_get_ex(rq, key, nkey, &o, &r);
+    return r.it;
 }
 
 item *op_alloc(const op_request *rq, const char *key, size_t nkey,
@@ -200,7 +160,7 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
 {
     /* memcached counts a text or binary store per prefix when it is asked,
      * stored or not; meta's ms is not counted. */
-    if (settings.detail_enabled && strcmp(rq->cmd, "ms") != 0)
+    if (settings.detail_enabled && !rq->meta)
         prefix_stats_record_set(key, nkey);
     item *it = item_alloc(key, nkey, client_flags, exptime, nbytes, why);
     if (it == NULL) {
@@ -283,20 +243,6 @@ static bool store_probe_enabled(enum store_op op)
     case STORE_CAS: return probe_command_cas_enabled();
     }
     return false;
-}
-
-enum store_result op_store(const op_request *rq, item *it, enum store_op op,
-                           uint64_t req_cas, uint64_t *cas_out)
-{
-    /* A set carrying a unique (binary) behaves as cas. */
-    struct op_store_opts o = {
-        .op = (op == STORE_SET && req_cas != 0) ? STORE_CAS : op,
-        .req_cas = req_cas,
-    };
-    struct op_store_out out;
-    enum store_result r = op_store_ex(rq, it, &o, &out);
-    *cas_out = out.cas;
-    return r;
 }
 
 enum store_result op_store_ex(const op_request *rq, item *it, const struct op_store_opts *o,
@@ -401,51 +347,16 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
 enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
                              uint64_t cas)
 {
-    uint32_t hv = hash_key(key, nkey);
-    enum lookup_outcome outcome;
-    enum delete_result result = DELETE_NOT_FOUND;
-    unsigned clsid = 0;
-    if (settings.detail_enabled)
-        prefix_stats_record_delete(key, nkey);  /* found or not */
-    item_lock(hv);
-    item *it = item_get_locked(key, nkey, hv, false, &outcome);
-    if (it != NULL) {
-        if (cas == 0 || item_get_cas(it) == cas) {
-            item_unlink_locked(it, hv);
-            clsid = it->slabs_clsid;
-            result = DELETE_DELETED;
-        } else {
-            result = DELETE_EXISTS;
-        }
-    }
-    item_unlock(hv);
-    log_lookup(rq, key, nkey, outcome, it);
-    if (result == DELETE_DELETED && logger_wants(LOG_DELETIONS))
-        logger_log_delete(it, rq->cmd);
-    if (it != NULL)
-        item_release(it);
-
-    if (result == DELETE_DELETED) {
-        STAT_INC(rq->stats, delete_hits);
-        STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
-    } else if (result == DELETE_NOT_FOUND)
-        STAT_INC(rq->stats, delete_misses);
-    if (probe_command_delete_enabled()) {
-        probe_key_buf kb;
-        probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
-    }
-    REQUEST_DONE(rq, key, nkey,
-                 result == DELETE_DELETED ? "deleted" :
-                 result == DELETE_EXISTS ? "exists" : "not_found", -1);
-    return result;
+    struct op_delete_opts o = { .has_cas = cas != 0, .req_cas = cas };
+    return op_delete_ex(rq, key, nkey, &o);
 }
 
-/* ---- meta protocol ---- */
+/* ---- the full forms ---- */
 
 /* Links an empty item for an mg that vivifies a miss. Caller holds
  * item_lock(hv). Returns it with the caller's reference, or NULL. */
 static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
-                           const struct op_mget_opts *o)
+                           const struct op_get_opts *o)
 {
     enum alloc_failure why;
     item *it = item_alloc(key, nkey, 0, o->vivify_exptime, 2, &why);
@@ -464,8 +375,8 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
     return it;
 }
 
-void op_meta_get(const op_request *rq, const char *key, size_t nkey,
-                 const struct op_mget_opts *o, struct op_mget_result *r)
+void op_get_ex(const op_request *rq, const char *key, size_t nkey,
+               const struct op_get_opts *o, struct op_get_result *r)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
@@ -507,9 +418,12 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
     log_lookup(rq, key, nkey, outcome, r->created ? NULL : it);
 
     struct thread_stats *ts = rq->stats;
-    if (it != NULL && o->touch) {
+    if (o->touch && (it != NULL || !rq->meta)) {
         STAT_INC(ts, touch_cmds);
-        STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits);
+        if (it != NULL)
+            { STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits); }
+        else
+            STAT_INC(ts, touch_misses);
     } else {
         STAT_INC(ts, get_cmds);
         if (it != NULL) {
@@ -524,6 +438,8 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
         STAT_INC(ts, get_expired);
     else if (outcome == LOOKUP_FLUSHED)
         STAT_INC(ts, get_flushed);
+    if (settings.detail_enabled && !rq->meta)
+        prefix_stats_record_get(key, nkey, it != NULL);
 
     bool found = it != NULL && !r->created;
     if (o->touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
@@ -571,6 +487,8 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     enum delete_result result = DELETE_NOT_FOUND;
     bool removed = false;   /* the value went away: a delete hit */
     unsigned clsid = 0;
+    if (settings.detail_enabled && !rq->meta)
+        prefix_stats_record_delete(key, nkey);  /* found or not */
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
@@ -605,7 +523,7 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     if (removed) {
         STAT_INC(rq->stats, delete_hits);
         STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
-    } else if (result != DELETE_DELETED)
+    } else if (result == DELETE_NOT_FOUND || (rq->meta && result == DELETE_EXISTS))
         STAT_INC(rq->stats, delete_misses);
     if (probe_command_delete_enabled()) {
         probe_key_buf kb;
@@ -826,7 +744,9 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
     return result;
 }
 
-void op_discard(const op_request *rq, const char *key, size_t nkey)
+/* Unlinks a key's value without counting stats or firing command probes
+ * (memcached does not count op_store_refused's removal as a delete). */
+static void discard(const op_request *rq, const char *key, size_t nkey)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
@@ -838,6 +758,14 @@ void op_discard(const op_request *rq, const char *key, size_t nkey)
     log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
+}
+
+void op_store_refused(const op_request *rq, const char *key, size_t nkey,
+                      enum store_op asked, enum alloc_failure why)
+{
+    op_request_error(rq, key, nkey);
+    if (why != ALLOC_NO_MEMORY_CHUNKED && (rq->meta || asked == STORE_SET))
+        discard(rq, key, nkey);
 }
 
 bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime,

@@ -8,7 +8,6 @@
 
 #include "authfile.h"
 #include "conn.h"
-#include "probes.h"
 #include "stats.h"
 #include "thread.h"
 
@@ -20,12 +19,6 @@ static enum parse_result hang_up(conn *c)
 {
     conn_close_now(c, "auth");
     return PARSE_DONE;
-}
-
-static void command_end(conn *c)
-{
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
 /* The value length of a login line "set <key> <flags> <exptime> <len> ...",
@@ -77,8 +70,7 @@ static enum parse_result read_login_line(conn *c)
         len--;
     line[len] = '\0';
 
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, line, (int)len);
+    conn_request_begin(c, line, (int)len);
     int64_t vlen = login_value_length(line, len);
     if (vlen < 0) {
         conn_error(c, "CLIENT_ERROR unauthenticated");
@@ -89,7 +81,7 @@ static enum parse_result read_login_line(conn *c)
         c->auth_value_len = (uint32_t)vlen + 2;
         return PARSE_DONE;
     }
-    command_end(c);
+    conn_request_end(c);
     return PARSE_DONE;
 }
 
@@ -121,7 +113,7 @@ static void check_login(conn *c)
             }
         }
     }
-    command_end(c);
+    conn_request_end(c);
 }
 
 enum parse_result proto_auth_process(conn *c)

@@ -253,21 +253,17 @@ static void refuse_unknown(conn *c, uint32_t n)
         conn_swallow(c, n - here);
 }
 
-static void command_end(conn *c)
+/* UDP: a quiet command that said nothing still answers (udp.h). */
+static void note_silence(conn *c)
 {
-    /* UDP: a quiet command that said nothing still answers (udp.h). */
     if (c->udp != NULL && reply_marked_size(&c->out) == 0)
         udp_note_empty(c);
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
-static void start_request(conn *c, op_request *rq, const char *cmd)
+static void command_end(conn *c)
 {
-    rq->connid = c->sfd;
-    rq->cmd = cmd;
-    rq->stats = &c->worker->stats;
-    op_request_start(rq);
+    note_silence(c);
+    conn_request_end(c);
 }
 
 /* ---- retrieval ---- */
@@ -278,7 +274,7 @@ static void bin_get(conn *c, uint8_t op, const unsigned char *ext, const char *k
     bool touch = op == OP_GAT || op == OP_GATK;
     bool with_key = op == OP_GETK || op == OP_GATK;
     op_request rq;
-    start_request(c, &rq, touch ? "gat" : "get");
+    conn_op_request(c, &rq, touch ? "gat" : "get", false);
     rel_time_t exptime = touch ? clock_realtime((int64_t)get32(ext)) : 0;
     item *it = op_get(&rq, key, nkey, touch, exptime);
     size_t klen = with_key ? nkey : 0;
@@ -306,7 +302,7 @@ static void bin_get(conn *c, uint8_t op, const unsigned char *ext, const char *k
 static void bin_touch(conn *c, const unsigned char *ext, const char *key, size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, "touch");
+    conn_op_request(c, &rq, "touch", false);
     uint32_t flags;
     uint64_t cas;
     if (!op_touch(&rq, key, nkey, clock_realtime((int64_t)get32(ext)), &flags, &cas)) {
@@ -320,22 +316,16 @@ static void bin_touch(conn *c, const unsigned char *ext, const char *key, size_t
 
 /* ---- storage ---- */
 
-/* The value has been read into c->store.it: store it and reply. */
-static void complete_store(conn *c)
+/* A storage packet's reply once its value is in (conn_stored_fn). */
+static void reply_stored(conn *c, enum store_result r, const struct op_store_out *so, item *it)
 {
-    struct pending_store *ps = &c->store;
-    item *it = ps->it;
-    ps->it = NULL;
-    item_value_write(it, it->nbytes - 2, "\r\n", 2);
-    uint64_t cas = 0;
-    enum store_result r = op_store(&ps->rq, it, ps->op, ps->req_cas, &cas);
-    item_release(it);
+    (void)it;
     bool quiet;
     uint8_t op = base_opcode(c->bin.opcode, &quiet);
     switch (r) {
     case STORE_STORED:
         if (!quiet)
-            put_success(c, cas);
+            put_success(c, so->cas);
         break;
     case STORE_EXISTS:
         send_error(c, ST_KEY_EEXISTS);
@@ -345,11 +335,12 @@ static void complete_store(conn *c)
         break;
     case STORE_NOT_STORED:
     case STORE_NO_MEMORY:
+    case STORE_BAD_DATA:    /* not here: the connection writes the "\r\n" */
         send_error(c, op == OP_ADD ? ST_KEY_EEXISTS :
                       op == OP_REPLACE ? ST_KEY_ENOENT : ST_NOT_STORED);
         break;
     }
-    command_end(c);
+    note_silence(c);
 }
 
 /* set, add, replace, append, prepend (and quiet forms): allocates the item
@@ -381,30 +372,28 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
         cmd = "cas";
     }
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     enum alloc_failure why;
     item *it = op_alloc(&rq, key, nkey, flags, exptime, vlen + 2, &why);
     if (it == NULL) {
-        op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible (memcached
-         * keeps it when it runs out of chunks while reading). */
-        if (op == OP_SET && why != ALLOC_NO_MEMORY_CHUNKED)
-            op_discard(&rq, key, nkey);
         /* The value's bytes are skipped; memcached flushes an out of
-         * memory reply first, not a too large one. */
+         * memory reply first, not a too large one. A set carrying a CAS
+         * is a set to op_store_refused. */
+        conn_store_refused(c, &rq, key, nkey, op == OP_SET ? STORE_SET : sop, why, vlen);
         put_error_text(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM,
                        why == ALLOC_NO_MEMORY_CHUNKED ? "Out of memory during read" : NULL);
-        conn_swallow(c, vlen);
         if (why != ALLOC_TOO_LARGE)
             conn_flush(c);
         return;
     }
-    struct pending_store *ps = &c->store;
-    ps->op = sop;
-    ps->req_cas = req->cas;
-    ps->noreply = req->quiet;
-    ps->rq = rq;
-    conn_expect_value(c, it, vlen, complete_store);
+    struct value_request vr = {
+        .len = vlen,
+        .add_crlf = true,
+        .rq = rq,
+        .opts = { .op = sop, .req_cas = req->cas },
+        .stored = reply_stored,
+    };
+    conn_expect_value(c, it, &vr);
 }
 
 /* ---- other key commands ---- */
@@ -412,7 +401,7 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
 static void bin_delete(conn *c, const char *key, size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, "delete");
+    conn_op_request(c, &rq, "delete", false);
     switch (op_delete(&rq, key, nkey, c->bin.cas)) {
     case DELETE_DELETED:
         if (!c->bin.quiet)
@@ -433,7 +422,7 @@ static void bin_arith(conn *c, bool incr, const unsigned char *ext, const char *
                       size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, incr ? "incr" : "decr");
+    conn_op_request(c, &rq, incr ? "incr" : "decr", false);
     uint32_t expiry = get32(ext + 16);
     struct arith_opts opts = {
         .req_cas = c->bin.cas,
@@ -475,7 +464,7 @@ static void bin_flush(conn *c, const unsigned char *ext)
         return;
     }
     op_request rq;
-    start_request(c, &rq, "flush_all");
+    conn_op_request(c, &rq, "flush_all", false);
     op_flush_all(&rq, c->bin.extlen == 4 ? (int64_t)get32(ext) : 0);
     if (!c->bin.quiet)
         put_success(c, 0);
@@ -687,8 +676,7 @@ enum parse_result proto_binary_process(conn *c)
     else if (req->keylen > KEY_MAX_LENGTH || shape == 0)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
-        reply_mark(&c->out);
-        probe_process_command_start(c->sfd, c->rcurr, (int)head);
+        conn_request_begin(c, c->rcurr, (int)head);
         c->rcurr += head;
         c->rbytes -= head;
         if (fault != 0)
@@ -705,8 +693,7 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *ext = h + HEADER_LEN;
     const char *key = (const char *)ext + req->extlen;
     size_t nkey = req->keylen;
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, c->rcurr, (int)head);
+    conn_request_begin(c, c->rcurr, (int)head);
     /* Only extras and key are consumed here: a set-type value is read by
      * CONN_NREAD, and memcached parses any other body bytes (which only
      * stat, touch and gat accept) as the next packet. */
@@ -765,7 +752,7 @@ enum parse_result proto_binary_process(conn *c)
             refuse_unknown(c, req->bodylen - (uint32_t)nkey);
         break;
     }
-    /* Storage commands report their end once the value is in. */
+    /* A storage command's end comes once the value is in. */
     if (!conn_awaits_value(c))
         command_end(c);
     return PARSE_DONE;

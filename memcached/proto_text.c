@@ -71,14 +71,6 @@ static bool is_noreply(const token *t)
 
 static void out(conn *c, const char *s) { reply_str(&c->out, s); }
 
-static void start_request(conn *c, op_request *rq, const char *cmd)
-{
-    rq->connid = c->sfd;
-    rq->cmd = cmd;
-    rq->stats = &c->worker->stats;
-    op_request_start(rq);
-}
-
 /* ---- retrieval ---- */
 
 /* Writes the decimal digits of v at p; returns how many. */
@@ -119,7 +111,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
                         const char *cmd)
 {
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     if (probe_request_sample_enabled())     /* idle: no call */
         op_request_keys(&rq, (size_t)(end - args) / 2 + 1);    /* at most this many keys */
     rel_time_t exptime = 0;
@@ -195,35 +187,19 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
 
 /* ---- storage ---- */
 
-static void complete_store(conn *c)
+/* A storage command's reply once its value is in (conn_stored_fn). */
+static void reply_stored(conn *c, enum store_result r, const struct op_store_out *so, item *it)
 {
-    struct pending_store *ps = &c->store;
-    item *it = ps->it;
-    ps->it = NULL;
-    if (!item_value_ends_crlf(it)) {
-        c->out.suppress = ps->noreply;
-        conn_error(c, "CLIENT_ERROR bad data chunk");
-        c->out.suppress = false;
-        op_request_error(&ps->rq, item_key(it), it->nkey);
-        item_release(it);
-        if (probe_process_command_end_enabled())
-            probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
-        return;
-    }
-    uint64_t cas = 0;
-    enum store_result r = op_store(&ps->rq, it, ps->op, ps->req_cas, &cas);
-    item_release(it);
-    c->out.suppress = ps->noreply;
+    (void)so;
+    (void)it;
     switch (r) {
     case STORE_STORED: out(c, "STORED\r\n"); break;
     case STORE_NOT_STORED: out(c, "NOT_STORED\r\n"); break;
     case STORE_EXISTS: out(c, "EXISTS\r\n"); break;
     case STORE_NOT_FOUND: out(c, "NOT_FOUND\r\n"); break;
     case STORE_NO_MEMORY: conn_error(c, "SERVER_ERROR out of memory storing object"); break;
+    case STORE_BAD_DATA: conn_error(c, "CLIENT_ERROR bad data chunk"); break;
     }
-    c->out.suppress = false;
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
 /* Refuses a storage command line. When its length token parses, the data
@@ -243,7 +219,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
 {
     int need = op == STORE_CAS ? 6 : 5;
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
     if (ntokens < need) {
         refuse_update(c, tokens, ntokens, false);
@@ -276,20 +252,17 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         else
             conn_error(c, "SERVER_ERROR Out of memory during read");
         c->out.suppress = false;
-        op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible (memcached
-         * keeps it when it runs out of chunks while reading). */
-        if (op == STORE_SET && why != ALLOC_NO_MEMORY_CHUNKED)
-            op_discard(&rq, key, nkey);
-        conn_swallow(c, (size_t)vlen + 2);
+        conn_store_refused(c, &rq, key, nkey, op, why, (size_t)vlen + 2);
         return;
     }
-    struct pending_store *ps = &c->store;
-    ps->op = op;
-    ps->req_cas = req_cas;
-    ps->noreply = noreply;
-    ps->rq = rq;
-    conn_expect_value(c, it, (size_t)vlen + 2, complete_store);
+    struct value_request vr = {
+        .len = (size_t)vlen + 2,
+        .noreply = noreply,
+        .rq = rq,
+        .opts = { .op = op, .req_cas = req_cas },
+        .stored = reply_stored,
+    };
+    conn_expect_value(c, it, &vr);
 }
 
 /* ---- other key commands ---- */
@@ -297,7 +270,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
 static void process_delete(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "delete");
+    conn_op_request(c, &rq, "delete", false);
     if (ntokens < 2) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -331,7 +304,7 @@ static void process_delete(conn *c, token *tokens, int ntokens)
 static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
 {
     op_request rq;
-    start_request(c, &rq, incr ? "incr" : "decr");
+    conn_op_request(c, &rq, incr ? "incr" : "decr", false);
     if (ntokens < 3 || tokens[1].length > KEY_MAX_LENGTH) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -368,7 +341,7 @@ static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
 static void process_touch(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "touch");
+    conn_op_request(c, &rq, "touch", false);
     if (ntokens < 3 || tokens[1].length > KEY_MAX_LENGTH) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -391,7 +364,7 @@ static void process_touch(conn *c, token *tokens, int ntokens)
 static void process_flush_all(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "flush_all");
+    conn_op_request(c, &rq, "flush_all", false);
     bool noreply = ntokens > 1 && is_noreply(&tokens[ntokens - 1]);
     c->out.suppress = noreply;
     if (!settings.flush_enabled) {
@@ -596,7 +569,7 @@ static void process_debugsleep(conn *c, token *tokens, int ntokens)
 {
 #ifdef MC_DEBUG_BUILD
     op_request rq;
-    start_request(c, &rq, "debugsleep");
+    conn_op_request(c, &rq, "debugsleep", false);
     int64_t ms;
     if (ntokens < 2 || !parse_i64(tokens[1].value, &ms) || ms < 0 || ms > 60000 ||
         (ntokens > 2 && tokens[2].length > KEY_MAX_LENGTH)) {
@@ -934,16 +907,13 @@ enum parse_result proto_text_process(conn *c)
     c->rcurr += consumed;
     c->rbytes -= consumed;
 
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, line, (int)len);
+    conn_request_begin(c, line, (int)len);
     if (consumed < 4)
         conn_error(c, "CLIENT_ERROR bad command line format");
     else
         process_command(c, line, len);
     c->stacked++;
-    /* Storage commands report their end once the value is in. */
-    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+    conn_request_end(c);    /* a storage command's comes once the value is in */
     return PARSE_DONE;
 }
 
