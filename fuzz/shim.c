@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "fuzz_inspect.h"
 #include "items.h"
+#include "listener.h"
 #include "proto_binary.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -26,6 +27,13 @@
 #define SHIM_CACHE_BYTES (4u * 1024 * 1024)
 #define SHIM_PAGE_BYTES (64 * 1024)
 #define SHIM_CHUNK_MAX (4 * 1024)
+
+static const struct listener tcp_listener = {
+    .transport = TRANSPORT_TCP, .protocol = PROTO_NEGOTIATE, .addr = "tcp:127.0.0.1:0",
+};
+static const struct listener udp_listener = {
+    .transport = TRANSPORT_UDP, .protocol = PROTO_NEGOTIATE, .addr = "udp:127.0.0.1:0",
+};
 
 static struct settings initial_settings;
 static struct event_base *base;
@@ -85,8 +93,7 @@ static conn *conn_alloc(size_t rsize)
         abort();
     c->sfd = -1;
     c->worker = &workers[0];
-    c->transport = "tcp";
-    c->listen_addr = "tcp:127.0.0.1:0";
+    c->listener = &tcp_listener;
     snprintf(c->peer, sizeof(c->peer), "127.0.0.1:4242");
     c->rsize = rsize;
     c->rbuf = c->rcurr = rsize ? malloc(rsize) : NULL;
@@ -249,7 +256,7 @@ conn *shim_udp_new(void)
 {
     shim_init();
     conn *c = conn_alloc(UDP_READ_BUFFER);
-    c->transport = "udp";
+    c->listener = &udp_listener;
     c->udp = calloc(1, sizeof(*c->udp));
     if (c->udp == NULL || !reply_track_breaks(&c->out))
         abort();

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "listen.h"
+#include "listener.h"
 #include "logger.h"
 #include "probes.h"
 #include "sasl.h"
@@ -140,8 +140,7 @@ static void conn_unlink(conn *c)
     pthread_mutex_unlock(&w->conns_lock);
 }
 
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
-               const char *listen_addr)
+conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *peer)
 {
     conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -150,8 +149,7 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->sfd = sfd;
     c->worker = w;
-    c->transport = transport;
-    c->listen_addr = listen_addr;
+    c->listener = l;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->rsize = READ_BUFFER_INITIAL;
     c->rbuf = malloc(c->rsize);
@@ -168,9 +166,7 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->rcurr = c->rbuf;
     reply_init(&c->out);
-    int binding = listen_protocol(listen_addr);     /* -B, or the listener's proto[] */
-    c->protocol = binding == PROTOCOL_ASCII ? PROTO_ASCII :
-                  binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
+    c->protocol = l->protocol;     /* -B, or the listener's proto[] */
     c->state = CONN_READ;   /* the first state: nothing to check it against */
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
@@ -187,9 +183,9 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     rbuf_account(1, (int64_t)c->rsize);
     probe_conn_create(c);
     probe_conn_allocate(sfd);
-    probe_conn_open(sfd, transport, c->peer);
-    if (logger_wants(LOG_CONNEVENTS) && strcmp(transport, "udp") != 0)
-        logger_log_conn_new(sfd, c->peer, transport);
+    probe_conn_open(sfd, transport_name(l->transport), c->peer);
+    if (logger_wants(LOG_CONNEVENTS) && l->transport != TRANSPORT_UDP)
+        logger_log_conn_new(sfd, c->peer, transport_name(l->transport));
     return c;
 }
 
@@ -197,7 +193,7 @@ void conn_close(conn *c, const char *reason)
 {
     probe_conn_close(c->sfd, reason);
     if (!c->udp && !c->watch_kinds && logger_wants(LOG_CONNEVENTS))
-        logger_log_conn_close(c->sfd, c->peer, c->transport, reason);
+        logger_log_conn_close(c->sfd, c->peer, transport_name(c->listener->transport), reason);
     event_free(c->event);
     if (c->store.it) {
         item_release(c->store.it);
@@ -226,7 +222,7 @@ void conn_close(conn *c, const char *reason)
         event_base_loopbreak(w->base);
 }
 
-conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
+conn *conn_new_udp(int sfd, struct worker *w, const struct listener *l)
 {
     struct udp_peer *up = calloc(1, sizeof(*up));
     char *rbuf = malloc(UDP_READ_BUFFER);
@@ -237,9 +233,9 @@ conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
         return NULL;
     }
     /* conn__open's peer for a UDP socket is its own address: datagrams
-     * come from anyone. local_addr is "udp:<address>". */
-    const char *colon = strchr(local_addr, ':');
-    conn *c = conn_new(sfd, w, "udp", colon ? colon + 1 : local_addr, local_addr);
+     * come from anyone. l->addr is "udp:<address>". */
+    const char *colon = strchr(l->addr, ':');
+    conn *c = conn_new(sfd, w, l, colon ? colon + 1 : l->addr);
     if (c == NULL) {
         free(up);
         free(rbuf);
@@ -588,8 +584,7 @@ static void conn_drive_udp(conn *c)
                 continue;
             c->seen_data = true;
             c->last_cmd_time = current_time;
-            if (settings.binding_protocol == PROTOCOL_AUTO)
-                c->protocol = PROTO_NEGOTIATE;
+            c->protocol = c->listener->protocol;    /* -B auto: each datagram decides */
         }
         switch (c->state) {
         case CONN_PARSE:

@@ -19,6 +19,7 @@
 struct worker;
 struct udp_peer;
 struct conn;
+struct listener;
 
 /* ---- The connection state machine ----
  *
@@ -67,14 +68,6 @@ enum conn_state {
     CONN_CLOSE      /* close the connection */
 };
 
-/* Which entry of the protocol table a connection speaks. */
-enum conn_protocol {
-    PROTO_NEGOTIATE,    /* not yet known: the first byte decides */
-    PROTO_ASCII,        /* text and meta commands */
-    PROTO_BINARY,       /* binary packets */
-    PROTO_COUNT
-};
-
 /* Queues a storage request's reply once its value is stored: r is
  * op_store_ex's result (STORE_BAD_DATA: the block was refused, nothing
  * stored), out what it reported, it the item (still referenced). Runs in
@@ -110,8 +103,9 @@ typedef struct conn {
     int sfd;
     enum conn_state state;
     enum conn_state next_state;     /* after CONN_WRITE */
-    enum conn_protocol protocol;
-    const char *transport;          /* "tcp", "unix", "udp" */
+    enum conn_protocol protocol;    /* the protocol table's entry it speaks */
+    const struct listener *listener;    /* where it came from: transport, TLS
+                                         * mode, protocol, stats address */
     char peer[64];                  /* client address as text */
     struct event *event;
     short ev_flags;                 /* events currently waited for */
@@ -130,7 +124,6 @@ typedef struct conn {
     bool authenticated;             /* false until an ASCII login with -Y
                                      * or a binary SASL login with -S */
     uint32_t auth_value_len;        /* -Y login: size of the value block awaited (incl. "\r\n"); 0: none */
-    const char *listen_addr;        /* stats conns: the listener's address text */
     bool seen_data;                 /* stats conns: conn_new_cmd until first read */
     struct udp_peer *udp;           /* UDP socket: sender of the current
                                      * datagram (NULL for stream sockets) */
@@ -146,14 +139,13 @@ typedef struct conn {
 } conn;
 
 /* Creates a connection for an accepted socket on worker w; NULL on failure
- * (the socket is closed; the caller counts the client out). listen_addr:
- * the listener's stats text, static. */
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
-               const char *listen_addr);
+ * (the socket is closed; the caller counts the client out). l: the
+ * listener it came from, which outlives it. */
+conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *peer);
 
 /* Creates the connection that serves a UDP socket on worker w (it lives
- * until shutdown); local_addr: the socket's stats text, static. */
-conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr);
+ * until shutdown); l: the socket's description, which outlives it. */
+conn *conn_new_udp(int sfd, struct worker *w, const struct listener *l);
 
 /* Shutdown: a connection with replies pending sends them, then closes;
  * any other closes now. Reason "shutdown". Worker thread only. */

@@ -8,6 +8,14 @@
 
 struct conn;
 
+/* Which entry of the protocol table a connection speaks. */
+enum conn_protocol {
+    PROTO_NEGOTIATE,    /* not yet known: the first byte decides */
+    PROTO_ASCII,        /* text and meta commands */
+    PROTO_BINARY,       /* binary packets */
+    PROTO_COUNT
+};
+
 enum parse_result {
     PARSE_DONE,         /* one request consumed (the connection's state may
                            have moved on: reading a value, closing, ...) */
