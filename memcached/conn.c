@@ -100,11 +100,19 @@ void conn_count_sub(void)
 
 static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
 
+static ssize_t plain_read(conn *c, char *dest, size_t room)
+{
+    return read(c->sfd, dest, room);
+}
+
+/* A plain socket: read(2), and sendmsg(2) by reply.c itself. */
+static const struct conn_io plain_io = { .read = plain_read };
+
 /* Waits for `flags` (EV_READ or EV_WRITE) on the socket. */
 static bool conn_wait(conn *c, short flags)
 {
-    if (c->tls)
-        flags = tls_wait_flags(c, flags);
+    if (c->io->wait_flags)
+        flags = c->io->wait_flags(c, flags);
     if (c->ev_flags == flags)
         return true;
     if (c->ev_flags != 0)
@@ -171,7 +179,8 @@ conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
     c->authenticated = settings.auth_file == NULL && !sasl_enabled();
-    if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {
+    c->io = &plain_io;
+    if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {     /* TLS: sets c->io */
         tls_conn_close(c);
         event_free(c->event);
         free(c->rbuf);
@@ -179,6 +188,8 @@ conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *
         close(sfd);
         return NULL;
     }
+    c->out.writer = c->io->writev;
+    c->out.writer_ctx = c;
     conn_link(c);
     rbuf_account(1, (int64_t)c->rsize);
     probe_conn_create(c);
@@ -412,7 +423,7 @@ static void rbuf_shrink(conn *c)
 static ssize_t conn_read_into(conn *c, char *dest, size_t room)
 {
     for (;;) {
-        ssize_t n = c->tls ? tls_read(c, dest, room) : read(c->sfd, dest, room);
+        ssize_t n = c->io->read(c, dest, room);
         if (n > 0) {
             STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
             probe_conn_read(c->sfd, n);
@@ -490,21 +501,8 @@ static enum parse_result conn_parse_one(conn *c)
     return protocols[c->protocol]->process(c);
 }
 
-/* UDP: a request whose value did not fit in its datagram is dropped (no
- * reply, as memcached does); so is the unparsed rest of a datagram. */
-static void udp_drop_partial(conn *c)
-{
-    if (c->state == CONN_NREAD && c->store.it) {
-        item_release(c->store.it);
-        c->store.it = NULL;
-    }
-    c->swallow_left = 0;
-    c->rbytes = 0;
-    conn_set_state(c, CONN_PARSE);
-}
+/* ---- Steps on what the read buffer holds (both drivers) ---- */
 
-/* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
- * of requests whose replies leave one message per request. */
 /* Where the pending value's next bytes go: *room contiguous bytes (fewer
  * than left when a chunked item's value continues in another chunk). */
 static char *pending_dest(struct pending_store *ps, size_t *room)
@@ -537,6 +535,46 @@ static void nread_from_buffer(conn *c)
     }
 }
 
+/* NREAD: takes the buffered part of the value; once it is whole, c goes
+ * back to PARSE and the value is stored (true). */
+static bool value_from_buffer(conn *c)
+{
+    nread_from_buffer(c);
+    if (c->store.left != 0)
+        return false;
+    conn_set_state(c, CONN_PARSE);
+    conn_value_in(c);
+    return true;
+}
+
+/* SWALLOW: skips the buffered part of the block; then PARSE (true). */
+static bool swallow_from_buffer(conn *c)
+{
+    size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
+    c->rcurr += n;
+    c->rbytes -= n;
+    c->swallow_left -= n;
+    if (c->swallow_left != 0)
+        return false;
+    conn_set_state(c, CONN_PARSE);
+    return true;
+}
+
+/* ---- The UDP driver ---- */
+
+/* UDP: a request whose value did not fit in its datagram is dropped (no
+ * reply, as memcached does); so is the unparsed rest of a datagram. */
+static void udp_drop_partial(conn *c)
+{
+    if (c->state == CONN_NREAD && c->store.it) {
+        item_release(c->store.it);
+        c->store.it = NULL;
+    }
+    c->swallow_left = 0;
+    c->rbytes = 0;
+    conn_set_state(c, CONN_PARSE);
+}
+
 /* UDP: the rest of the datagram is dropped (c->state is not CONN_PARSE).
  * A quit with nothing to say is an empty reply (udp_note_empty); a
  * hang-up on bad input, or a request the datagram cut short, sets
@@ -556,235 +594,244 @@ static void udp_stop_datagram(conn *c, bool *hung_up)
     udp_drop_partial(c);
 }
 
-static void conn_drive_udp(conn *c)
+/* Serves the requests of the datagram in the buffer; each request's reply
+ * leaves as its own message. */
+static void udp_serve_datagram(conn *c, bool *hung_up)
 {
-    int datagrams_left = settings.reqs_per_event;
-    bool hung_up = false;   /* the datagram being served ended in a hang-up */
-    for (;;) {
-        if (c->rbytes == 0) {
-            if (c->state != CONN_PARSE)
-                udp_stop_datagram(c, &hung_up);
-            if (reply_pending(&c->out))
-                udp_send_reply(c);
-            udp_end_datagram(c, hung_up);
-            hung_up = false;
-            if (c->worker->stopping)
-                return;
-            if (datagrams_left-- <= 0) {
-                /* -R: the socket stays readable, so the poller calls again
-                 * after the worker's other ready sockets. */
-                STAT_INC(&c->worker->stats, conn_yields);
-                probe_conn_yield(c->sfd);
-                return;
-            }
-            int r = udp_receive(c);
-            if (r < 0)
-                return;     /* the persistent read event calls again */
-            if (r == 0)
-                continue;
-            c->seen_data = true;
-            c->last_cmd_time = current_time;
-            c->protocol = c->listener->protocol;    /* -B auto: each datagram decides */
-        }
+    while (c->rbytes > 0) {
         switch (c->state) {
         case CONN_PARSE:
-            /* Each request's reply is its own message. */
             if (reply_pending(&c->out))
                 udp_send_reply(c);
             if (conn_parse_one(c) == PARSE_NEED_MORE)
                 udp_drop_partial(c);
             break;
-        case CONN_NREAD: {
-            struct pending_store *ps = &c->store;
-            nread_from_buffer(c);
-            if (ps->left == 0) {
-                conn_set_state(c, CONN_PARSE);
-                conn_value_in(c);
-            }
+        case CONN_NREAD:
+            value_from_buffer(c);
             break;
-        }
-        case CONN_SWALLOW: {
-            size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
-            c->rcurr += n;
-            c->rbytes -= n;
-            c->swallow_left -= n;
-            if (c->swallow_left == 0)
-                conn_set_state(c, CONN_PARSE);
+        case CONN_SWALLOW:
+            swallow_from_buffer(c);
             break;
-        }
         case CONN_WRITE:
         case CONN_CLOSE:
         case CONN_READ:
             /* quit and the like: a UDP socket is never closed by a client. */
-            udp_stop_datagram(c, &hung_up);
+            udp_stop_datagram(c, hung_up);
             break;
         }
     }
 }
 
+/* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
+ * of requests, finishing the previous one's replies before reading the
+ * next. */
+static void conn_drive_udp(conn *c)
+{
+    int datagrams_left = settings.reqs_per_event;
+    bool hung_up = false;   /* the datagram being served ended in a hang-up */
+    for (;;) {
+        if (c->state != CONN_PARSE)
+            udp_stop_datagram(c, &hung_up);
+        if (reply_pending(&c->out))
+            udp_send_reply(c);
+        udp_end_datagram(c, hung_up);
+        hung_up = false;
+        if (c->worker->stopping)
+            return;
+        if (datagrams_left-- <= 0) {
+            /* -R: the socket stays readable, so the poller calls again
+             * after the worker's other ready sockets. */
+            STAT_INC(&c->worker->stats, conn_yields);
+            probe_conn_yield(c->sfd);
+            return;
+        }
+        int r = udp_receive(c);
+        if (r < 0)
+            return;     /* the persistent read event calls again */
+        if (r == 0)
+            continue;
+        c->seen_data = true;
+        c->last_cmd_time = current_time;
+        c->protocol = c->listener->protocol;    /* -B auto: each datagram decides */
+        udp_serve_datagram(c, &hung_up);
+    }
+}
+
+/* ---- The stream driver: one function per state ----
+ * Each runs c in its state and returns true to go on with the state it
+ * left c in, false when c now waits for its socket. *readable: the socket
+ * is known to have bytes (a read will not just say EAGAIN). */
+
+/* A read that returned n <= 0 other than "would block": the end. */
+static void read_ended(conn *c, ssize_t n)
+{
+    c->close_reason = n == 0 ? "client" : "error";
+    conn_set_state(c, CONN_CLOSE);
+}
+
+/* -R: requests are left but this event's share is used up. */
+static bool step_yield(conn *c)
+{
+    /* -R: let the worker's other connections run. */
+    STAT_INC(&c->worker->stats, conn_yields);
+    probe_conn_yield(c->sfd);
+    if (reply_pending(&c->out)) {
+        conn_write_then(c, CONN_PARSE);
+        int r = conn_send(c);
+        if (r < 0) {
+            c->close_reason = "error";
+            conn_set_state(c, CONN_CLOSE);
+            return true;
+        }
+        if (r == 0) {
+            conn_wait(c, EV_WRITE);
+            return false;
+        }
+        conn_set_state(c, CONN_PARSE);
+    }
+    /* Come back through the poller, behind the other ready
+     * sockets (event_active would run us again first). The
+     * socket is writable, so this fires on the next poll. */
+    conn_wait(c, EV_WRITE);
+    return false;
+}
+
+static bool step_parse(conn *c)
+{
+    if (c->rbytes == 0) {
+        conn_need_more(c);
+        return true;
+    }
+    if (c->reqs_left <= 0)
+        return step_yield(c);
+    enum parse_result pr = conn_parse_one(c);
+    if (pr == PARSE_NEED_MORE)
+        conn_need_more(c);
+    else
+        c->reqs_left--;
+    return true;
+}
+
+static bool step_read(conn *c, bool *readable)
+{
+    if (c->worker->stopping) {
+        c->close_reason = "shutdown";
+        conn_set_state(c, CONN_CLOSE);
+        return true;
+    }
+    if (!*readable) {
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    if (!rbuf_make_room(c)) {
+        conn_error(c, "SERVER_ERROR out of memory reading request");
+        conn_write_then(c, CONN_CLOSE);
+        c->close_reason = "error";
+        return true;
+    }
+    ssize_t n = conn_read_into(c, c->rcurr + c->rbytes, c->rsize - c->rbytes);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    /* Read once per wake-up unless the buffer filled; epoll says when
+     * more is there. */
+    *readable = (size_t)n == c->rsize - c->rbytes;
+    c->rbytes += (size_t)n;
+    c->last_cmd_time = current_time;
+    c->seen_data = true;
+    conn_set_state(c, CONN_PARSE);
+    return true;
+}
+
+static bool step_nread(conn *c, bool *readable)
+{
+    if (value_from_buffer(c))
+        return true;
+    if (!*readable) {
+        if (conn_flush_before_wait(c))
+            return true;
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    size_t room;
+    char *dest = pending_dest(&c->store, &room);
+    ssize_t n = conn_read_into(c, dest, room);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    pending_advance(&c->store, (size_t)n);
+    return true;
+}
+
+static bool step_swallow(conn *c, bool *readable)
+{
+    if (swallow_from_buffer(c))
+        return true;
+    if (!*readable) {
+        /* memcached sends nothing while it skips bytes: replies queued
+         * before (a refusal) leave once the skip is done. */
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    c->rcurr = c->rbuf;
+    ssize_t n = conn_read_into(c, c->rbuf, c->rsize);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    c->rbytes = (size_t)n;
+    return true;
+}
+
+static bool step_write(conn *c, bool *readable)
+{
+    int r = conn_send(c);
+    if (r < 0) {
+        c->close_reason = "error";
+        conn_set_state(c, CONN_CLOSE);
+        return true;
+    }
+    if (r == 0) {
+        conn_wait(c, EV_WRITE);
+        return false;
+    }
+    conn_set_state(c, c->next_state);
+    *readable = false;
+    if (c->state == CONN_READ) {
+        /* Nothing buffered to parse: wait for the client. */
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    return true;
+}
+
 /* Runs the connection until it has to wait or closes. readable: the socket
- * was reported readable (a read will not just say EAGAIN). */
+ * was reported readable. */
 static void conn_drive(conn *c, bool readable)
 {
     c->reqs_left = settings.reqs_per_event;
-    for (;;) {
+    bool go_on = true;
+    while (go_on) {
         switch (c->state) {
-        case CONN_PARSE: {
-            if (c->rbytes == 0) {
-                conn_need_more(c);
-                break;
-            }
-            if (c->reqs_left <= 0) {
-                /* -R: let the worker's other connections run. */
-                STAT_INC(&c->worker->stats, conn_yields);
-                probe_conn_yield(c->sfd);
-                if (reply_pending(&c->out)) {
-                    conn_write_then(c, CONN_PARSE);
-                    int r = conn_send(c);
-                    if (r < 0) {
-                        c->close_reason = "error";
-                        conn_set_state(c, CONN_CLOSE);
-                        break;
-                    }
-                    if (r == 0) {
-                        conn_wait(c, EV_WRITE);
-                        return;
-                    }
-                    conn_set_state(c, CONN_PARSE);
-                }
-                /* Come back through the poller, behind the other ready
-                 * sockets (event_active would run us again first). The
-                 * socket is writable, so this fires on the next poll. */
-                conn_wait(c, EV_WRITE);
-                return;
-            }
-            enum parse_result pr = conn_parse_one(c);
-            if (pr == PARSE_NEED_MORE)
-                conn_need_more(c);
-            else
-                c->reqs_left--;
-            break;
-        }
-
-        case CONN_READ: {
-            if (c->worker->stopping) {
-                c->close_reason = "shutdown";
-                conn_set_state(c, CONN_CLOSE);
-                break;
-            }
-            if (!readable) {
-                conn_wait(c, EV_READ);
-                return;
-            }
-            if (!rbuf_make_room(c)) {
-                conn_error(c, "SERVER_ERROR out of memory reading request");
-                conn_write_then(c, CONN_CLOSE);
-                c->close_reason = "error";
-                break;
-            }
-            ssize_t n = conn_read_into(c, c->rcurr + c->rbytes, c->rsize - c->rbytes);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                conn_set_state(c, CONN_CLOSE);
-                break;
-            }
-            /* Read once per wake-up unless the buffer filled; epoll says
-             * when more is there. */
-            readable = (size_t)n == c->rsize - c->rbytes;
-            c->rbytes += (size_t)n;
-            c->last_cmd_time = current_time;
-            c->seen_data = true;
-            conn_set_state(c, CONN_PARSE);
-            break;
-        }
-
-        case CONN_NREAD: {
-            struct pending_store *ps = &c->store;
-            nread_from_buffer(c);
-            if (ps->left == 0) {
-                conn_set_state(c, CONN_PARSE);
-                conn_value_in(c);
-                break;
-            }
-            if (!readable) {
-                if (conn_flush_before_wait(c))
-                    break;
-                conn_wait(c, EV_READ);
-                return;
-            }
-            size_t room;
-            char *dest = pending_dest(ps, &room);
-            ssize_t n = conn_read_into(c, dest, room);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                conn_set_state(c, CONN_CLOSE);
-                break;
-            }
-            pending_advance(ps, (size_t)n);
-            break;
-        }
-
-        case CONN_SWALLOW: {
-            if (c->swallow_left > 0 && c->rbytes > 0) {
-                size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
-                c->rcurr += n;
-                c->rbytes -= n;
-                c->swallow_left -= n;
-            }
-            if (c->swallow_left == 0) {
-                conn_set_state(c, CONN_PARSE);
-                break;
-            }
-            if (!readable) {
-                /* memcached sends nothing while it skips bytes: replies
-                 * queued before (a refusal) leave once the skip is done. */
-                conn_wait(c, EV_READ);
-                return;
-            }
-            c->rcurr = c->rbuf;
-            ssize_t n = conn_read_into(c, c->rbuf, c->rsize);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                conn_set_state(c, CONN_CLOSE);
-                break;
-            }
-            c->rbytes = (size_t)n;
-            break;
-        }
-
-        case CONN_WRITE: {
-            int r = conn_send(c);
-            if (r < 0) {
-                c->close_reason = "error";
-                conn_set_state(c, CONN_CLOSE);
-                break;
-            }
-            if (r == 0) {
-                conn_wait(c, EV_WRITE);
-                return;
-            }
-            conn_set_state(c, c->next_state);
-            readable = false;
-            if (c->state == CONN_READ) {
-                /* Nothing buffered to parse: wait for the client. */
-                conn_wait(c, EV_READ);
-                return;
-            }
-            break;
-        }
-
+        case CONN_PARSE: go_on = step_parse(c); break;
+        case CONN_READ: go_on = step_read(c, &readable); break;
+        case CONN_NREAD: go_on = step_nread(c, &readable); break;
+        case CONN_SWALLOW: go_on = step_swallow(c, &readable); break;
+        case CONN_WRITE: go_on = step_write(c, &readable); break;
         case CONN_CLOSE:
             conn_close(c, c->close_reason ? c->close_reason : "client");
             return;
@@ -802,5 +849,6 @@ static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
     }
     /* TLS: a read that waited for writability is retried on EV_WRITE. */
     conn_drive(c, (which & EV_READ) != 0 ||
-                  (c->tls && (which & EV_WRITE) && tls_wait_flags(c, EV_READ) == EV_WRITE));
+                  (c->io->wait_flags && (which & EV_WRITE) &&
+                   c->io->wait_flags(c, EV_READ) == EV_WRITE));
 }

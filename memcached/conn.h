@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include <event2/event.h>
 
@@ -66,6 +68,20 @@ enum conn_state {
     CONN_SWALLOW,   /* discard a value block that will not be stored */
     CONN_WRITE,     /* send the queued reply, then go on to next_state */
     CONN_CLOSE      /* close the connection */
+};
+
+/* How a stream connection's bytes move: the transport interface (plain
+ * here in conn.c, TLS in tls.c, which tls_conn_start installs). Static. */
+struct conn_io {
+    /* read(2) on c: bytes read, 0 at the end of the stream, -1 with errno
+     * (EAGAIN, EWOULDBLOCK: nothing yet; EINTR: call again). */
+    ssize_t (*read)(struct conn *c, char *dest, size_t room);
+    /* The reply's writer (reply.h), given c as its context; NULL: reply.c
+     * sends with sendmsg(2) on the socket itself. */
+    ssize_t (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
+    /* The event c must wait for instead of flags (EV_READ or EV_WRITE);
+     * NULL: flags themselves. */
+    short (*wait_flags)(struct conn *c, short flags);
 };
 
 /* Queues a storage request's reply once its value is stored: r is
@@ -128,6 +144,7 @@ typedef struct conn {
     struct udp_peer *udp;           /* UDP socket: sender of the current
                                      * datagram (NULL for stream sockets) */
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
+    const struct conn_io *io;       /* its transport: plain or TLS (stream sockets) */
     struct tls_conn *tls;           /* TLS session (tls.c), or NULL for plain */
     struct sasl_session *sasl;      /* -S: SASL session (sasl.c), or NULL */
     int stacked;                    /* ASCII requests served since the replies

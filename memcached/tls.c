@@ -328,6 +328,13 @@ void tls_init(void)
     atomic_store(&last_cert_refresh, current_time);
 }
 
+/* A TLS session's transport (conn.h). */
+static const struct conn_io tls_io = {
+    .read = tls_read,
+    .writev = tls_writev,
+    .wait_flags = tls_wait_flags,
+};
+
 bool tls_conn_start(conn *c)
 {
     if (!tls_flag || c->udp != NULL)
@@ -354,8 +361,7 @@ bool tls_conn_start(conn *c)
     else if (mode == TLS_LISTEN_PEER)
         SSL_set_verify(t->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     c->tls = t;
-    c->out.writer = tls_writev;
-    c->out.writer_ctx = c;
+    c->io = &tls_io;
     return true;
 }
 

@@ -49,8 +49,8 @@ int tls_listen_prefix(char **entry);
 /* The mode of listeners opened without an -l list. */
 enum tls_listen_mode tls_listen_default(void);
 
-/* conn_new: gives c a TLS session when it came from a TLS listener
- * (c->listener->tls).
+/* conn_new: gives c a TLS session, and the TLS transport (c->io: the three
+ * calls below), when it came from a TLS listener (c->listener->tls).
  * Returns false when that fails (the caller closes the connection). */
 bool tls_conn_start(struct conn *c);
 
