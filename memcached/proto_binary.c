@@ -213,20 +213,13 @@ static void put_error_text(conn *c, uint16_t status, const char *text)
 
 static void put_error(conn *c, uint16_t status) { put_error_text(c, status, NULL); }
 
-/* Sends what is queued before the next packet is parsed. memcached does
- * this after a noop and after most error replies; it matters when a later
- * packet makes it hang up, which drops replies still queued. (Over UDP
- * every reply leaves as its own message anyway.) */
-static void flush_now(conn *c)
-{
-    conn_flush(c);
-}
-
-/* Queues an error reply and flushes it. */
+/* Queues an error reply and flushes it (conn_flush). memcached flushes
+ * after a noop and after most error replies; it matters when a later
+ * packet makes it hang up, which drops replies still queued. */
 static void send_error(conn *c, uint16_t status)
 {
     put_error(c, status);
-    flush_now(c);
+    conn_flush(c);
 }
 
 /* Queues an error reply, sends it and hangs up (a malformed packet). */
@@ -546,7 +539,7 @@ static void bin_sasl(conn *c, uint8_t op, const char *key, size_t nkey)
         break;
     case SASL_RESULT_CONTINUE:
         put_reply(c, ST_AUTH_CONTINUE, 0, 0, (uint32_t)outlen, 0, out, outlen);
-        flush_now(c);
+        conn_flush(c);
         break;
     case SASL_RESULT_FAIL:
         STAT_INC(&c->worker->stats, auth_cmds);
@@ -734,7 +727,7 @@ enum parse_result proto_binary_process(conn *c)
         break;
     case OP_NOOP:
         put_success(c, 0);
-        flush_now(c);
+        conn_flush(c);
         break;
     case OP_VERSION:
         put_reply(c, ST_SUCCESS, 0, 0, (uint32_t)strlen(MEMCACHED_VERSION), 0,
