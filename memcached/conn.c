@@ -350,18 +350,6 @@ void conn_value_in(conn *c)
     conn_request_end(c);
 }
 
-void conn_request_begin(conn *c, const char *bytes, int len)
-{
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, bytes, len);
-}
-
-void conn_request_end(conn *c)
-{
-    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
-}
-
 void conn_store_refused(conn *c, const op_request *rq, const char *key, size_t nkey,
                         enum store_op asked, enum alloc_failure why, size_t skip)
 {
@@ -493,7 +481,7 @@ static enum conn_protocol conn_negotiate(unsigned char first)
 
 /* Serves the request at c->rcurr with the connection's protocol (the
  * first byte decides when it is not yet known). */
-static enum parse_result conn_parse_one(conn *c)
+static inline __attribute__((always_inline)) enum parse_result conn_parse_one(conn *c)
 {
     if (c->protocol == PROTO_NEGOTIATE)
         c->protocol = conn_negotiate((unsigned char)c->rcurr[0]);

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "ops.h"
+#include "probes.h"
 #include "proto_binary.h"
 #include "protocol.h"
 #include "reply.h"
@@ -224,11 +225,19 @@ static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NR
 /* Opens a request's frame: marks the reply (process__command__end measures
  * what is queued from here; reply_rollback drops it) and fires
  * process__command__start with its bytes. */
-void conn_request_begin(conn *c, const char *bytes, int len);
+static inline void conn_request_begin(conn *c, const char *bytes, int len)
+{
+    reply_mark(&c->out);
+    probe_process_command_start(c->sfd, bytes, len);
+}
 
 /* Closes it: fires process__command__end, unless the request now waits for
  * its value (conn_value_in closes it then). */
-void conn_request_end(conn *c);
+static inline void conn_request_end(conn *c)
+{
+    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
+        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+}
 
 /* Starts an operation for c's request (ops.h): who asks, for probes and
  * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced. */

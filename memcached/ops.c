@@ -145,15 +145,6 @@ static item *get_for_reply_locked(const char *key, size_t nkey, uint32_t hv, boo
     return it;
 }
 
-item *op_get(const op_request *rq, const char *key, size_t nkey,
-             bool touch, rel_time_t exptime)
-{
-    struct op_get_opts o = { .touch = touch, .touch_exptime = exptime, .no_token = true };
-    struct op_get_result r;
-    op_get_ex(rq, key, nkey, &o, &r);
-    return r.it;
-}
-
 item *op_alloc(const op_request *rq, const char *key, size_t nkey,
                uint32_t client_flags, rel_time_t exptime, uint32_t nbytes,
                enum alloc_failure *why)
@@ -375,47 +366,63 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
     return it;
 }
 
-void op_get_ex(const op_request *rq, const char *key, size_t nkey,
-               const struct op_get_opts *o, struct op_get_result *r)
+/* op_get_ex's body, inlined into op_get too: there the options are
+ * constants, and what they rule out (and the result fields op_get does not
+ * return) compile away, keeping the classic get as cheap as before. */
+static inline __attribute__((always_inline))
+void get_ex(const op_request *rq, const char *key, size_t nkey,
+            const struct op_get_opts *o, struct op_get_result *r)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
-    memset(r, 0, sizeof(*r));
+    /* Locals, stored in *r at the end: what op_get drops compiles away. */
+    bool created = false, fetched_before = false, stale = false;
+    bool token_sent_before = false, won = false;
+    rel_time_t time_before = 0, exptime_before = 0;
     item_lock(hv);
     item *it = get_for_reply_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
-        r->fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
-        r->time_before = it->time;
-        r->exptime_before = it->exptime;
-        r->stale = (it->it_flags & ITEM_STALE) != 0;
-        r->token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
+        fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
+        time_before = it->time;
+        exptime_before = it->exptime;
+        stale = (it->it_flags & ITEM_STALE) != 0;
+        token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
         if (o->touch)
             it->exptime = o->touch_exptime;
-        if (!r->token_sent_before && !o->no_token) {
+        if (!token_sent_before && !o->no_token) {
             /* A stale item, or one expiring before R's time, goes to the
              * first client that asks; the rest see Z until it is replaced. */
             rel_time_t exp = (o->touch && o->recache_sees_touch) ? o->touch_exptime
-                                                                 : r->exptime_before;
-            if (r->stale || (o->recache_before != 0 && exp != 0 && exp < o->recache_before))
-                r->won = true;
+                                                                 : exptime_before;
+            if (stale || (o->recache_before != 0 && exp != 0 && exp < o->recache_before))
+                won = true;
         }
-        if (r->won)
+        if (won)
             it->it_flags |= ITEM_TOKEN_SENT;
         if (!o->no_bump)
             item_mark_fetched_locked(it);
     } else if (o->vivify) {
         it = vivify_locked(key, nkey, hv, o);
         if (it != NULL) {
-            r->created = true;
-            r->won = !o->no_token;
-            r->time_before = it->time;
-            if (r->won)
+            created = true;
+            won = !o->no_token;
+            time_before = it->time;
+            if (won)
                 it->it_flags |= ITEM_TOKEN_SENT;
         }
     }
     item_unlock(hv);
-    r->it = it;
-    log_lookup(rq, key, nkey, outcome, r->created ? NULL : it);
+    *r = (struct op_get_result){
+        .it = it,
+        .created = created,
+        .fetched_before = fetched_before,
+        .time_before = time_before,
+        .exptime_before = exptime_before,
+        .stale = stale,
+        .token_sent_before = token_sent_before,
+        .won = won,
+    };
+    log_lookup(rq, key, nkey, outcome, created ? NULL : it);
 
     struct thread_stats *ts = rq->stats;
     if (o->touch && (it != NULL || !rq->meta)) {
@@ -441,7 +448,7 @@ void op_get_ex(const op_request *rq, const char *key, size_t nkey,
     if (settings.detail_enabled && !rq->meta)
         prefix_stats_record_get(key, nkey, it != NULL);
 
-    bool found = it != NULL && !r->created;
+    bool found = it != NULL && !created;
     if (o->touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
         probe_key_buf kb;
         const char *k = probe_key(&kb, key, nkey);
@@ -454,6 +461,22 @@ void op_get_ex(const op_request *rq, const char *key, size_t nkey,
     }
     REQUEST_DONE(rq, key, nkey, found ? "hit" : "miss", found ? value_len(it) : -1);
 }
+
+void op_get_ex(const op_request *rq, const char *key, size_t nkey,
+               const struct op_get_opts *o, struct op_get_result *r)
+{
+    get_ex(rq, key, nkey, o, r);
+}
+
+item *op_get(const op_request *rq, const char *key, size_t nkey,
+             bool touch, rel_time_t exptime)
+{
+    struct op_get_opts o = { .touch = touch, .touch_exptime = exptime, .no_token = true };
+    struct op_get_result r;
+    get_ex(rq, key, nkey, &o, &r);
+    return r.it;
+}
+
 
 /* Replaces it by an empty item with the same key (md x). Caller holds
  * item_lock(hv). Returns false when no memory is left for it. */
