@@ -1,6 +1,8 @@
 /* conn.h: one client connection: its socket, read buffer, outgoing reply
- * and the state of the request being served. A connection belongs to one
- * worker thread, which alone touches it. */
+ * and the state of the request being served; the state machine that runs
+ * it, the calls through which the protocols drive it (transitions and the
+ * request frame), the protocol table and the transport interface. A
+ * connection belongs to one worker thread, which alone touches it. */
 #ifndef MC_CONN_H
 #define MC_CONN_H
 
@@ -43,8 +45,9 @@ struct listener;
  *   READ    -> PARSE    driver: bytes were read
  *           -> WRITE    driver: the read buffer cannot grow (then CLOSE)
  *           -> CLOSE    driver: end of stream, socket error, shutdown
- *   NREAD   -> PARSE    driver: the value is in; the parser's completion
- *                       then runs in PARSE and may move on as a parser does
+ *   NREAD   -> PARSE    driver: the value is in; conn_value_in stores it
+ *                       and the parser's reply callback runs in PARSE,
+ *                       where it may move on as a parser does
  *           -> WRITE    driver: replies are queued and the value's bytes are
  *                       not there yet (then NREAD)
  *           -> CLOSE    driver: end of stream, socket error
