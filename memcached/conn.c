@@ -319,14 +319,9 @@ void conn_flush(conn *c)
         conn_write_then(c, c->state);
 }
 
-void conn_expect_value(conn *c, item *it, const struct value_request *vr)
+void conn_await_value(conn *c)
 {
-    assert(c->state == CONN_PARSE && c->store.it == NULL);
-    struct pending_store *ps = &c->store;
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = vr->len;
-    ps->req = *vr;
+    assert(c->state == CONN_PARSE && c->store.it != NULL);
     conn_set_state(c, CONN_NREAD);
 }
 

@@ -6,6 +6,7 @@
 #ifndef MC_CONN_H
 #define MC_CONN_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -210,8 +211,12 @@ void conn_swallow(conn *c, size_t n);
 /* PARSE -> NREAD: the next vr->len bytes are read into it (the connection
  * takes over the caller's reference); then, back in PARSE, the value is
  * stored (conn_value_in) and vr->stored queues the reply. The request's
- * frame stays open until then: its end (conn_request_end) comes after. */
-void conn_expect_value(conn *c, item *it, const struct value_request *vr);
+ * frame stays open until then: its end (conn_request_end) comes after.
+ * (Inline: what the parser describes is written straight into c.) */
+static inline void conn_expect_value(conn *c, item *it, const struct value_request *vr);
+
+/* conn_expect_value's state change (it checks the transition). */
+void conn_await_value(conn *c);
 
 /* The value conn_expect_value asked for is read whole (c in PARSE, left 0):
  * checks that the block ends in "\r\n" (else STORE_BAD_DATA, request__done
@@ -222,6 +227,17 @@ void conn_value_in(conn *c);
 /* True while c waits for a value asked for with conn_expect_value (a
  * storage request whose reply comes once the value is in). */
 static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NREAD; }
+
+static inline void conn_expect_value(conn *c, item *it, const struct value_request *vr)
+{
+    struct pending_store *ps = &c->store;
+    assert(ps->it == NULL);
+    ps->it = it;
+    ps->filled = 0;
+    ps->left = vr->len;
+    ps->req = *vr;
+    conn_await_value(c);
+}
 
 /* ---- The request frame every parser shares ---- */
 
