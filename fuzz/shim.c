@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "fuzz_inspect.h"
 #include "items.h"
+#include "listener.h"
 #include "proto_binary.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -27,11 +28,19 @@
 #define SHIM_PAGE_BYTES (64 * 1024)
 #define SHIM_CHUNK_MAX (4 * 1024)
 
+static const struct listener tcp_listener = {
+    .transport = TRANSPORT_TCP, .protocol = PROTO_NEGOTIATE, .addr = "tcp:127.0.0.1:0",
+};
+static const struct listener udp_listener = {
+    .transport = TRANSPORT_UDP, .protocol = PROTO_NEGOTIATE, .addr = "udp:127.0.0.1:0",
+};
+
 static struct settings initial_settings;
 static struct event_base *base;
 static bool ready;
 
-/* main.c's, which the fuzzers do not link: the shutdown command (-A). */
+/* shutdown.c's would signal the fuzzer: the shutdown command (-A) does
+ * nothing here (the link takes this one, see -u in Makefile.am). */
 void server_shutdown(void);
 void server_shutdown(void) {}
 
@@ -84,8 +93,7 @@ static conn *conn_alloc(size_t rsize)
         abort();
     c->sfd = -1;
     c->worker = &workers[0];
-    c->transport = "tcp";
-    c->listen_addr = "tcp:127.0.0.1:0";
+    c->listener = &tcp_listener;
     snprintf(c->peer, sizeof(c->peer), "127.0.0.1:4242");
     c->rsize = rsize;
     c->rbuf = c->rcurr = rsize ? malloc(rsize) : NULL;
@@ -183,7 +191,7 @@ static bool serve(conn *c)
             if (c->store.left != 0)
                 return true;
             c->state = CONN_PARSE;
-            c->store.complete(c);
+            conn_value_in(c);
             break;
         case CONN_SWALLOW: {
             size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
@@ -248,7 +256,7 @@ conn *shim_udp_new(void)
 {
     shim_init();
     conn *c = conn_alloc(UDP_READ_BUFFER);
-    c->transport = "udp";
+    c->listener = &udp_listener;
     c->udp = calloc(1, sizeof(*c->udp));
     if (c->udp == NULL || !reply_track_breaks(&c->out))
         abort();
@@ -290,7 +298,7 @@ void shim_udp_datagram(conn *c, const uint8_t *data, size_t n)
             nread_from_buffer(c);
             if (c->store.left == 0) {
                 c->state = CONN_PARSE;
-                c->store.complete(c);
+                conn_value_in(c);
             }
             break;
         case CONN_SWALLOW: {

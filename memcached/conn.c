@@ -4,6 +4,7 @@
 #include "config.h"
 #include "conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,11 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "listen.h"
+#include "listener.h"
 #include "logger.h"
 #include "probes.h"
-#include "proto_binary.h"
-#include "proto_text.h"
 #include "sasl.h"
 #include "settings.h"
 #include "counters.h"
@@ -27,6 +26,53 @@
 #define READ_BUFFER_MAX (64 * 1024 * 1024)  /* bounds a multi-get line */
 
 static _Atomic int open_conns;
+
+/* The protocol table (protocol.h), filled at start-up. */
+static const struct protocol *protocols[PROTO_COUNT];
+
+void conn_register_protocol(enum conn_protocol which, const struct protocol *p)
+{
+    protocols[which] = p;
+}
+
+#ifndef NDEBUG
+/* Whether conn.h's table lets c go from `from` to `to`. */
+static bool transition_legal(const conn *c, enum conn_state from, enum conn_state to)
+{
+    if (from == to)
+        return true;
+    if (c->udp != NULL && to == CONN_PARSE)
+        return true;    /* the end of a datagram */
+    switch (from) {
+    case CONN_PARSE:
+    case CONN_WRITE:
+        return true;
+    case CONN_READ:
+    case CONN_NREAD:
+    case CONN_SWALLOW:
+        return to == CONN_PARSE || to == CONN_WRITE || to == CONN_CLOSE;
+    case CONN_CLOSE:
+        return false;
+    }
+    return false;
+}
+#endif
+
+/* Every change of c->state goes through here (or conn_write_then), so that
+ * memcached-debug checks it against the table in conn.h. */
+static inline void conn_set_state(conn *c, enum conn_state to)
+{
+    assert(transition_legal(c, c->state, to));
+    c->state = to;
+}
+
+/* -> WRITE; `then` once the queued reply is out. */
+static inline void conn_write_then(conn *c, enum conn_state then)
+{
+    assert(then != CONN_WRITE);
+    conn_set_state(c, CONN_WRITE);
+    c->next_state = then;
+}
 
 int conn_count(void) { return atomic_load(&open_conns); }
 
@@ -55,11 +101,19 @@ void conn_count_sub(void)
 
 static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
 
+static ssize_t plain_read(conn *c, char *dest, size_t room)
+{
+    return read(c->sfd, dest, room);
+}
+
+/* A plain socket: read(2), and sendmsg(2) by reply.c itself. */
+static const struct conn_io plain_io = { .read = plain_read };
+
 /* Waits for `flags` (EV_READ or EV_WRITE) on the socket. */
 static bool conn_wait(conn *c, short flags)
 {
-    if (c->tls)
-        flags = tls_wait_flags(c, flags);
+    if (c->io->wait_flags)
+        flags = c->io->wait_flags(c, flags);
     if (c->ev_flags == flags)
         return true;
     if (c->ev_flags != 0)
@@ -95,8 +149,7 @@ static void conn_unlink(conn *c)
     pthread_mutex_unlock(&w->conns_lock);
 }
 
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
-               const char *listen_addr)
+conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *peer)
 {
     conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -105,8 +158,7 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->sfd = sfd;
     c->worker = w;
-    c->transport = transport;
-    c->listen_addr = listen_addr;
+    c->listener = l;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->rsize = READ_BUFFER_INITIAL;
     c->rbuf = malloc(c->rsize);
@@ -123,14 +175,13 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
     }
     c->rcurr = c->rbuf;
     reply_init(&c->out);
-    int binding = listen_protocol(listen_addr);     /* -B, or the listener's proto[] */
-    c->protocol = binding == PROTOCOL_ASCII ? PROTO_ASCII :
-                  binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
-    c->state = CONN_READ;
+    c->protocol = l->protocol;     /* -B, or the listener's proto[] */
+    c->state = CONN_READ;   /* the first state: nothing to check it against */
     c->last_cmd_time = current_time;
     /* -Y, -S: log in first */
     c->authenticated = settings.auth_file == NULL && !sasl_enabled();
-    if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {
+    c->io = &plain_io;
+    if (!tls_conn_start(c) || !conn_wait(c, EV_READ)) {     /* TLS: sets c->io */
         tls_conn_close(c);
         event_free(c->event);
         free(c->rbuf);
@@ -138,13 +189,15 @@ conn *conn_new(int sfd, struct worker *w, const char *transport, const char *pee
         close(sfd);
         return NULL;
     }
+    c->out.writer = c->io->writev;
+    c->out.writer_ctx = c;
     conn_link(c);
     rbuf_account(1, (int64_t)c->rsize);
     probe_conn_create(c);
     probe_conn_allocate(sfd);
-    probe_conn_open(sfd, transport, c->peer);
-    if (logger_wants(LOG_CONNEVENTS) && strcmp(transport, "udp") != 0)
-        logger_log_conn_new(sfd, c->peer, transport);
+    probe_conn_open(sfd, transport_name(l->transport), c->peer);
+    if (logger_wants(LOG_CONNEVENTS) && l->transport != TRANSPORT_UDP)
+        logger_log_conn_new(sfd, c->peer, transport_name(l->transport));
     return c;
 }
 
@@ -152,7 +205,7 @@ void conn_close(conn *c, const char *reason)
 {
     probe_conn_close(c->sfd, reason);
     if (!c->udp && !c->watch_kinds && logger_wants(LOG_CONNEVENTS))
-        logger_log_conn_close(c->sfd, c->peer, c->transport, reason);
+        logger_log_conn_close(c->sfd, c->peer, transport_name(c->listener->transport), reason);
     event_free(c->event);
     if (c->store.it) {
         item_release(c->store.it);
@@ -181,7 +234,7 @@ void conn_close(conn *c, const char *reason)
         event_base_loopbreak(w->base);
 }
 
-conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
+conn *conn_new_udp(int sfd, struct worker *w, const struct listener *l)
 {
     struct udp_peer *up = calloc(1, sizeof(*up));
     char *rbuf = malloc(UDP_READ_BUFFER);
@@ -192,9 +245,9 @@ conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
         return NULL;
     }
     /* conn__open's peer for a UDP socket is its own address: datagrams
-     * come from anyone. local_addr is "udp:<address>". */
-    const char *colon = strchr(local_addr, ':');
-    conn *c = conn_new(sfd, w, "udp", colon ? colon + 1 : local_addr, local_addr);
+     * come from anyone. l->addr is "udp:<address>". */
+    const char *colon = strchr(l->addr, ':');
+    conn *c = conn_new(sfd, w, l, colon ? colon + 1 : l->addr);
     if (c == NULL) {
         free(up);
         free(rbuf);
@@ -205,7 +258,7 @@ conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr)
     c->rbuf = c->rcurr = rbuf;
     c->rsize = UDP_READ_BUFFER;
     c->udp = up;
-    c->state = CONN_PARSE;  /* with nothing buffered: wants a datagram */
+    conn_set_state(c, CONN_PARSE);  /* with nothing buffered: wants a datagram */
     if (!reply_track_breaks(&c->out)) {
         conn_close(c, "error");
         return NULL;
@@ -219,8 +272,7 @@ void conn_shutdown(conn *c)
         /* Finish the replies already queued, then close. */
         if (c->state != CONN_WRITE || c->next_state != CONN_CLOSE)
             c->close_reason = "shutdown";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_write_then(c, CONN_CLOSE);
         conn_wait(c, EV_WRITE);
         event_active(c->event, EV_WRITE, 0);
         return;
@@ -242,8 +294,63 @@ void conn_check_idle(conn *c)
 
 void conn_swallow(conn *c, size_t n)
 {
+    assert(c->state == CONN_PARSE);
     c->swallow_left = n;
-    c->state = CONN_SWALLOW;
+    conn_set_state(c, CONN_SWALLOW);
+}
+
+void conn_close_now(conn *c, const char *reason)
+{
+    assert(c->state == CONN_PARSE);
+    c->close_reason = reason;
+    conn_set_state(c, CONN_CLOSE);
+}
+
+void conn_close_after_reply(conn *c, const char *reason)
+{
+    assert(c->state == CONN_PARSE);
+    c->close_reason = reason;
+    conn_write_then(c, CONN_CLOSE);
+}
+
+void conn_flush(conn *c)
+{
+    assert(c->state == CONN_PARSE || c->state == CONN_SWALLOW);
+    if (c->udp == NULL)
+        conn_write_then(c, c->state);
+}
+
+void conn_await_value(conn *c)
+{
+    assert(c->state == CONN_PARSE && c->store.it != NULL);
+    conn_set_state(c, CONN_NREAD);
+}
+
+void conn_value_in(conn *c)
+{
+    struct pending_store *ps = &c->store;
+    const struct value_request *vr = &ps->req;
+    item *it = ps->it;
+    ps->it = NULL;
+    if (vr->add_crlf)
+        item_value_write(it, it->nbytes - 2, "\r\n", 2);
+    struct op_store_out so = { 0, 0 };
+    enum store_result r = item_value_ends_crlf(it) ? op_store_ex(&vr->rq, it, &vr->opts, &so)
+                                                   : STORE_BAD_DATA;
+    c->out.suppress = vr->noreply;
+    vr->stored(c, r, &so, it);
+    c->out.suppress = false;
+    if (r == STORE_BAD_DATA)
+        op_request_error(&vr->rq, item_key(it), it->nkey);
+    item_release(it);
+    conn_request_end(c);
+}
+
+void conn_store_refused(conn *c, const op_request *rq, const char *key, size_t nkey,
+                        enum store_op asked, enum alloc_failure why, size_t skip)
+{
+    op_store_refused(rq, key, nkey, asked, why);
+    conn_swallow(c, skip);
 }
 
 void conn_error(conn *c, const char *line)
@@ -300,7 +407,7 @@ static void rbuf_shrink(conn *c)
 static ssize_t conn_read_into(conn *c, char *dest, size_t room)
 {
     for (;;) {
-        ssize_t n = c->tls ? tls_read(c, dest, room) : read(c->sfd, dest, room);
+        ssize_t n = c->io->read(c, dest, room);
         if (n > 0) {
             STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
             probe_conn_read(c->sfd, n);
@@ -321,12 +428,10 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
-    if (reply_pending(&c->out)) {
-        c->state = CONN_WRITE;
-        c->next_state = CONN_READ;
-    } else {
-        c->state = CONN_READ;
-    }
+    if (reply_pending(&c->out))
+        conn_write_then(c, CONN_READ);
+    else
+        conn_set_state(c, CONN_READ);
 }
 
 /* Sends what the socket takes of the queued reply, counting the bytes.
@@ -350,35 +455,38 @@ static bool conn_flush_before_wait(conn *c)
 {
     if (!reply_pending(&c->out))
         return false;
-    c->next_state = c->state;
-    c->state = CONN_WRITE;
+    conn_write_then(c, c->state);
     return true;
+}
+
+/* -B auto: the protocol that claims a client's first byte, else the one
+ * that takes what no other claims. */
+static enum conn_protocol conn_negotiate(unsigned char first)
+{
+    enum conn_protocol fallback = PROTO_ASCII;
+    for (int i = PROTO_NEGOTIATE + 1; i < PROTO_COUNT; i++) {
+        if (protocols[i] == NULL)
+            continue;
+        if (protocols[i]->first_byte == first)
+            return (enum conn_protocol)i;
+        if (protocols[i]->first_byte < 0)
+            fallback = (enum conn_protocol)i;
+    }
+    return fallback;
 }
 
 /* Serves the request at c->rcurr with the connection's protocol (the
  * first byte decides when it is not yet known). */
-static enum parse_result conn_parse_one(conn *c)
+static inline __attribute__((always_inline)) enum parse_result conn_parse_one(conn *c)
 {
     if (c->protocol == PROTO_NEGOTIATE)
-        c->protocol = (unsigned char)c->rcurr[0] == 0x80 ? PROTO_BINARY : PROTO_ASCII;
-    return c->protocol == PROTO_BINARY ? proto_binary_process(c) : proto_text_process(c);
+        c->protocol = conn_negotiate((unsigned char)c->rcurr[0]);
+    assert(protocols[c->protocol] != NULL);
+    return protocols[c->protocol]->process(c);
 }
 
-/* UDP: a request whose value did not fit in its datagram is dropped (no
- * reply, as memcached does); so is the unparsed rest of a datagram. */
-static void udp_drop_partial(conn *c)
-{
-    if (c->state == CONN_NREAD && c->store.it) {
-        item_release(c->store.it);
-        c->store.it = NULL;
-    }
-    c->swallow_left = 0;
-    c->rbytes = 0;
-    c->state = CONN_PARSE;
-}
+/* ---- Steps on what the read buffer holds (both drivers) ---- */
 
-/* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
- * of requests whose replies leave one message per request. */
 /* Where the pending value's next bytes go: *room contiguous bytes (fewer
  * than left when a chunked item's value continues in another chunk). */
 static char *pending_dest(struct pending_store *ps, size_t *room)
@@ -411,6 +519,46 @@ static void nread_from_buffer(conn *c)
     }
 }
 
+/* NREAD: takes the buffered part of the value; once it is whole, c goes
+ * back to PARSE and the value is stored (true). */
+static bool value_from_buffer(conn *c)
+{
+    nread_from_buffer(c);
+    if (c->store.left != 0)
+        return false;
+    conn_set_state(c, CONN_PARSE);
+    conn_value_in(c);
+    return true;
+}
+
+/* SWALLOW: skips the buffered part of the block; then PARSE (true). */
+static bool swallow_from_buffer(conn *c)
+{
+    size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
+    c->rcurr += n;
+    c->rbytes -= n;
+    c->swallow_left -= n;
+    if (c->swallow_left != 0)
+        return false;
+    conn_set_state(c, CONN_PARSE);
+    return true;
+}
+
+/* ---- The UDP driver ---- */
+
+/* UDP: a request whose value did not fit in its datagram is dropped (no
+ * reply, as memcached does); so is the unparsed rest of a datagram. */
+static void udp_drop_partial(conn *c)
+{
+    if (c->state == CONN_NREAD && c->store.it) {
+        item_release(c->store.it);
+        c->store.it = NULL;
+    }
+    c->swallow_left = 0;
+    c->rbytes = 0;
+    conn_set_state(c, CONN_PARSE);
+}
+
 /* UDP: the rest of the datagram is dropped (c->state is not CONN_PARSE).
  * A quit with nothing to say is an empty reply (udp_note_empty); a
  * hang-up on bad input, or a request the datagram cut short, sets
@@ -430,238 +578,244 @@ static void udp_stop_datagram(conn *c, bool *hung_up)
     udp_drop_partial(c);
 }
 
-static void conn_drive_udp(conn *c)
+/* Serves the requests of the datagram in the buffer; each request's reply
+ * leaves as its own message. */
+static void udp_serve_datagram(conn *c, bool *hung_up)
 {
-    int datagrams_left = settings.reqs_per_event;
-    bool hung_up = false;   /* the datagram being served ended in a hang-up */
-    for (;;) {
-        if (c->rbytes == 0) {
-            if (c->state != CONN_PARSE)
-                udp_stop_datagram(c, &hung_up);
-            if (reply_pending(&c->out))
-                udp_send_reply(c);
-            udp_end_datagram(c, hung_up);
-            hung_up = false;
-            if (c->worker->stopping)
-                return;
-            if (datagrams_left-- <= 0) {
-                /* -R: the socket stays readable, so the poller calls again
-                 * after the worker's other ready sockets. */
-                STAT_INC(&c->worker->stats, conn_yields);
-                probe_conn_yield(c->sfd);
-                return;
-            }
-            int r = udp_receive(c);
-            if (r < 0)
-                return;     /* the persistent read event calls again */
-            if (r == 0)
-                continue;
-            c->seen_data = true;
-            c->last_cmd_time = current_time;
-            if (settings.binding_protocol == PROTOCOL_AUTO)
-                c->protocol = PROTO_NEGOTIATE;
-        }
+    while (c->rbytes > 0) {
         switch (c->state) {
         case CONN_PARSE:
-            /* Each request's reply is its own message. */
             if (reply_pending(&c->out))
                 udp_send_reply(c);
             if (conn_parse_one(c) == PARSE_NEED_MORE)
                 udp_drop_partial(c);
             break;
-        case CONN_NREAD: {
-            struct pending_store *ps = &c->store;
-            nread_from_buffer(c);
-            if (ps->left == 0) {
-                c->state = CONN_PARSE;
-                ps->complete(c);
-            }
+        case CONN_NREAD:
+            value_from_buffer(c);
             break;
-        }
-        case CONN_SWALLOW: {
-            size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
-            c->rcurr += n;
-            c->rbytes -= n;
-            c->swallow_left -= n;
-            if (c->swallow_left == 0)
-                c->state = CONN_PARSE;
+        case CONN_SWALLOW:
+            swallow_from_buffer(c);
             break;
-        }
         case CONN_WRITE:
         case CONN_CLOSE:
         case CONN_READ:
             /* quit and the like: a UDP socket is never closed by a client. */
-            udp_stop_datagram(c, &hung_up);
+            udp_stop_datagram(c, hung_up);
             break;
         }
     }
 }
 
+/* Runs a UDP socket's connection: serves up to -R datagrams, each a batch
+ * of requests, finishing the previous one's replies before reading the
+ * next. */
+static void conn_drive_udp(conn *c)
+{
+    int datagrams_left = settings.reqs_per_event;
+    bool hung_up = false;   /* the datagram being served ended in a hang-up */
+    for (;;) {
+        if (c->state != CONN_PARSE)
+            udp_stop_datagram(c, &hung_up);
+        if (reply_pending(&c->out))
+            udp_send_reply(c);
+        udp_end_datagram(c, hung_up);
+        hung_up = false;
+        if (c->worker->stopping)
+            return;
+        if (datagrams_left-- <= 0) {
+            /* -R: the socket stays readable, so the poller calls again
+             * after the worker's other ready sockets. */
+            STAT_INC(&c->worker->stats, conn_yields);
+            probe_conn_yield(c->sfd);
+            return;
+        }
+        int r = udp_receive(c);
+        if (r < 0)
+            return;     /* the persistent read event calls again */
+        if (r == 0)
+            continue;
+        c->seen_data = true;
+        c->last_cmd_time = current_time;
+        c->protocol = c->listener->protocol;    /* -B auto: each datagram decides */
+        udp_serve_datagram(c, &hung_up);
+    }
+}
+
+/* ---- The stream driver: one function per state ----
+ * Each runs c in its state and returns true to go on with the state it
+ * left c in, false when c now waits for its socket. *readable: the socket
+ * is known to have bytes (a read will not just say EAGAIN). */
+
+/* A read that returned n <= 0 other than "would block": the end. */
+static void read_ended(conn *c, ssize_t n)
+{
+    c->close_reason = n == 0 ? "client" : "error";
+    conn_set_state(c, CONN_CLOSE);
+}
+
+/* -R: requests are left but this event's share is used up. */
+static bool step_yield(conn *c)
+{
+    /* -R: let the worker's other connections run. */
+    STAT_INC(&c->worker->stats, conn_yields);
+    probe_conn_yield(c->sfd);
+    if (reply_pending(&c->out)) {
+        conn_write_then(c, CONN_PARSE);
+        int r = conn_send(c);
+        if (r < 0) {
+            c->close_reason = "error";
+            conn_set_state(c, CONN_CLOSE);
+            return true;
+        }
+        if (r == 0) {
+            conn_wait(c, EV_WRITE);
+            return false;
+        }
+        conn_set_state(c, CONN_PARSE);
+    }
+    /* Come back through the poller, behind the other ready
+     * sockets (event_active would run us again first). The
+     * socket is writable, so this fires on the next poll. */
+    conn_wait(c, EV_WRITE);
+    return false;
+}
+
+static bool step_parse(conn *c)
+{
+    if (c->rbytes == 0) {
+        conn_need_more(c);
+        return true;
+    }
+    if (c->reqs_left <= 0)
+        return step_yield(c);
+    enum parse_result pr = conn_parse_one(c);
+    if (pr == PARSE_NEED_MORE)
+        conn_need_more(c);
+    else
+        c->reqs_left--;
+    return true;
+}
+
+static bool step_read(conn *c, bool *readable)
+{
+    if (c->worker->stopping) {
+        c->close_reason = "shutdown";
+        conn_set_state(c, CONN_CLOSE);
+        return true;
+    }
+    if (!*readable) {
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    if (!rbuf_make_room(c)) {
+        conn_error(c, "SERVER_ERROR out of memory reading request");
+        conn_write_then(c, CONN_CLOSE);
+        c->close_reason = "error";
+        return true;
+    }
+    ssize_t n = conn_read_into(c, c->rcurr + c->rbytes, c->rsize - c->rbytes);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    /* Read once per wake-up unless the buffer filled; epoll says when
+     * more is there. */
+    *readable = (size_t)n == c->rsize - c->rbytes;
+    c->rbytes += (size_t)n;
+    c->last_cmd_time = current_time;
+    c->seen_data = true;
+    conn_set_state(c, CONN_PARSE);
+    return true;
+}
+
+static bool step_nread(conn *c, bool *readable)
+{
+    if (value_from_buffer(c))
+        return true;
+    if (!*readable) {
+        if (conn_flush_before_wait(c))
+            return true;
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    size_t room;
+    char *dest = pending_dest(&c->store, &room);
+    ssize_t n = conn_read_into(c, dest, room);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    pending_advance(&c->store, (size_t)n);
+    return true;
+}
+
+static bool step_swallow(conn *c, bool *readable)
+{
+    if (swallow_from_buffer(c))
+        return true;
+    if (!*readable) {
+        /* memcached sends nothing while it skips bytes: replies queued
+         * before (a refusal) leave once the skip is done. */
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    c->rcurr = c->rbuf;
+    ssize_t n = conn_read_into(c, c->rbuf, c->rsize);
+    if (n == -1) {
+        *readable = false;
+        return true;
+    }
+    if (n <= 0) {
+        read_ended(c, n);
+        return true;
+    }
+    c->rbytes = (size_t)n;
+    return true;
+}
+
+static bool step_write(conn *c, bool *readable)
+{
+    int r = conn_send(c);
+    if (r < 0) {
+        c->close_reason = "error";
+        conn_set_state(c, CONN_CLOSE);
+        return true;
+    }
+    if (r == 0) {
+        conn_wait(c, EV_WRITE);
+        return false;
+    }
+    conn_set_state(c, c->next_state);
+    *readable = false;
+    if (c->state == CONN_READ) {
+        /* Nothing buffered to parse: wait for the client. */
+        conn_wait(c, EV_READ);
+        return false;
+    }
+    return true;
+}
+
 /* Runs the connection until it has to wait or closes. readable: the socket
- * was reported readable (a read will not just say EAGAIN). */
+ * was reported readable. */
 static void conn_drive(conn *c, bool readable)
 {
     c->reqs_left = settings.reqs_per_event;
-    for (;;) {
+    bool go_on = true;
+    while (go_on) {
         switch (c->state) {
-        case CONN_PARSE: {
-            if (c->rbytes == 0) {
-                conn_need_more(c);
-                break;
-            }
-            if (c->reqs_left <= 0) {
-                /* -R: let the worker's other connections run. */
-                STAT_INC(&c->worker->stats, conn_yields);
-                probe_conn_yield(c->sfd);
-                if (reply_pending(&c->out)) {
-                    c->state = CONN_WRITE;
-                    c->next_state = CONN_PARSE;
-                    int r = conn_send(c);
-                    if (r < 0) {
-                        c->close_reason = "error";
-                        c->state = CONN_CLOSE;
-                        break;
-                    }
-                    if (r == 0) {
-                        conn_wait(c, EV_WRITE);
-                        return;
-                    }
-                    c->state = CONN_PARSE;
-                }
-                /* Come back through the poller, behind the other ready
-                 * sockets (event_active would run us again first). The
-                 * socket is writable, so this fires on the next poll. */
-                conn_wait(c, EV_WRITE);
-                return;
-            }
-            enum parse_result pr = conn_parse_one(c);
-            if (pr == PARSE_NEED_MORE)
-                conn_need_more(c);
-            else
-                c->reqs_left--;
-            break;
-        }
-
-        case CONN_READ: {
-            if (c->worker->stopping) {
-                c->close_reason = "shutdown";
-                c->state = CONN_CLOSE;
-                break;
-            }
-            if (!readable) {
-                conn_wait(c, EV_READ);
-                return;
-            }
-            if (!rbuf_make_room(c)) {
-                conn_error(c, "SERVER_ERROR out of memory reading request");
-                c->state = CONN_WRITE;
-                c->next_state = CONN_CLOSE;
-                c->close_reason = "error";
-                break;
-            }
-            ssize_t n = conn_read_into(c, c->rcurr + c->rbytes, c->rsize - c->rbytes);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
-                break;
-            }
-            /* Read once per wake-up unless the buffer filled; epoll says
-             * when more is there. */
-            readable = (size_t)n == c->rsize - c->rbytes;
-            c->rbytes += (size_t)n;
-            c->last_cmd_time = current_time;
-            c->seen_data = true;
-            c->state = CONN_PARSE;
-            break;
-        }
-
-        case CONN_NREAD: {
-            struct pending_store *ps = &c->store;
-            nread_from_buffer(c);
-            if (ps->left == 0) {
-                c->state = CONN_PARSE;
-                ps->complete(c);
-                break;
-            }
-            if (!readable) {
-                if (conn_flush_before_wait(c))
-                    break;
-                conn_wait(c, EV_READ);
-                return;
-            }
-            size_t room;
-            char *dest = pending_dest(ps, &room);
-            ssize_t n = conn_read_into(c, dest, room);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
-                break;
-            }
-            pending_advance(ps, (size_t)n);
-            break;
-        }
-
-        case CONN_SWALLOW: {
-            if (c->swallow_left > 0 && c->rbytes > 0) {
-                size_t n = c->rbytes < c->swallow_left ? c->rbytes : c->swallow_left;
-                c->rcurr += n;
-                c->rbytes -= n;
-                c->swallow_left -= n;
-            }
-            if (c->swallow_left == 0) {
-                c->state = CONN_PARSE;
-                break;
-            }
-            if (!readable) {
-                /* memcached sends nothing while it skips bytes: replies
-                 * queued before (a refusal) leave once the skip is done. */
-                conn_wait(c, EV_READ);
-                return;
-            }
-            c->rcurr = c->rbuf;
-            ssize_t n = conn_read_into(c, c->rbuf, c->rsize);
-            if (n == -1) {
-                readable = false;
-                break;
-            }
-            if (n <= 0) {
-                c->close_reason = n == 0 ? "client" : "error";
-                c->state = CONN_CLOSE;
-                break;
-            }
-            c->rbytes = (size_t)n;
-            break;
-        }
-
-        case CONN_WRITE: {
-            int r = conn_send(c);
-            if (r < 0) {
-                c->close_reason = "error";
-                c->state = CONN_CLOSE;
-                break;
-            }
-            if (r == 0) {
-                conn_wait(c, EV_WRITE);
-                return;
-            }
-            c->state = c->next_state;
-            readable = false;
-            if (c->state == CONN_READ) {
-                /* Nothing buffered to parse: wait for the client. */
-                conn_wait(c, EV_READ);
-                return;
-            }
-            break;
-        }
-
+        case CONN_PARSE: go_on = step_parse(c); break;
+        case CONN_READ: go_on = step_read(c, &readable); break;
+        case CONN_NREAD: go_on = step_nread(c, &readable); break;
+        case CONN_SWALLOW: go_on = step_swallow(c, &readable); break;
+        case CONN_WRITE: go_on = step_write(c, &readable); break;
         case CONN_CLOSE:
             conn_close(c, c->close_reason ? c->close_reason : "client");
             return;
@@ -679,5 +833,6 @@ static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
     }
     /* TLS: a read that waited for writability is retried on EV_WRITE. */
     conn_drive(c, (which & EV_READ) != 0 ||
-                  (c->tls && (which & EV_WRITE) && tls_wait_flags(c, EV_READ) == EV_WRITE));
+                  (c->io->wait_flags && (which & EV_WRITE) &&
+                   c->io->wait_flags(c, EV_READ) == EV_WRITE));
 }

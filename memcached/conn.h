@@ -1,23 +1,71 @@
 /* conn.h: one client connection: its socket, read buffer, outgoing reply
- * and the state of the request being served. A connection belongs to one
- * worker thread, which alone touches it. */
+ * and the state of the request being served; the state machine that runs
+ * it, the calls through which the protocols drive it (transitions and the
+ * request frame), the protocol table and the transport interface. A
+ * connection belongs to one worker thread, which alone touches it. */
 #ifndef MC_CONN_H
 #define MC_CONN_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include <event2/event.h>
 
 #include "ops.h"
+#include "probes.h"
 #include "proto_binary.h"
+#include "protocol.h"
 #include "reply.h"
+#include "thread.h"
 
 struct worker;
 struct udp_peer;
 struct conn;
+struct listener;
 
+/* ---- The connection state machine ----
+ *
+ * A connection is always in one of the states below. conn.c's driver runs
+ * it (conn_drive for stream sockets, conn_drive_udp for a UDP socket) until
+ * it must wait for the socket; the parser a request reaches (struct
+ * protocol, protocol.h) moves it only through the transition calls further
+ * down, never by writing c->state. Who may move a connection where:
+ *
+ *   PARSE   -> READ     driver: nothing complete is buffered, no reply queued
+ *           -> WRITE    driver: nothing complete is buffered, replies queued
+ *                       (then READ); -R yield with replies queued (then PARSE)
+ *                       parser: conn_flush (then PARSE or SWALLOW),
+ *                       conn_close_after_reply (then CLOSE)
+ *           -> NREAD    parser: conn_expect_value
+ *           -> SWALLOW  parser: conn_swallow
+ *           -> CLOSE    parser: conn_close_now
+ *   READ    -> PARSE    driver: bytes were read
+ *           -> WRITE    driver: the read buffer cannot grow (then CLOSE)
+ *           -> CLOSE    driver: end of stream, socket error, shutdown
+ *   NREAD   -> PARSE    driver: the value is in; conn_value_in stores it
+ *                       and the parser's reply callback runs in PARSE,
+ *                       where it may move on as a parser does
+ *           -> WRITE    driver: replies are queued and the value's bytes are
+ *                       not there yet (then NREAD)
+ *           -> CLOSE    driver: end of stream, socket error
+ *   SWALLOW -> PARSE    driver: the bytes are skipped
+ *           -> WRITE    parser: conn_flush right after conn_swallow (then
+ *                       SWALLOW)
+ *           -> CLOSE    driver: end of stream, socket error
+ *   WRITE   -> next_state   driver: the reply is sent
+ *           -> CLOSE    driver: socket error
+ *   CLOSE   (final)     driver: conn_close frees the connection
+ *   any     -> WRITE    conn_shutdown, with replies queued (then CLOSE)
+ *
+ * A UDP socket's connection never waits in READ, WRITE or CLOSE: its driver
+ * reads a datagram in PARSE and, at the datagram's end, puts the connection
+ * back in PARSE from wherever the parser left it (a close request there is
+ * a dropped datagram, see udp.h). memcached-debug asserts every transition
+ * against this table (conn_set_state in conn.c). */
 enum conn_state {
     CONN_PARSE,     /* look for a complete request in the read buffer */
     CONN_READ,      /* wait for and read more request bytes */
@@ -27,32 +75,58 @@ enum conn_state {
     CONN_CLOSE      /* close the connection */
 };
 
-enum conn_protocol {
-    PROTO_NEGOTIATE,    /* not yet known: the first byte decides */
-    PROTO_ASCII,        /* text and meta commands */
-    PROTO_BINARY        /* binary packets */
+/* How a stream connection's bytes move: the transport interface (plain
+ * here in conn.c, TLS in tls.c, which tls_conn_start installs). Static. */
+struct conn_io {
+    /* read(2) on c: bytes read, 0 at the end of the stream, -1 with errno
+     * (EAGAIN, EWOULDBLOCK: nothing yet; EINTR: call again). */
+    ssize_t (*read)(struct conn *c, char *dest, size_t room);
+    /* The reply's writer (reply.h), given c as its context; NULL: reply.c
+     * sends with sendmsg(2) on the socket itself. */
+    ssize_t (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
+    /* The event c must wait for instead of flags (EV_READ or EV_WRITE);
+     * NULL: flags themselves. */
+    short (*wait_flags)(struct conn *c, short flags);
+};
+
+/* Queues a storage request's reply once its value is stored: r is
+ * op_store_ex's result (STORE_BAD_DATA: the block was refused, nothing
+ * stored), out what it reported, it the item (still referenced). Runs in
+ * CONN_PARSE, like a parser, and may call the transitions below. */
+typedef void (*conn_stored_fn)(struct conn *c, enum store_result r,
+                               const struct op_store_out *out, item *it);
+
+/* A storage request's value, as its parser describes it to
+ * conn_expect_value. */
+struct value_request {
+    size_t len;                 /* bytes to read: the block, with its "\r\n"
+                                 * unless add_crlf */
+    bool add_crlf;              /* binary: the block has no "\r\n"; one is
+                                 * written after it (the item has room) */
+    bool noreply;               /* the reply's text is dropped (c->out.suppress
+                                 * while stored runs) */
+    op_request rq;              /* the request, started (conn_op_request) */
+    struct op_store_opts opts;  /* how ops stores it */
+    conn_stored_fn stored;      /* the protocol's reply */
 };
 
 /* A storage command waiting for its value bytes. */
 struct pending_store {
     item *it;               /* the item being filled (our reference) */
     uint32_t filled;        /* value bytes read into it so far */
-    size_t left;            /* value bytes (incl. "\r\n") still to read */
-    enum store_op op;
-    uint64_t req_cas;
-    bool noreply;
-    op_request rq;
-    /* For the meta and binary protocols: protocol-specific completion. */
-    void (*complete)(struct conn *c);
-    void *proto_state;
+    size_t left;            /* value bytes still to read */
+    struct value_request req;
+    void *proto_state;      /* a parser's own, kept across requests (freed
+                             * with the connection) */
 };
 
 typedef struct conn {
     int sfd;
     enum conn_state state;
     enum conn_state next_state;     /* after CONN_WRITE */
-    enum conn_protocol protocol;
-    const char *transport;          /* "tcp", "unix", "udp" */
+    enum conn_protocol protocol;    /* the protocol table's entry it speaks */
+    const struct listener *listener;    /* where it came from: transport, TLS
+                                         * mode, protocol, stats address */
     char peer[64];                  /* client address as text */
     struct event *event;
     short ev_flags;                 /* events currently waited for */
@@ -71,11 +145,11 @@ typedef struct conn {
     bool authenticated;             /* false until an ASCII login with -Y
                                      * or a binary SASL login with -S */
     uint32_t auth_value_len;        /* -Y login: size of the value block awaited (incl. "\r\n"); 0: none */
-    const char *listen_addr;        /* stats conns: the listener's address text */
     bool seen_data;                 /* stats conns: conn_new_cmd until first read */
     struct udp_peer *udp;           /* UDP socket: sender of the current
                                      * datagram (NULL for stream sockets) */
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */
+    const struct conn_io *io;       /* its transport: plain or TLS (stream sockets) */
     struct tls_conn *tls;           /* TLS session (tls.c), or NULL for plain */
     struct sasl_session *sasl;      /* -S: SASL session (sasl.c), or NULL */
     int stacked;                    /* ASCII requests served since the replies
@@ -87,14 +161,13 @@ typedef struct conn {
 } conn;
 
 /* Creates a connection for an accepted socket on worker w; NULL on failure
- * (the socket is closed; the caller counts the client out). listen_addr:
- * the listener's stats text, static. */
-conn *conn_new(int sfd, struct worker *w, const char *transport, const char *peer,
-               const char *listen_addr);
+ * (the socket is closed; the caller counts the client out). l: the
+ * listener it came from, which outlives it. */
+conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *peer);
 
 /* Creates the connection that serves a UDP socket on worker w (it lives
- * until shutdown); local_addr: the socket's stats text, static. */
-conn *conn_new_udp(int sfd, struct worker *w, const char *local_addr);
+ * until shutdown); l: the socket's description, which outlives it. */
+conn *conn_new_udp(int sfd, struct worker *w, const struct listener *l);
 
 /* Shutdown: a connection with replies pending sends them, then closes;
  * any other closes now. Reason "shutdown". Worker thread only. */
@@ -104,15 +177,109 @@ void conn_shutdown(conn *c);
  * than the timeout (reason "idle_timeout", counts idle_kicks). */
 void conn_check_idle(conn *c);
 
-/* Closes and frees the connection. reason: static string for conn__close. */
+/* Closes and frees the connection. reason: static string for conn__close.
+ * The driver's (and shutdown's) call: a parser asks with conn_close_now. */
 void conn_close(conn *c, const char *reason);
-
-/* Sets a value block of n bytes to be read and thrown away (after an error). */
-void conn_swallow(conn *c, size_t n);
 
 /* Queues an error reply ("ERROR", "CLIENT_ERROR ...", "SERVER_ERROR ...")
  * and fires protocol__error. line has no "\r\n". */
 void conn_error(conn *c, const char *line);
+
+/* ---- Transitions a parser asks for (see the table above) ----
+ * Each needs c in CONN_PARSE (the state a parser, or a value's completion,
+ * is called in) unless it says otherwise, and takes effect when the parser
+ * returns to the driver. Worker thread of c only. */
+
+/* PARSE -> CLOSE: hang up without sending what is queued (bad input that
+ * memcached drops the connection on). reason: static, for conn__close. */
+void conn_close_now(conn *c, const char *reason);
+
+/* PARSE -> WRITE -> CLOSE: send what is queued, then close (quit, a
+ * malformed binary header, watch). reason: static, for conn__close. */
+void conn_close_after_reply(conn *c, const char *reason);
+
+/* Sends what is queued before the next request is parsed (a flush point:
+ * mn, binary noop and errors). Needs c in PARSE or SWALLOW, which it comes
+ * back to once the reply is out. Does nothing on a UDP socket, whose
+ * replies leave per request anyway. */
+void conn_flush(conn *c);
+
+/* PARSE -> SWALLOW: the next n bytes (a value block that will not be
+ * stored) are read and thrown away; then PARSE. */
+void conn_swallow(conn *c, size_t n);
+
+/* PARSE -> NREAD: the next vr->len bytes are read into it (the connection
+ * takes over the caller's reference); then, back in PARSE, the value is
+ * stored (conn_value_in) and vr->stored queues the reply. The request's
+ * frame stays open until then: its end (conn_request_end) comes after.
+ * (Inline: what the parser describes is written straight into c.) */
+static inline void conn_expect_value(conn *c, item *it, const struct value_request *vr);
+
+/* conn_expect_value's state change (it checks the transition). */
+void conn_await_value(conn *c);
+
+/* The value conn_expect_value asked for is read whole (c in PARSE, left 0):
+ * checks that the block ends in "\r\n" (else STORE_BAD_DATA, request__done
+ * "error"), stores it through ops, has the parser reply, releases the
+ * item and ends the request. The driver's call (and the fuzz shim's). */
+void conn_value_in(conn *c);
+
+/* True while c waits for a value asked for with conn_expect_value (a
+ * storage request whose reply comes once the value is in). */
+static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NREAD; }
+
+static inline void conn_expect_value(conn *c, item *it, const struct value_request *vr)
+{
+    struct pending_store *ps = &c->store;
+    assert(ps->it == NULL);
+    ps->it = it;
+    ps->filled = 0;
+    ps->left = vr->len;
+    ps->req = *vr;
+    conn_await_value(c);
+}
+
+/* ---- The request frame every parser shares ---- */
+
+/* Opens a request's frame: marks the reply (process__command__end measures
+ * what is queued from here; reply_rollback drops it) and fires
+ * process__command__start with its bytes. */
+static inline void conn_request_begin(conn *c, const char *bytes, int len)
+{
+    reply_mark(&c->out);
+    probe_process_command_start(c->sfd, bytes, len);
+}
+
+/* Closes it: fires process__command__end, unless the request now waits for
+ * its value (conn_value_in closes it then). */
+static inline void conn_request_end(conn *c)
+{
+    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
+        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+}
+
+/* Starts an operation for c's request (ops.h): who asks, for probes and
+ * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced. */
+static inline void conn_op_request(conn *c, op_request *rq, const char *cmd, bool meta)
+{
+    rq->connid = c->sfd;
+    rq->cmd = cmd;
+    rq->stats = &c->worker->stats;
+    rq->meta = meta;
+    op_request_start(rq);
+}
+
+/* A storage request whose item could not be allocated (op_alloc's why),
+ * once the parser has queued its error reply: applies ops' rule
+ * (op_store_refused: request__done, the old value's removal) and skips
+ * the value block's skip bytes (conn_swallow). asked: as op_store_refused. */
+void conn_store_refused(conn *c, const op_request *rq, const char *key, size_t nkey,
+                        enum store_op asked, enum alloc_failure why, size_t skip);
+/* Fills the protocol table: connections set to speak `which` (by -B, a
+ * listener's proto[] prefix, or by negotiation) are served by p, which
+ * must outlive them. Once at start-up, before any connection. */
+void conn_register_protocol(enum conn_protocol which, const struct protocol *p);
+
 
 /* Client connection accounting for the -c limit. The listener counts a
  * client in as soon as it accepts it (conn_count_add, listener thread

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "listen.h"
+#include "listener.h"
 #include "settings.h"
 #include "thread.h"
 
@@ -67,16 +68,16 @@ static void describe_conn(const conn *c, struct conn_entry *e)
         e->udp = true;
         e->listen_addr = NULL;
         e->state = "conn_read";
-        snprintf(e->addr, sizeof(e->addr), "%s", c->listen_addr);
+        snprintf(e->addr, sizeof(e->addr), "%.95s", c->listener->addr);
         return;
     }
     e->udp = false;
-    e->listen_addr = c->listen_addr;
+    e->listen_addr = c->listener->addr;
     e->state = state_name(state, seen);
-    if (strcmp(c->transport, "unix") == 0)
+    if (c->listener->transport == TRANSPORT_UNIX)
         snprintf(e->addr, sizeof(e->addr), "?:<AF 0>");   /* memcached's text */
     else
-        snprintf(e->addr, sizeof(e->addr), "%s%s:%s", c->transport,
+        snprintf(e->addr, sizeof(e->addr), "%s%s:%s", transport_name(c->listener->transport),
                  c->peer[0] == '[' ? "6" : "", c->peer);
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "listener.h"
 #include "portfile.h"
 #include "probes.h"
 #include "settings.h"
@@ -35,27 +36,21 @@
 #include "util.h"
 
 #define MAX_LISTENERS 32
-#define ADDR_TEXT 128
+#define ADDR_TEXT LISTENER_ADDR_TEXT
 #define RESUME_POLL_USEC 10000      /* paused accepts: check every 10 ms */
 
-struct listener {
+/* A listening socket and what its connections are told of it. */
+struct listen_socket {
     int fd;
     struct event *event;
-    const char *transport;          /* "tcp" or "unix" */
-    char addr[ADDR_TEXT];           /* stats text: "tcp:127.0.0.1:11211", ... */
     rel_time_t opened;
-    int protocol;                   /* proto[ascii|binary] prefix: a PROTOCOL_*,
-                                     * or -1: -B decides */
+    struct listener desc;           /* handed to every connection accepted */
 };
-static struct listener listeners[MAX_LISTENERS];
+static struct listen_socket listeners[MAX_LISTENERS];
 static _Atomic int nlisteners;    /* stats conns (a worker) reads it while shutdown clears it */
-/* -Z: TLS mode of the TCP listeners being opened (set per -l entry). */
-static enum tls_listen_mode opening_tls_mode;
-/* The proto[...] prefix of the -l entry being opened (-1: none). */
-static int opening_protocol = -1;
 
-/* UDP sockets: each served by a worker; their addresses must outlive it. */
-static char udp_addrs[MAX_LISTENERS][ADDR_TEXT];
+/* UDP sockets: each served by a worker; their descriptions must outlive it. */
+static struct listener udp_listeners[MAX_LISTENERS];
 static int nudp_addrs;
 static int next_udp_worker;
 
@@ -164,14 +159,14 @@ static void resume_cb(evutil_socket_t fd, short which, void *arg)
 }
 
 /* maxconns_fast: the client over the limit is told so and closed. */
-static void reject_client(int fd, const struct listener *l, const struct sockaddr_storage *ss)
+static void reject_client(int fd, const struct listen_socket *l, const struct sockaddr_storage *ss)
 {
     static const char msg[] = "ERROR Too many open connections\r\n";
     probe_conn_limit(conn_count(), settings.maxconns);
     if (probe_conn_open_enabled()) {
         char peer[64];
         format_peer(ss, peer, sizeof(peer));
-        probe_conn_open(fd, l->transport, peer);
+        probe_conn_open(fd, transport_name(l->desc.transport), peer);
     }
     ssize_t ignored = write(fd, msg, sizeof(msg) - 1);
     (void)ignored;
@@ -182,7 +177,7 @@ static void reject_client(int fd, const struct listener *l, const struct sockadd
 
 static void accept_cb(evutil_socket_t lfd, short which, void *arg)
 {
-    struct listener *l = arg;
+    struct listen_socket *l = arg;
     (void)which;
     for (int i = 0; i < 64; i++) {
         if (!settings.maxconns_fast && conn_count() >= settings.maxconns) {
@@ -217,26 +212,37 @@ static void accept_cb(evutil_socket_t lfd, short which, void *arg)
         char peer[64];
         format_peer(&ss, peer, sizeof(peer));
         conn_count_add();
-        thread_dispatch(fd, l->transport, peer, l->addr);
+        thread_dispatch(fd, &l->desc, peer);
     }
 }
 
-static bool add_listener(struct event_base *base, int fd, const char *transport)
+/* The protocol a listener's clients speak: its proto[...] prefix (a
+ * PROTOCOL_* of settings.h, -1 for none), else -B's. */
+static enum conn_protocol protocol_of(int prefix)
+{
+    int binding = prefix >= 0 ? prefix : (int)settings.binding_protocol;
+    return binding == PROTOCOL_ASCII ? PROTO_ASCII :
+           binding == PROTOCOL_BINARY ? PROTO_BINARY : PROTO_NEGOTIATE;
+}
+
+/* spec: the -l entry's TLS mode and protocol; the rest is filled here. */
+static bool add_listener(struct event_base *base, int fd, enum transport transport,
+                         const struct listener *spec)
 {
     if (nlisteners == MAX_LISTENERS) {
         fprintf(stderr, "too many listening sockets (at most %d)\n", MAX_LISTENERS);
         return false;
     }
-    struct listener *l = &listeners[nlisteners];
+    struct listen_socket *l = &listeners[nlisteners];
     l->fd = fd;
-    l->transport = transport;
     l->opened = current_time;
-    l->protocol = opening_protocol;
-    if (strcmp(transport, "unix") == 0) {
-        snprintf(l->addr, sizeof(l->addr), "unix:%s", settings.socketpath);
+    l->desc = *spec;
+    l->desc.transport = transport;
+    if (transport == TRANSPORT_UNIX) {
+        l->desc.tls = TLS_LISTEN_OFF;
+        snprintf(l->desc.addr, sizeof(l->desc.addr), "unix:%s", settings.socketpath);
     } else {
-        format_local(fd, "tcp", l->addr, sizeof(l->addr));
-        tls_listener_register(l->addr, opening_tls_mode);
+        format_local(fd, "tcp", l->desc.addr, sizeof(l->desc.addr));
     }
     l->event = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
     if (l->event == NULL || event_add(l->event, NULL) != 0) {
@@ -257,8 +263,11 @@ static bool add_udp(int fd)
         fprintf(stderr, "too many UDP sockets (at most %d)\n", MAX_LISTENERS);
         return false;
     }
-    char *addr = udp_addrs[nudp_addrs++];
-    format_local(fd, "udp", addr, ADDR_TEXT);
+    struct listener *u = &udp_listeners[nudp_addrs++];
+    u->transport = TRANSPORT_UDP;
+    u->tls = TLS_LISTEN_OFF;
+    u->protocol = protocol_of(-1);      /* -B: no proto[] prefix for UDP */
+    format_local(fd, "udp", u->addr, sizeof(u->addr));
     int per_socket = listen_udp_threads();
     for (int i = 0; i < per_socket; i++) {
         int dfd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -267,15 +276,17 @@ static bool add_udp(int fd)
             return false;
         }
         count_server_socket();
-        thread_dispatch_udp(dfd, next_udp_worker++, addr);
+        thread_dispatch_udp(dfd, next_udp_worker++, u);
     }
     return true;
 }
 
-/* Opens TCP (udp false) or UDP sockets on every address host resolves to.
- * Like memcached, an address already in use is skipped quietly; any other
- * failure ends it. Returns the number opened, -1 on failure (errno set). */
-static int open_one(struct event_base *base, const char *host, int port, bool udp)
+/* Opens TCP (udp false) or UDP sockets on every address host resolves to;
+ * spec: the TCP listeners' TLS mode and protocol. Like memcached, an
+ * address already in use is skipped quietly; any other failure ends it.
+ * Returns the number opened, -1 on failure (errno set). */
+static int open_one(struct event_base *base, const char *host, int port, bool udp,
+                    const struct listener *spec)
 {
     struct addrinfo hints, *ai, *res;
     char portbuf[16];
@@ -347,7 +358,7 @@ static int open_one(struct event_base *base, const char *host, int port, bool ud
             return -1;
         }
         portfile_record(fd, udp);
-        if (!(udp ? add_udp(fd) : add_listener(base, fd, "tcp"))) {
+        if (!(udp ? add_udp(fd) : add_listener(base, fd, TRANSPORT_TCP, spec))) {
             close(fd);
             freeaddrinfo(res);
             errno = EINVAL;
@@ -405,7 +416,8 @@ static bool open_unix(struct event_base *base, const char *path)
         errno = saved_errno;
         return false;
     }
-    if (!add_listener(base, fd, "unix")) {
+    struct listener spec = { .protocol = protocol_of(-1) };
+    if (!add_listener(base, fd, TRANSPORT_UNIX, &spec)) {
         close(fd);
         errno = EINVAL;
         return false;
@@ -433,11 +445,12 @@ static bool parse_port(const char *text, int *port)
  * other name leaves it to -B, "proxy" is refused: no proxy here), then
  * "tag[name]:" (1 to 8 characters; a tag only names a listener for
  * memcached's proxy, so it changes nothing here). Moves *host past them
- * and sets opening_protocol. False after memcached's message. */
-static bool listener_prefixes(char **host)
+ * and sets *protocol (a PROTOCOL_*, -1: none). False after memcached's
+ * message. */
+static bool listener_prefixes(char **host, int *protocol)
 {
     char *h = *host;
-    opening_protocol = -1;
+    *protocol = -1;
     if (strncmp(h, "proto[", 6) == 0) {
         char *name = h + 6;
         char *end = strchr(name, ']');
@@ -447,9 +460,9 @@ static bool listener_prefixes(char **host)
         }
         size_t n = (size_t)(end - name);
         if (n == 5 && memcmp(name, "ascii", 5) == 0) {
-            opening_protocol = PROTOCOL_ASCII;
+            *protocol = PROTOCOL_ASCII;
         } else if (n == 6 && memcmp(name, "binary", 6) == 0) {
-            opening_protocol = PROTOCOL_BINARY;
+            *protocol = PROTOCOL_BINARY;
         } else if (n == 5 && memcmp(name, "proxy", 5) == 0) {
             fprintf(stderr, "Server not built with proxy: \"%.*s\"\n", (int)(end - h), h);
             return false;
@@ -487,8 +500,8 @@ static bool listener_prefixes(char **host)
 static bool open_interfaces(struct event_base *base, int default_port, bool udp)
 {
     if (settings.inter == NULL) {
-        opening_tls_mode = tls_listen_default();
-        return open_one(base, NULL, default_port, udp) > 0;
+        struct listener spec = { .tls = tls_listen_default(), .protocol = protocol_of(-1) };
+        return open_one(base, NULL, default_port, udp, &spec) > 0;
     }
     char *list = strdup(settings.inter);
     if (list == NULL)
@@ -498,7 +511,8 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
     for (char *entry = strtok_r(list, ";,", &save); entry && ok;
          entry = strtok_r(NULL, ";,", &save)) {
         char *host = entry;
-        if (!listener_prefixes(&host)) {
+        int prefix;
+        if (!listener_prefixes(&host, &prefix)) {
             errno = 0;
             ok = false;
             break;
@@ -509,7 +523,10 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
             ok = false;
             break;
         }
-        opening_tls_mode = (enum tls_listen_mode)tls_mode;
+        struct listener spec = {
+            .tls = (enum tls_listen_mode)tls_mode,
+            .protocol = protocol_of(prefix),
+        };
         int port = default_port;
         if (host[0] == '[') {
             char *end = strchr(host, ']');
@@ -539,7 +556,7 @@ static bool open_interfaces(struct event_base *base, int default_port, bool udp)
         }
         if (strcmp(host, "INADDR_ANY") == 0 || *host == '\0')
             host = NULL;
-        ok = open_one(base, host, port, udp) > 0;
+        ok = open_one(base, host, port, udp, &spec) > 0;
     }
     free(list);
     return ok;
@@ -606,21 +623,12 @@ void listen_close(void)
     nlisteners = 0;
 }
 
-int listen_protocol(const char *listen_addr)
-{
-    for (int i = 0; i < nlisteners; i++)
-        if (listeners[i].addr == listen_addr)
-            return listeners[i].protocol >= 0 ? listeners[i].protocol
-                                              : (int)settings.binding_protocol;
-    return (int)settings.binding_protocol;
-}
-
 int listen_info(struct listen_info *out, int max)
 {
     int n = 0;
     for (int i = 0; i < nlisteners && n < max; i++, n++) {
         out[n].fd = listeners[i].fd;
-        out[n].addr = listeners[i].addr;
+        out[n].addr = listeners[i].desc.addr;
         out[n].opened = listeners[i].opened;
     }
     return n;

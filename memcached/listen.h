@@ -20,11 +20,6 @@ void listen_close(void);
  * num_threads_per_udp). */
 int listen_udp_threads(void);
 
-/* The protocol (a PROTOCOL_* of settings.h) of connections accepted by
- * the listener whose stats text is listen_addr (the pointer conn_new is
- * given): its proto[...] prefix, else -B's. Any thread. */
-int listen_protocol(const char *listen_addr);
-
 /* stats conns: the listening sockets. Fills up to max entries and returns
  * the count. The strings stay valid for the life of the process. */
 struct listen_info {

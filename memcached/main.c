@@ -20,6 +20,7 @@
 #include "assoc.h"
 #include "authfile.h"
 #include "clock.h"
+#include "conn.h"
 #include "crawler.h"
 #include "items.h"
 #include "listen.h"
@@ -27,6 +28,8 @@
 #include "options.h"
 #include "portfile.h"
 #include "probes.h"
+#include "proto_binary.h"
+#include "proto_text.h"
 #include "settings.h"
 #include "slab_mover.h"
 #include "slabs.h"
@@ -95,14 +98,6 @@ static void stop_cb(evutil_socket_t sig, short which, void *arg)
         fprintf(stderr, "Exiting normally\n");  /* memcached's words */
     stop_requested = 1;
     event_base_loopbreak(main_base);
-}
-
-/* Called from a worker (shutdown command): stop the main loop. */
-void server_shutdown(void);
-void server_shutdown(void)
-{
-    stop_requested = 1;
-    kill(getpid(), SIGTERM);
 }
 
 static void drop_privileges(const char *username)
@@ -437,6 +432,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "failed to create the main event base\n");
         return EX_OSERR;
     }
+    conn_register_protocol(PROTO_ASCII, &proto_text_protocol);
+    conn_register_protocol(PROTO_BINARY, &proto_binary_protocol);
     threads_init(settings.num_threads);
     if (settings.socketpath == NULL)
         portfile_begin();       /* MEMCACHED_PORT_FILENAME */

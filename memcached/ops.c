@@ -147,62 +147,13 @@ static item *get_for_reply_locked(const char *key, size_t nkey, uint32_t hv, boo
     return it;
 }
 
-item *op_get(const op_request *rq, const char *key, size_t nkey,
-             bool touch, rel_time_t exptime)
-{
-    uint32_t hv = hash_key(key, nkey);
-    enum lookup_outcome outcome;
-    item_lock(hv);
-    item *it = get_for_reply_locked(key, nkey, hv, true, &outcome);
-    if (it != NULL && touch)
-        it->exptime = exptime;
-    item_unlock(hv);
-
-    struct thread_stats *ts = rq->stats;
-    if (touch) {
-        STAT_INC(ts, touch_cmds);
-        if (it)
-            { STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits); }
-        else
-            STAT_INC(ts, touch_misses);
-    } else {
-        STAT_INC(ts, get_cmds);
-        if (it) {
-            STAT_INC(ts, get_hits); SLAB_OP_INC(ts, it, get_hits);
-            STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
-        }
-        else
-            STAT_INC(ts, get_misses);
-    }
-    if (outcome == LOOKUP_EXPIRED)
-        STAT_INC(ts, get_expired);
-    else if (outcome == LOOKUP_FLUSHED)
-        STAT_INC(ts, get_flushed);
-    if (settings.detail_enabled)
-        prefix_stats_record_get(key, nkey, it != NULL);
-    log_lookup(rq, key, nkey, outcome, it);
-
-    if (touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
-        probe_key_buf kb;
-        const char *k = probe_key(&kb, key, nkey);
-        int size = it ? value_len(it) : -1;
-        int64_t cas = it ? (int64_t)item_get_cas(it) : 0;
-        if (touch)
-            probe_command_touch(rq->connid, k, (int)nkey, size, cas);
-        else
-            probe_command_get(rq->connid, k, (int)nkey, size, cas);
-    }
-    REQUEST_DONE(rq, key, nkey, it ? "hit" : "miss", it ? value_len(it) : -1);
-    return it;
-}
-
 item *op_alloc(const op_request *rq, const char *key, size_t nkey,
                uint32_t client_flags, rel_time_t exptime, uint32_t nbytes,
                enum alloc_failure *why)
 {
     /* memcached counts a text or binary store per prefix when it is asked,
      * stored or not; meta's ms is not counted. */
-    if (settings.detail_enabled && strcmp(rq->cmd, "ms") != 0)
+    if (settings.detail_enabled && !rq->meta)
         prefix_stats_record_set(key, nkey);
     item *it = item_alloc(key, nkey, client_flags, exptime, nbytes, why);
     if (it == NULL) {
@@ -285,20 +236,6 @@ static bool store_probe_enabled(enum store_op op)
     case STORE_CAS: return probe_command_cas_enabled();
     }
     return false;
-}
-
-enum store_result op_store(const op_request *rq, item *it, enum store_op op,
-                           uint64_t req_cas, uint64_t *cas_out)
-{
-    /* A set carrying a unique (binary) behaves as cas. */
-    struct op_store_opts o = {
-        .op = (op == STORE_SET && req_cas != 0) ? STORE_CAS : op,
-        .req_cas = req_cas,
-    };
-    struct op_store_out out;
-    enum store_result r = op_store_ex(rq, it, &o, &out);
-    *cas_out = out.cas;
-    return r;
 }
 
 enum store_result op_store_ex(const op_request *rq, item *it, const struct op_store_opts *o,
@@ -403,51 +340,16 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
 enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
                              uint64_t cas)
 {
-    uint32_t hv = hash_key(key, nkey);
-    enum lookup_outcome outcome;
-    enum delete_result result = DELETE_NOT_FOUND;
-    unsigned clsid = 0;
-    if (settings.detail_enabled)
-        prefix_stats_record_delete(key, nkey);  /* found or not */
-    item_lock(hv);
-    item *it = item_get_locked(key, nkey, hv, false, &outcome);
-    if (it != NULL) {
-        if (cas == 0 || item_get_cas(it) == cas) {
-            item_unlink_locked(it, hv);
-            clsid = it->slabs_clsid;
-            result = DELETE_DELETED;
-        } else {
-            result = DELETE_EXISTS;
-        }
-    }
-    item_unlock(hv);
-    log_lookup(rq, key, nkey, outcome, it);
-    if (result == DELETE_DELETED && logger_wants(LOG_DELETIONS))
-        logger_log_delete(it, rq->cmd);
-    if (it != NULL)
-        item_release(it);
-
-    if (result == DELETE_DELETED) {
-        STAT_INC(rq->stats, delete_hits);
-        STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
-    } else if (result == DELETE_NOT_FOUND)
-        STAT_INC(rq->stats, delete_misses);
-    if (probe_command_delete_enabled()) {
-        probe_key_buf kb;
-        probe_command_delete(rq->connid, probe_key(&kb, key, nkey), (int)nkey);
-    }
-    REQUEST_DONE(rq, key, nkey,
-                 result == DELETE_DELETED ? "deleted" :
-                 result == DELETE_EXISTS ? "exists" : "not_found", -1);
-    return result;
+    struct op_delete_opts o = { .has_cas = cas != 0, .req_cas = cas };
+    return op_delete_ex(rq, key, nkey, &o);
 }
 
-/* ---- meta protocol ---- */
+/* ---- the full forms ---- */
 
 /* Links an empty item for an mg that vivifies a miss. Caller holds
  * item_lock(hv). Returns it with the caller's reference, or NULL. */
 static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
-                           const struct op_mget_opts *o)
+                           const struct op_get_opts *o)
 {
     enum alloc_failure why;
     item *it = item_alloc(key, nkey, 0, o->vivify_exptime, 2, &why);
@@ -466,52 +368,71 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
     return it;
 }
 
-void op_meta_get(const op_request *rq, const char *key, size_t nkey,
-                 const struct op_mget_opts *o, struct op_mget_result *r)
+/* op_get_ex's body, inlined into op_get too: there the options are
+ * constants, and what they rule out (and the result fields op_get does not
+ * return) compile away, keeping the classic get as cheap as before. */
+static inline __attribute__((always_inline))
+void get_ex(const op_request *rq, const char *key, size_t nkey,
+            const struct op_get_opts *o, struct op_get_result *r)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
-    memset(r, 0, sizeof(*r));
+    /* Locals, stored in *r at the end: what op_get drops compiles away. */
+    bool created = false, fetched_before = false, stale = false;
+    bool token_sent_before = false, won = false;
+    rel_time_t time_before = 0, exptime_before = 0;
     item_lock(hv);
     item *it = get_for_reply_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
-        r->fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
-        r->time_before = it->time;
-        r->exptime_before = it->exptime;
-        r->stale = (it->it_flags & ITEM_STALE) != 0;
-        r->token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
+        fetched_before = (it->it_flags & ITEM_FETCHED) != 0;
+        time_before = it->time;
+        exptime_before = it->exptime;
+        stale = (it->it_flags & ITEM_STALE) != 0;
+        token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
         if (o->touch)
             it->exptime = o->touch_exptime;
-        if (!r->token_sent_before && !o->no_token) {
+        if (!token_sent_before && !o->no_token) {
             /* A stale item, or one expiring before R's time, goes to the
              * first client that asks; the rest see Z until it is replaced. */
             rel_time_t exp = (o->touch && o->recache_sees_touch) ? o->touch_exptime
-                                                                 : r->exptime_before;
-            if (r->stale || (o->recache_before != 0 && exp != 0 && exp < o->recache_before))
-                r->won = true;
+                                                                 : exptime_before;
+            if (stale || (o->recache_before != 0 && exp != 0 && exp < o->recache_before))
+                won = true;
         }
-        if (r->won)
+        if (won)
             it->it_flags |= ITEM_TOKEN_SENT;
         if (!o->no_bump)
             item_mark_fetched_locked(it);
     } else if (o->vivify) {
         it = vivify_locked(key, nkey, hv, o);
         if (it != NULL) {
-            r->created = true;
-            r->won = !o->no_token;
-            r->time_before = it->time;
-            if (r->won)
+            created = true;
+            won = !o->no_token;
+            time_before = it->time;
+            if (won)
                 it->it_flags |= ITEM_TOKEN_SENT;
         }
     }
     item_unlock(hv);
-    r->it = it;
-    log_lookup(rq, key, nkey, outcome, r->created ? NULL : it);
+    *r = (struct op_get_result){
+        .it = it,
+        .created = created,
+        .fetched_before = fetched_before,
+        .time_before = time_before,
+        .exptime_before = exptime_before,
+        .stale = stale,
+        .token_sent_before = token_sent_before,
+        .won = won,
+    };
+    log_lookup(rq, key, nkey, outcome, created ? NULL : it);
 
     struct thread_stats *ts = rq->stats;
-    if (it != NULL && o->touch) {
+    if (o->touch && (it != NULL || !rq->meta)) {
         STAT_INC(ts, touch_cmds);
-        STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits);
+        if (it != NULL)
+            { STAT_INC(ts, touch_hits); SLAB_OP_INC(ts, it, touch_hits); }
+        else
+            STAT_INC(ts, touch_misses);
     } else {
         STAT_INC(ts, get_cmds);
         if (it != NULL) {
@@ -526,8 +447,10 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
         STAT_INC(ts, get_expired);
     else if (outcome == LOOKUP_FLUSHED)
         STAT_INC(ts, get_flushed);
+    if (settings.detail_enabled && !rq->meta)
+        prefix_stats_record_get(key, nkey, it != NULL);
 
-    bool found = it != NULL && !r->created;
+    bool found = it != NULL && !created;
     if (o->touch ? probe_command_touch_enabled() : probe_command_get_enabled()) {
         probe_key_buf kb;
         const char *k = probe_key(&kb, key, nkey);
@@ -540,6 +463,22 @@ void op_meta_get(const op_request *rq, const char *key, size_t nkey,
     }
     REQUEST_DONE(rq, key, nkey, found ? "hit" : "miss", found ? value_len(it) : -1);
 }
+
+void op_get_ex(const op_request *rq, const char *key, size_t nkey,
+               const struct op_get_opts *o, struct op_get_result *r)
+{
+    get_ex(rq, key, nkey, o, r);
+}
+
+item *op_get(const op_request *rq, const char *key, size_t nkey,
+             bool touch, rel_time_t exptime)
+{
+    struct op_get_opts o = { .touch = touch, .touch_exptime = exptime, .no_token = true };
+    struct op_get_result r;
+    get_ex(rq, key, nkey, &o, &r);
+    return r.it;
+}
+
 
 /* Replaces it by an empty item with the same key (md x). Caller holds
  * item_lock(hv). Returns false when no memory is left for it. */
@@ -573,6 +512,8 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     enum delete_result result = DELETE_NOT_FOUND;
     bool removed = false;   /* the value went away: a delete hit */
     unsigned clsid = 0;
+    if (settings.detail_enabled && !rq->meta)
+        prefix_stats_record_delete(key, nkey);  /* found or not */
     item_lock(hv);
     item *it = item_get_locked(key, nkey, hv, false, &outcome);
     if (it != NULL) {
@@ -607,7 +548,7 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
     if (removed) {
         STAT_INC(rq->stats, delete_hits);
         STAT_INC(rq->stats, slab_ops[clsid].delete_hits);
-    } else if (result != DELETE_DELETED)
+    } else if (result == DELETE_NOT_FOUND || (rq->meta && result == DELETE_EXISTS))
         STAT_INC(rq->stats, delete_misses);
     if (probe_command_delete_enabled()) {
         probe_key_buf kb;
@@ -803,7 +744,9 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
     return result;
 }
 
-void op_discard(const op_request *rq, const char *key, size_t nkey)
+/* Unlinks a key's value without counting stats or firing command probes
+ * (memcached does not count op_store_refused's removal as a delete). */
+static void discard(const op_request *rq, const char *key, size_t nkey)
 {
     uint32_t hv = hash_key(key, nkey);
     enum lookup_outcome outcome;
@@ -815,6 +758,14 @@ void op_discard(const op_request *rq, const char *key, size_t nkey)
     log_lookup(rq, key, nkey, outcome, it);
     if (it != NULL)
         item_release(it);
+}
+
+void op_store_refused(const op_request *rq, const char *key, size_t nkey,
+                      enum store_op asked, enum alloc_failure why)
+{
+    op_request_error(rq, key, nkey);
+    if (why != ALLOC_NO_MEMORY_CHUNKED && (rq->meta || asked == STORE_SET))
+        discard(rq, key, nkey);
 }
 
 bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exptime,

@@ -20,6 +20,9 @@ typedef struct op_request {
     int64_t start_ns;           /* request parse time; 0 unless request__done is
                                    enabled or request__sample may sample it */
     struct thread_stats *stats; /* the calling worker's counters */
+    bool meta;                  /* a meta command (mg, ms, md, ...): memcached's
+                                 * meta rules apply where they differ (what
+                                 * is counted, what a failed store leaves) */
 } op_request;
 
 /* Stamps start_ns if request__done is being traced, or if request__sample
@@ -43,7 +46,9 @@ enum store_result {
     STORE_NOT_STORED,       /* add on existing, replace/append/prepend on missing */
     STORE_EXISTS,           /* cas with a stale unique */
     STORE_NOT_FOUND,        /* cas on a missing key */
-    STORE_NO_MEMORY         /* append/prepend could not allocate */
+    STORE_NO_MEMORY,        /* append/prepend could not allocate */
+    STORE_BAD_DATA          /* the value block did not end in "\r\n": nothing
+                             * stored (found before op_store_ex is called) */
 };
 
 enum delete_result { DELETE_DELETED, DELETE_NOT_FOUND, DELETE_EXISTS };
@@ -56,32 +61,37 @@ enum arith_result {
     ARITH_EXISTS            /* a CAS was given and did not match */
 };
 
-/* Looks a key up for a get-type command. With touch, also sets the exptime
- * (gat). Returns the item with a reference the caller must release, or
- * NULL on a miss. */
+/* Looks a key up for a get-type command (op_get_ex with touch alone).
+ * With touch, also sets the exptime (gat). Returns the item with a
+ * reference the caller must release, or NULL on a miss. */
 item *op_get(const op_request *rq, const char *key, size_t nkey,
              bool touch, rel_time_t exptime);
 
 /* Allocates an item for a storage command, counting refusals in the stats.
- * Returns NULL with *why set when the value cannot be stored. */
+ * Returns NULL with *why set when the value cannot be stored; the caller
+ * then calls op_store_refused. */
 item *op_alloc(const op_request *rq, const char *key, size_t nkey,
                uint32_t client_flags, rel_time_t exptime, uint32_t nbytes,
                enum alloc_failure *why);
 
-/* Stores a filled item (value ends in "\r\n"). req_cas is the client's
- * unique for STORE_CAS (or 0). *cas_out gets the stored item's unique.
- * The caller keeps its reference to it and must release it. */
-enum store_result op_store(const op_request *rq, item *it, enum store_op op,
-                           uint64_t req_cas, uint64_t *cas_out);
+/* A storage request whose item op_alloc could not allocate (why): fires
+ * request__done ("error") and applies memcached's rule that the failed
+ * request must not leave the old value visible -- for a set (asked: the op
+ * as the client named it, a binary set carrying a CAS being a set) and for
+ * any ms -- except when memcached would have found out while reading the
+ * value (ALLOC_NO_MEMORY_CHUNKED), which keeps it. Counts nothing. */
+void op_store_refused(const op_request *rq, const char *key, size_t nkey,
+                      enum store_op asked, enum alloc_failure why);
 
-/* Deletes a key; a non-zero cas must match. */
+/* Deletes a key; a non-zero cas must match (op_delete_ex with a CAS
+ * alone). */
 enum delete_result op_delete(const op_request *rq, const char *key, size_t nkey,
                              uint64_t cas);
 
-/* ---- meta protocol (mg, ms, md, me; ma uses op_arith_ex) ---- */
+/* ---- the full forms (meta commands: mg, ms, md, me; ma uses op_arith_ex) ---- */
 
-/* What an mg may do besides reading the key. */
-struct op_mget_opts {
+/* What a get may do besides reading the key. */
+struct op_get_opts {
     bool no_bump;               /* u: neither bump the item nor mark it fetched */
     bool touch;                 /* T: give a found item touch_exptime */
     rel_time_t touch_exptime;
@@ -95,9 +105,9 @@ struct op_mget_opts {
                                  * fails while replying, as memcached's does */
 };
 
-/* What an mg found: the item as it was before this request, and the
+/* What a get found: the item as it was before this request, and the
  * stale-while-revalidate verdict. */
-struct op_mget_result {
+struct op_get_result {
     item *it;                   /* a reference the caller releases; NULL on a miss */
     bool created;               /* vivified by this request */
     bool fetched_before;        /* h */
@@ -108,11 +118,13 @@ struct op_mget_result {
     bool won;                   /* W: this client won it (and others will see Z) */
 };
 
-/* mg: looks a key up (counting it as a get, or a touch with T), applying
+/* Looks a key up (counting it as a get, or a touch with touch), applying
  * the options under the item lock. Fires command__get (command__touch with
- * T) and request__done ("hit"/"miss"; a vivified key is a miss). */
-void op_meta_get(const op_request *rq, const char *key, size_t nkey,
-                 const struct op_mget_opts *o, struct op_mget_result *r);
+ * touch) and request__done ("hit"/"miss"; a vivified key is a miss). A
+ * meta request's touch that misses counts as a get miss and is not counted
+ * per prefix; a classic one counts a touch miss. */
+void op_get_ex(const op_request *rq, const char *key, size_t nkey,
+               const struct op_get_opts *o, struct op_get_result *r);
 
 /* ms: a storage request. Modes map to store_op; a CAS with set or replace
  * is STORE_CAS. */
@@ -131,7 +143,8 @@ struct op_store_out {
     uint32_t size;              /* value length stored (the joined one for append),
                                  * or the request's when not stored */
 };
-/* op_store with the meta options; the caller keeps its reference to it. */
+/* Stores a filled item (value ends in "\r\n") as o says; the caller
+ * keeps its reference to it and must release it. */
 enum store_result op_store_ex(const op_request *rq, item *it, const struct op_store_opts *o,
                               struct op_store_out *out);
 
@@ -147,9 +160,10 @@ struct op_delete_opts {
                                  * E, I gives a fresh unique and x keeps the old one */
     uint64_t new_cas;
 };
-/* Counts as memcached's meta delete does: a CAS mismatch is a delete miss,
- * an invalidation neither hit nor miss. Fires command__delete and
- * request__done ("deleted", "not_found", "exists"). */
+/* A meta request counts as memcached's meta delete does (a CAS mismatch is
+ * a delete miss, an invalidation neither hit nor miss); a classic one
+ * counts a mismatch as neither and is counted per prefix. Fires
+ * command__delete and request__done ("deleted", "not_found", "exists"). */
 enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nkey,
                                 const struct op_delete_opts *o);
 
@@ -201,11 +215,6 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
 enum arith_result op_arith(const op_request *rq, const char *key, size_t nkey,
                            bool incr, uint64_t delta, const struct arith_opts *opts,
                            uint64_t *value_out, uint64_t *cas_out, bool *created);
-
-/* Unlinks a key's value without counting stats or firing command probes:
- * a set whose new value could not be allocated must not leave the old
- * value visible, and memcached does not count that as a delete. */
-void op_discard(const op_request *rq, const char *key, size_t nkey);
 
 /* Sets a key's exptime. Returns true if the key was found; then the
  * item's flags and unique go to *flags_out and *cas_out (either may be NULL). */

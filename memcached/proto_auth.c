@@ -9,7 +9,6 @@
 
 #include "authfile.h"
 #include "conn.h"
-#include "probes.h"
 #include "counters.h"
 #include "thread.h"
 
@@ -19,15 +18,8 @@
 
 static enum parse_result hang_up(conn *c)
 {
-    c->close_reason = "auth";
-    c->state = CONN_CLOSE;
+    conn_close_now(c, "auth");
     return PARSE_DONE;
-}
-
-static void command_end(conn *c)
-{
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
 /* The value length of a login line "set <key> <flags> <exptime> <len> ...",
@@ -79,8 +71,7 @@ static enum parse_result read_login_line(conn *c)
         len--;
     line[len] = '\0';
 
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, line, (int)len);
+    conn_request_begin(c, line, (int)len);
     int64_t vlen = login_value_length(line, len);
     if (vlen < 0) {
         conn_error(c, "CLIENT_ERROR unauthenticated");
@@ -91,7 +82,7 @@ static enum parse_result read_login_line(conn *c)
         c->auth_value_len = (uint32_t)vlen + 2;
         return PARSE_DONE;
     }
-    command_end(c);
+    conn_request_end(c);
     return PARSE_DONE;
 }
 
@@ -123,7 +114,7 @@ static void check_login(conn *c)
             }
         }
     }
-    command_end(c);
+    conn_request_end(c);
 }
 
 enum parse_result proto_auth_process(conn *c)

@@ -3,7 +3,7 @@
 #ifndef MC_PROTO_AUTH_H
 #define MC_PROTO_AUTH_H
 
-#include "proto_text.h"
+#include "protocol.h"
 
 struct conn;
 

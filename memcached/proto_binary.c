@@ -213,32 +213,20 @@ static void put_error_text(conn *c, uint16_t status, const char *text)
 
 static void put_error(conn *c, uint16_t status) { put_error_text(c, status, NULL); }
 
-/* Sends what is queued before the next packet is parsed. memcached does
- * this after a noop and after most error replies; it matters when a later
- * packet makes it hang up, which drops replies still queued. (Over UDP
- * every reply leaves as its own message anyway.) */
-static void flush_now(conn *c)
-{
-    if (c->udp != NULL)
-        return;
-    c->state = CONN_WRITE;
-    c->next_state = CONN_PARSE;
-}
-
-/* Queues an error reply and flushes it. */
+/* Queues an error reply and flushes it (conn_flush). memcached flushes
+ * after a noop and after most error replies; it matters when a later
+ * packet makes it hang up, which drops replies still queued. */
 static void send_error(conn *c, uint16_t status)
 {
     put_error(c, status);
-    flush_now(c);
+    conn_flush(c);
 }
 
 /* Queues an error reply, sends it and hangs up (a malformed packet). */
 static void error_and_close(conn *c, uint16_t status)
 {
     put_error(c, status);
-    c->close_reason = "error";
-    c->state = CONN_WRITE;
-    c->next_state = CONN_CLOSE;
+    conn_close_after_reply(c, "error");
 }
 
 /* Answers "Unknown command" and skips the n bytes that follow (a reply
@@ -258,21 +246,17 @@ static void refuse_unknown(conn *c, uint32_t n)
         conn_swallow(c, n - here);
 }
 
-static void command_end(conn *c)
+/* UDP: a quiet command that said nothing still answers (udp.h). */
+static void note_silence(conn *c)
 {
-    /* UDP: a quiet command that said nothing still answers (udp.h). */
     if (c->udp != NULL && reply_marked_size(&c->out) == 0)
         udp_note_empty(c);
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
-static void start_request(conn *c, op_request *rq, const char *cmd)
+static void command_end(conn *c)
 {
-    rq->connid = c->sfd;
-    rq->cmd = cmd;
-    rq->stats = &c->worker->stats;
-    op_request_start(rq);
+    note_silence(c);
+    conn_request_end(c);
 }
 
 /* ---- retrieval ---- */
@@ -283,7 +267,7 @@ static void bin_get(conn *c, uint8_t op, const unsigned char *ext, const char *k
     bool touch = op == OP_GAT || op == OP_GATK;
     bool with_key = op == OP_GETK || op == OP_GATK;
     op_request rq;
-    start_request(c, &rq, touch ? "gat" : "get");
+    conn_op_request(c, &rq, touch ? "gat" : "get", false);
     rel_time_t exptime = touch ? clock_realtime((int64_t)get32(ext)) : 0;
     item *it = op_get(&rq, key, nkey, touch, exptime);
     size_t klen = with_key ? nkey : 0;
@@ -311,7 +295,7 @@ static void bin_get(conn *c, uint8_t op, const unsigned char *ext, const char *k
 static void bin_touch(conn *c, const unsigned char *ext, const char *key, size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, "touch");
+    conn_op_request(c, &rq, "touch", false);
     uint32_t flags;
     uint64_t cas;
     if (!op_touch(&rq, key, nkey, clock_realtime((int64_t)get32(ext)), &flags, &cas)) {
@@ -325,22 +309,16 @@ static void bin_touch(conn *c, const unsigned char *ext, const char *key, size_t
 
 /* ---- storage ---- */
 
-/* The value has been read into c->store.it: store it and reply. */
-static void complete_store(conn *c)
+/* A storage packet's reply once its value is in (conn_stored_fn). */
+static void reply_stored(conn *c, enum store_result r, const struct op_store_out *so, item *it)
 {
-    struct pending_store *ps = &c->store;
-    item *it = ps->it;
-    ps->it = NULL;
-    item_value_write(it, it->nbytes - 2, "\r\n", 2);
-    uint64_t cas = 0;
-    enum store_result r = op_store(&ps->rq, it, ps->op, ps->req_cas, &cas);
-    item_release(it);
+    (void)it;
     bool quiet;
     uint8_t op = base_opcode(c->bin.opcode, &quiet);
     switch (r) {
     case STORE_STORED:
         if (!quiet)
-            put_success(c, cas);
+            put_success(c, so->cas);
         break;
     case STORE_EXISTS:
         send_error(c, ST_KEY_EEXISTS);
@@ -350,11 +328,12 @@ static void complete_store(conn *c)
         break;
     case STORE_NOT_STORED:
     case STORE_NO_MEMORY:
+    case STORE_BAD_DATA:    /* not here: the connection writes the "\r\n" */
         send_error(c, op == OP_ADD ? ST_KEY_EEXISTS :
                       op == OP_REPLACE ? ST_KEY_ENOENT : ST_NOT_STORED);
         break;
     }
-    command_end(c);
+    note_silence(c);
 }
 
 /* set, add, replace, append, prepend (and quiet forms): allocates the item
@@ -386,36 +365,28 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
         cmd = "cas";
     }
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     enum alloc_failure why;
     item *it = op_alloc(&rq, key, nkey, flags, exptime, vlen + 2, &why);
     if (it == NULL) {
-        op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible (memcached
-         * keeps it when it runs out of chunks while reading). */
-        if (op == OP_SET && why != ALLOC_NO_MEMORY_CHUNKED)
-            op_discard(&rq, key, nkey);
         /* The value's bytes are skipped; memcached flushes an out of
-         * memory reply first, not a too large one. */
+         * memory reply first, not a too large one. A set carrying a CAS
+         * is a set to op_store_refused. */
+        conn_store_refused(c, &rq, key, nkey, op == OP_SET ? STORE_SET : sop, why, vlen);
         put_error_text(c, why == ALLOC_TOO_LARGE ? ST_E2BIG : ST_ENOMEM,
                        why == ALLOC_NO_MEMORY_CHUNKED ? "Out of memory during read" : NULL);
-        conn_swallow(c, vlen);
-        if (why != ALLOC_TOO_LARGE && c->udp == NULL) {
-            c->state = CONN_WRITE;
-            c->next_state = CONN_SWALLOW;
-        }
+        if (why != ALLOC_TOO_LARGE)
+            conn_flush(c);
         return;
     }
-    struct pending_store *ps = &c->store;
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = vlen;
-    ps->op = sop;
-    ps->req_cas = req->cas;
-    ps->noreply = req->quiet;
-    ps->rq = rq;
-    ps->complete = complete_store;
-    c->state = CONN_NREAD;
+    struct value_request vr = {
+        .len = vlen,
+        .add_crlf = true,
+        .rq = rq,
+        .opts = { .op = sop, .req_cas = req->cas },
+        .stored = reply_stored,
+    };
+    conn_expect_value(c, it, &vr);
 }
 
 /* ---- other key commands ---- */
@@ -423,7 +394,7 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
 static void bin_delete(conn *c, const char *key, size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, "delete");
+    conn_op_request(c, &rq, "delete", false);
     switch (op_delete(&rq, key, nkey, c->bin.cas)) {
     case DELETE_DELETED:
         if (!c->bin.quiet)
@@ -444,7 +415,7 @@ static void bin_arith(conn *c, bool incr, const unsigned char *ext, const char *
                       size_t nkey)
 {
     op_request rq;
-    start_request(c, &rq, incr ? "incr" : "decr");
+    conn_op_request(c, &rq, incr ? "incr" : "decr", false);
     uint32_t expiry = get32(ext + 16);
     struct arith_opts opts = {
         .req_cas = c->bin.cas,
@@ -486,7 +457,7 @@ static void bin_flush(conn *c, const unsigned char *ext)
         return;
     }
     op_request rq;
-    start_request(c, &rq, "flush_all");
+    conn_op_request(c, &rq, "flush_all", false);
     op_flush_all(&rq, c->bin.extlen == 4 ? (int64_t)get32(ext) : 0);
     if (!c->bin.quiet)
         put_success(c, 0);
@@ -557,7 +528,7 @@ static void bin_sasl(conn *c, uint8_t op, const char *key, size_t nkey)
         break;
     case SASL_RESULT_CONTINUE:
         put_reply(c, ST_AUTH_CONTINUE, 0, 0, (uint32_t)outlen, 0, out, outlen);
-        flush_now(c);
+        conn_flush(c);
         break;
     case SASL_RESULT_FAIL:
         STAT_INC(&c->worker->stats, auth_cmds);
@@ -649,8 +620,7 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *h = (const unsigned char *)c->rcurr;
     if (h[0] != REQ_MAGIC) {
         /* memcached hangs up at once, dropping replies not yet sent. */
-        c->close_reason = "error";
-        c->state = CONN_CLOSE;
+        conn_close_now(c, "error");
         return PARSE_DONE;
     }
     struct bin_request *req = &c->bin;
@@ -668,8 +638,7 @@ enum parse_result proto_binary_process(conn *c)
     size_t head = HEADER_LEN + req->extlen + req->keylen;
     if (c->rbytes < head) {
         if (c->rbytes >= HEAD_MAX) {
-            c->close_reason = "error";
-            c->state = CONN_CLOSE;
+            conn_close_now(c, "error");
             return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
@@ -688,8 +657,7 @@ enum parse_result proto_binary_process(conn *c)
     else if (req->keylen > KEY_MAX_LENGTH || shape == 0)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
-        reply_mark(&c->out);
-        probe_process_command_start(c->sfd, c->rcurr, (int)head);
+        conn_request_begin(c, c->rcurr, (int)head);
         c->rcurr += head;
         c->rbytes -= head;
         if (fault != 0)
@@ -706,8 +674,7 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *ext = h + HEADER_LEN;
     const char *key = (const char *)ext + req->extlen;
     size_t nkey = req->keylen;
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, c->rcurr, (int)head);
+    conn_request_begin(c, c->rcurr, (int)head);
     /* Only extras and key are consumed here: a set-type value is read by
      * CONN_NREAD, and memcached parses any other body bytes (which only
      * stat, touch and gat accept) as the next packet. */
@@ -741,16 +708,14 @@ enum parse_result proto_binary_process(conn *c)
     case OP_QUIT:
         if (!req->quiet)
             put_success(c, 0);
-        c->close_reason = "client";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_close_after_reply(c, "client");
         break;
     case OP_FLUSH:
         bin_flush(c, ext);
         break;
     case OP_NOOP:
         put_success(c, 0);
-        flush_now(c);
+        conn_flush(c);
         break;
     case OP_VERSION:
         put_reply(c, ST_SUCCESS, 0, 0, (uint32_t)strlen(MEMCACHED_VERSION), 0,
@@ -768,8 +733,14 @@ enum parse_result proto_binary_process(conn *c)
             refuse_unknown(c, req->bodylen - (uint32_t)nkey);
         break;
     }
-    /* Storage commands report their end once the value is in. */
-    if (c->state != CONN_NREAD)
+    /* A storage command's end comes once the value is in. */
+    if (!conn_awaits_value(c))
         command_end(c);
     return PARSE_DONE;
 }
+
+const struct protocol proto_binary_protocol = {
+    .name = "binary",
+    .first_byte = REQ_MAGIC,
+    .process = proto_binary_process,
+};

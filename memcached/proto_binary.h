@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "proto_text.h"     /* enum parse_result */
+#include "protocol.h"
 
 struct conn;
 
@@ -28,5 +28,8 @@ struct bin_request {
  * PARSE_DONE once one packet was consumed (the connection may have moved on
  * to reading a value, discarding a body, writing, or closing). */
 enum parse_result proto_binary_process(struct conn *c);
+
+/* The binary protocol for the connection's table: first byte 0x80. */
+extern const struct protocol proto_binary_protocol;
 
 #endif

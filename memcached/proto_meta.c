@@ -16,7 +16,6 @@
 #include "conn.h"
 #include "items.h"
 #include "ops.h"
-#include "probes.h"
 #include "reply.h"
 #include "thread.h"
 #include "util.h"
@@ -62,7 +61,6 @@ struct meta_pending {
     char opaque[META_OPAQUE_MAX];
     size_t nopaque;
     bool b, q;
-    struct op_store_opts opts;
 };
 
 /* ---- tokens and numbers ---- */
@@ -379,21 +377,13 @@ static rel_time_t existing_exptime_at(const struct meta_req *m, int pos, rel_tim
     return (m->has_T && m->pos_T < pos) ? ttl_time(m->T) : before;
 }
 
-static void start_request(conn *c, op_request *rq, const char *cmd)
-{
-    rq->connid = c->sfd;
-    rq->cmd = cmd;
-    rq->stats = &c->worker->stats;
-    op_request_start(rq);
-}
-
 /* ---- mg ---- */
 
 static void meta_get(conn *c, char *line, size_t len)
 {
     struct meta_req m;
     op_request rq;
-    start_request(c, &rq, "mg");
+    conn_op_request(c, &rq, "mg", true);
     const char *err = meta_parse_line(&m, line, len, 2);
     if (err == NULL)
         err = meta_parse_rest(&m);
@@ -409,7 +399,7 @@ static void meta_get(conn *c, char *line, size_t len)
      * hands out the token after it: an over-long opaque stops all that
      * where it stands (the lookup itself has happened). */
     int stop = opaque_too_long(&m) ? (int)(m.opaque - m.tok) : META_MAX_TOKENS;
-    struct op_mget_opts o = {
+    struct op_get_opts o = {
         .no_bump = m.u,
         .touch = m.has_T && m.pos_T < stop,
         .touch_exptime = m.has_T ? ttl_time(m.T) : 0,
@@ -421,8 +411,8 @@ static void meta_get(conn *c, char *line, size_t len)
         .new_cas = m.E,
         .no_token = stop != META_MAX_TOKENS,
     };
-    struct op_mget_result r;
-    op_meta_get(&rq, m.key, m.nkey, &o, &r);
+    struct op_get_result r;
+    op_get_ex(&rq, m.key, m.nkey, &o, &r);
     item *it = r.it;
 
     if (stop != META_MAX_TOKENS) {
@@ -547,24 +537,14 @@ static void meta_set_reply(conn *c, const struct meta_pending *mp, enum store_re
     reply_commit(&c->out, (size_t)n + 2);
 }
 
-/* CONN_NREAD's completion for ms: checks the block's end and stores it. */
-static void meta_set_complete(conn *c)
+/* ms's reply once its value is in (conn_stored_fn). */
+static void meta_set_stored(conn *c, enum store_result r, const struct op_store_out *so,
+                            item *it)
 {
-    struct pending_store *ps = &c->store;
-    struct meta_pending *mp = ps->proto_state;
-    item *it = ps->it;
-    ps->it = NULL;
-    if (!item_value_ends_crlf(it)) {
+    if (r == STORE_BAD_DATA)
         conn_error(c, "CLIENT_ERROR bad data chunk");
-        op_request_error(&ps->rq, item_key(it), it->nkey);
-    } else {
-        struct op_store_out so;
-        enum store_result r = op_store_ex(&ps->rq, it, &mp->opts, &so);
-        meta_set_reply(c, mp, r, &so, item_key(it), it->nkey);
-    }
-    item_release(it);
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+    else
+        meta_set_reply(c, c->store.proto_state, r, so, item_key(it), it->nkey);
 }
 
 static bool store_op_for_mode(const struct meta_req *m, enum store_op *op)
@@ -583,7 +563,7 @@ static void meta_set(conn *c, char *line, size_t len)
 {
     struct meta_req m;
     op_request rq;
-    start_request(c, &rq, "ms");
+    conn_op_request(c, &rq, "ms", true);
     const char *err = meta_parse_line(&m, line, len, 3);
     int32_t vlen = -1;
     enum store_op op = STORE_SET;
@@ -610,22 +590,15 @@ static void meta_set(conn *c, char *line, size_t len)
     item *it = op_alloc(&rq, m.key, m.nkey, m.has_F ? m.F : 0, m.has_T ? ttl_time(m.T) : 0,
                         (uint32_t)vlen + 2, &why);
     if (it == NULL) {
-        if (why == ALLOC_NO_MEMORY_CHUNKED) {
-            /* As memcached, which finds out while reading the value: the
-             * old value stays, and q hides the error. */
-            c->out.suppress = m.q;
-            conn_error(c, "SERVER_ERROR Out of memory during read");
-            c->out.suppress = false;
-            op_request_error(&rq, m.key, m.nkey);
-            conn_swallow(c, (size_t)vlen + 2);
-            return;
-        }
-        conn_error(c, why == ALLOC_TOO_LARGE ? "SERVER_ERROR object too large for cache"
+        /* As memcached, which finds out about chunks while reading the
+         * value: q hides that error (and the old value stays, see
+         * op_store_refused). */
+        c->out.suppress = why == ALLOC_NO_MEMORY_CHUNKED && m.q;
+        conn_error(c, why == ALLOC_NO_MEMORY_CHUNKED ? "SERVER_ERROR Out of memory during read" :
+                      why == ALLOC_TOO_LARGE ? "SERVER_ERROR object too large for cache"
                                              : "SERVER_ERROR out of memory storing object");
-        op_request_error(&rq, m.key, m.nkey);
-        /* As memcached: a failed ms must not leave the old value visible. */
-        op_discard(&rq, m.key, m.nkey);
-        conn_swallow(c, (size_t)vlen + 2);
+        c->out.suppress = false;
+        conn_store_refused(c, &rq, m.key, m.nkey, op, why, (size_t)vlen + 2);
         return;
     }
     if (m.b)
@@ -656,23 +629,20 @@ static void meta_set(conn *c, char *line, size_t len)
     }
     mp->b = m.b;
     mp->q = m.q;
-    mp->opts = (struct op_store_opts){
-        .op = op,
-        .req_cas = m.has_C ? m.C : 0,
-        .invalidate = m.I,
-        .vivify = m.has_N,
-        .vivify_exptime = m.has_N ? ttl_time(m.N) : 0,
-        .new_cas = m.has_E ? m.E : 0,     /* for ms, E0 means a fresh one (as memcached) */
+    struct value_request vr = {
+        .len = (size_t)vlen + 2,
+        .rq = rq,
+        .opts = {
+            .op = op,
+            .req_cas = m.has_C ? m.C : 0,
+            .invalidate = m.I,
+            .vivify = m.has_N,
+            .vivify_exptime = m.has_N ? ttl_time(m.N) : 0,
+            .new_cas = m.has_E ? m.E : 0,     /* for ms, E0 means a fresh one (as memcached) */
+        },
+        .stored = meta_set_stored,
     };
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = (size_t)vlen + 2;
-    ps->op = op;
-    ps->req_cas = mp->opts.req_cas;
-    ps->noreply = false;
-    ps->rq = rq;
-    ps->complete = meta_set_complete;
-    c->state = CONN_NREAD;
+    conn_expect_value(c, it, &vr);
 }
 
 /* ---- md ---- */
@@ -681,7 +651,7 @@ static void meta_delete(conn *c, char *line, size_t len)
 {
     struct meta_req m;
     op_request rq;
-    start_request(c, &rq, "md");
+    conn_op_request(c, &rq, "md", true);
     const char *err = meta_parse_line(&m, line, len, 2);
     if (err == NULL)
         err = meta_parse_rest(&m);
@@ -728,7 +698,7 @@ static void meta_arith(conn *c, char *line, size_t len)
 {
     struct meta_req m;
     op_request rq;
-    start_request(c, &rq, "ma");
+    conn_op_request(c, &rq, "ma", true);
     const char *err = meta_parse_line(&m, line, len, 2);
     bool incr = true;
     if (err == NULL && meta_parse_rest(&m) != NULL)
@@ -830,7 +800,7 @@ static void meta_debug(conn *c, char *line, size_t len)
 {
     struct meta_req m;
     op_request rq;
-    start_request(c, &rq, "me");
+    conn_op_request(c, &rq, "me", true);
     const char *err = meta_parse_line(&m, line, len, 2);
     if (err == NULL && m.tok[1].length > KEY_MAX_LENGTH)
         err = ERR_FORMAT;
@@ -881,10 +851,7 @@ void proto_meta_command(conn *c, char *line, size_t len)
         /* mn is a flush point: the replies so far are sent before the
          * next request is read from the buffer (as memcached does). */
         reply_str(&c->out, "MN\r\n");
-        if (c->udp == NULL) {
-            c->state = CONN_WRITE;
-            c->next_state = CONN_PARSE;
-        }
+        conn_flush(c);
         break;
     }
 }

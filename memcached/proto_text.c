@@ -22,6 +22,7 @@
 #include "proto_meta.h"
 #include "sandbox.h"
 #include "settings.h"
+#include "shutdown.h"
 #include "slab_mover.h"
 #include "slabs.h"
 #include "stats.h"
@@ -34,7 +35,6 @@
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
 #define LEADING_SPACES_MAX 100      /* before a long multi-get line, at most */
 
-extern void server_shutdown(void);
 
 
 /* Strict decimal parsers: the whole token must be a number in range
@@ -64,14 +64,6 @@ static bool is_noreply(const token *t)
 }
 
 static void out(conn *c, const char *s) { reply_str(&c->out, s); }
-
-static void start_request(conn *c, op_request *rq, const char *cmd)
-{
-    rq->connid = c->sfd;
-    rq->cmd = cmd;
-    rq->stats = &c->worker->stats;
-    op_request_start(rq);
-}
 
 /* ---- retrieval ---- */
 
@@ -113,7 +105,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
                         const char *cmd)
 {
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     if (probe_request_sample_enabled())     /* idle: no call */
         op_request_keys(&rq, (size_t)(end - args) / 2 + 1);    /* at most this many keys */
     rel_time_t exptime = 0;
@@ -189,35 +181,19 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
 
 /* ---- storage ---- */
 
-static void complete_store(conn *c)
+/* A storage command's reply once its value is in (conn_stored_fn). */
+static void reply_stored(conn *c, enum store_result r, const struct op_store_out *so, item *it)
 {
-    struct pending_store *ps = &c->store;
-    item *it = ps->it;
-    ps->it = NULL;
-    if (!item_value_ends_crlf(it)) {
-        c->out.suppress = ps->noreply;
-        conn_error(c, "CLIENT_ERROR bad data chunk");
-        c->out.suppress = false;
-        op_request_error(&ps->rq, item_key(it), it->nkey);
-        item_release(it);
-        if (probe_process_command_end_enabled())
-            probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
-        return;
-    }
-    uint64_t cas = 0;
-    enum store_result r = op_store(&ps->rq, it, ps->op, ps->req_cas, &cas);
-    item_release(it);
-    c->out.suppress = ps->noreply;
+    (void)so;
+    (void)it;
     switch (r) {
     case STORE_STORED: out(c, "STORED\r\n"); break;
     case STORE_NOT_STORED: out(c, "NOT_STORED\r\n"); break;
     case STORE_EXISTS: out(c, "EXISTS\r\n"); break;
     case STORE_NOT_FOUND: out(c, "NOT_FOUND\r\n"); break;
     case STORE_NO_MEMORY: conn_error(c, "SERVER_ERROR out of memory storing object"); break;
+    case STORE_BAD_DATA: conn_error(c, "CLIENT_ERROR bad data chunk"); break;
     }
-    c->out.suppress = false;
-    if (probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
 /* Refuses a storage command line. When its length token parses, the data
@@ -237,7 +213,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
 {
     int need = op == STORE_CAS ? 6 : 5;
     op_request rq;
-    start_request(c, &rq, cmd);
+    conn_op_request(c, &rq, cmd, false);
     bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
     if (ntokens < need) {
         refuse_update(c, tokens, ntokens, false);
@@ -270,24 +246,17 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         else
             conn_error(c, "SERVER_ERROR Out of memory during read");
         c->out.suppress = false;
-        op_request_error(&rq, key, nkey);
-        /* A failed set must not leave the old value visible (memcached
-         * keeps it when it runs out of chunks while reading). */
-        if (op == STORE_SET && why != ALLOC_NO_MEMORY_CHUNKED)
-            op_discard(&rq, key, nkey);
-        conn_swallow(c, (size_t)vlen + 2);
+        conn_store_refused(c, &rq, key, nkey, op, why, (size_t)vlen + 2);
         return;
     }
-    struct pending_store *ps = &c->store;
-    ps->it = it;
-    ps->filled = 0;
-    ps->left = (size_t)vlen + 2;
-    ps->op = op;
-    ps->req_cas = req_cas;
-    ps->noreply = noreply;
-    ps->rq = rq;
-    ps->complete = complete_store;
-    c->state = CONN_NREAD;
+    struct value_request vr = {
+        .len = (size_t)vlen + 2,
+        .noreply = noreply,
+        .rq = rq,
+        .opts = { .op = op, .req_cas = req_cas },
+        .stored = reply_stored,
+    };
+    conn_expect_value(c, it, &vr);
 }
 
 /* ---- other key commands ---- */
@@ -295,7 +264,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
 static void process_delete(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "delete");
+    conn_op_request(c, &rq, "delete", false);
     if (ntokens < 2) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -329,7 +298,7 @@ static void process_delete(conn *c, token *tokens, int ntokens)
 static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
 {
     op_request rq;
-    start_request(c, &rq, incr ? "incr" : "decr");
+    conn_op_request(c, &rq, incr ? "incr" : "decr", false);
     if (ntokens < 3 || tokens[1].length > KEY_MAX_LENGTH) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -366,7 +335,7 @@ static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
 static void process_touch(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "touch");
+    conn_op_request(c, &rq, "touch", false);
     if (ntokens < 3 || tokens[1].length > KEY_MAX_LENGTH) {
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
@@ -389,7 +358,7 @@ static void process_touch(conn *c, token *tokens, int ntokens)
 static void process_flush_all(conn *c, token *tokens, int ntokens)
 {
     op_request rq;
-    start_request(c, &rq, "flush_all");
+    conn_op_request(c, &rq, "flush_all", false);
     bool noreply = ntokens > 1 && is_noreply(&tokens[ntokens - 1]);
     c->out.suppress = noreply;
     if (!settings.flush_enabled) {
@@ -475,9 +444,7 @@ static void process_watch(conn *c, token *tokens, int ntokens)
     } else {
         out(c, "OK\r\n");
         c->watch_kinds = kinds;
-        c->close_reason = "watch";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
+        conn_close_after_reply(c, "watch");
     }
 }
 
@@ -608,7 +575,7 @@ static void process_debugsleep(conn *c, token *tokens, int ntokens)
 {
 #ifdef MC_DEBUG_BUILD
     op_request rq;
-    start_request(c, &rq, "debugsleep");
+    conn_op_request(c, &rq, "debugsleep", false);
     int64_t ms;
     if (ntokens < 2 || !parse_i64(tokens[1].value, &ms) || ms < 0 || ms > 60000 ||
         (ntokens > 2 && tokens[2].length > KEY_MAX_LENGTH)) {
@@ -855,11 +822,9 @@ static void process_command(conn *c, char *line, size_t len)
         process_flush_all(c, tokens, ntokens);
     else if (IS("version"))
         out(c, "VERSION " MEMCACHED_VERSION "\r\n");
-    else if (IS("quit")) {
-        c->close_reason = "client";
-        c->state = CONN_WRITE;
-        c->next_state = CONN_CLOSE;
-    } else if (IS("verbosity"))
+    else if (IS("quit"))
+        conn_close_after_reply(c, "client");
+    else if (IS("verbosity"))
         process_verbosity(c, tokens, ntokens);
     else if (IS("watch"))
         process_watch(c, tokens, ntokens);
@@ -879,9 +844,7 @@ static void process_command(conn *c, char *line, size_t len)
         } else if (ntokens > 2 || (ntokens == 2 && strcmp(tokens[1].value, "graceful") != 0)) {
             conn_error(c, "CLIENT_ERROR invalid shutdown mode");
         } else {
-            c->close_reason = "client";
-            c->state = CONN_WRITE;
-            c->next_state = CONN_CLOSE;
+            conn_close_after_reply(c, "client");
             server_shutdown();
         }
     } else if (IS("refresh_certs") && tls_built())
@@ -895,8 +858,7 @@ static void process_command(conn *c, char *line, size_t len)
     else if (tokens[ntokens - 1].length >= 5 &&
              memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
         /* Someone pointed a web client at us: hang up, as memcached does. */
-        c->close_reason = "error";
-        c->state = CONN_CLOSE;
+        conn_close_now(c, "error");
     } else
         conn_error(c, "ERROR");
 #undef IS
@@ -925,8 +887,7 @@ enum parse_result proto_text_process(conn *c)
     char *nl = memchr(c->rcurr, '\n', c->rbytes);
     if (nl == NULL) {
         if (c->rbytes > LINE_LIMIT_NO_NEWLINE && !may_be_multiget(c->rcurr, c->rbytes)) {
-            c->close_reason = "error";
-            c->state = CONN_CLOSE;
+            conn_close_now(c, "error");
             return PARSE_DONE;
         }
         return PARSE_NEED_MORE;
@@ -940,15 +901,18 @@ enum parse_result proto_text_process(conn *c)
     c->rcurr += consumed;
     c->rbytes -= consumed;
 
-    reply_mark(&c->out);
-    probe_process_command_start(c->sfd, line, (int)len);
+    conn_request_begin(c, line, (int)len);
     if (consumed < 4)
         conn_error(c, "CLIENT_ERROR bad command line format");
     else
         process_command(c, line, len);
     c->stacked++;
-    /* Storage commands report their end once the value is in. */
-    if (c->state != CONN_NREAD && probe_process_command_end_enabled())
-        probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
+    conn_request_end(c);    /* a storage command's comes once the value is in */
     return PARSE_DONE;
 }
+
+const struct protocol proto_text_protocol = {
+    .name = "ascii",
+    .first_byte = -1,
+    .process = proto_text_process,
+};

@@ -4,15 +4,15 @@
 #ifndef MC_PROTO_TEXT_H
 #define MC_PROTO_TEXT_H
 
-struct conn;
+#include "protocol.h"
 
-enum parse_result {
-    PARSE_DONE,         /* one request consumed (the connection's state may
-                           have moved on: reading a value, closing, ...) */
-    PARSE_NEED_MORE     /* no complete request buffered */
-};
+struct conn;
 
 /* Serves the next request in c's read buffer. */
 enum parse_result proto_text_process(struct conn *c);
+
+/* The ASCII protocol (text and meta commands) for the connection's table:
+ * the one spoken when the first byte names no other. */
+extern const struct protocol proto_text_protocol;
 
 #endif

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "listener.h"
 #include "probes.h"
 #include "settings.h"
 
 struct new_conn {
     struct new_conn *next;
     int sfd;
-    const char *transport;      /* "tcp", "unix" or "udp" */
-    const char *listen_addr;    /* listener's (or UDP socket's) stats text */
+    const struct listener *listener;    /* where it came from (a UDP socket's own) */
     char peer[64];
 };
 
@@ -99,9 +99,9 @@ static void notify_cb(evutil_socket_t fd, short which, void *arg)
         pthread_mutex_unlock(&w->queue_lock);
         if (nc == NULL)
             continue;
-        if (strcmp(nc->transport, "udp") == 0) {
-            conn_new_udp(nc->sfd, w, nc->listen_addr);
-        } else if (conn_new(nc->sfd, w, nc->transport, nc->peer, nc->listen_addr) == NULL) {
+        if (nc->listener->transport == TRANSPORT_UDP) {
+            conn_new_udp(nc->sfd, w, nc->listener);
+        } else if (conn_new(nc->sfd, w, nc->listener, nc->peer) == NULL) {
             conn_count_sub();
         }
         free(nc);
@@ -170,20 +170,18 @@ void threads_init(int nthreads)
     pthread_mutex_unlock(&started_lock);
 }
 
-static void queue_to_worker(worker *w, int sfd, const char *transport, const char *peer,
-                            const char *listen_addr)
+static void queue_to_worker(worker *w, int sfd, const struct listener *l, const char *peer)
 {
     struct new_conn *nc = malloc(sizeof(*nc));
     if (nc == NULL) {
         close(sfd);
-        if (strcmp(transport, "udp") != 0)
+        if (l->transport != TRANSPORT_UDP)
             conn_count_sub();
         return;
     }
     nc->next = NULL;
     nc->sfd = sfd;
-    nc->transport = transport;
-    nc->listen_addr = listen_addr;
+    nc->listener = l;
     snprintf(nc->peer, sizeof(nc->peer), "%s", peer);
 
     pthread_mutex_lock(&w->queue_lock);
@@ -198,17 +196,16 @@ static void queue_to_worker(worker *w, int sfd, const char *transport, const cha
         perror("Writing to thread notify pipe");
 }
 
-void thread_dispatch(int sfd, const char *transport, const char *peer,
-                     const char *listen_addr)
+void thread_dispatch(int sfd, const struct listener *l, const char *peer)
 {
     worker *w = &workers[next_worker];
     next_worker = (next_worker + 1) % nworkers;
-    queue_to_worker(w, sfd, transport, peer, listen_addr);
+    queue_to_worker(w, sfd, l, peer);
 }
 
-void thread_dispatch_udp(int sfd, int index, const char *local_addr)
+void thread_dispatch_udp(int sfd, int index, const struct listener *l)
 {
-    queue_to_worker(&workers[index % nworkers], sfd, "udp", "", local_addr);
+    queue_to_worker(&workers[index % nworkers], sfd, l, "");
 }
 
 void threads_stop(void)

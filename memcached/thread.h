@@ -11,6 +11,7 @@
 #include "counters.h"
 
 struct conn;
+struct listener;
 
 typedef struct worker {
     pthread_t tid;
@@ -35,16 +36,15 @@ extern worker *workers;             /* settings.num_threads of them */
 /* Starts the workers and returns once each is running. */
 void threads_init(int nthreads);
 
-/* Hands an accepted socket to the next worker (round-robin). transport is
- * "tcp" or "unix"; the peer text is copied; listen_addr is the listener's
- * stats text ("tcp:127.0.0.1:11211"), which must outlive the connection. */
-void thread_dispatch(int sfd, const char *transport, const char *peer,
-                     const char *listen_addr);
+/* Hands an accepted socket to the next worker (round-robin). l: the
+ * listener it came from (listener.h), which must outlive the connection;
+ * the peer text is copied. */
+void thread_dispatch(int sfd, const struct listener *l, const char *peer);
 
 /* Hands a UDP socket to worker w (index modulo the worker count), which
- * serves its datagrams until shutdown. local_addr: its stats text
- * ("udp:127.0.0.1:11211"), kept for the life of the process. */
-void thread_dispatch_udp(int sfd, int index, const char *local_addr);
+ * serves its datagrams until shutdown. l: its description (transport
+ * TRANSPORT_UDP), kept for the life of the process. */
+void thread_dispatch_udp(int sfd, int index, const struct listener *l);
 
 /* Asks every worker to stop: replies already queued are sent (for up to
  * two seconds), then every connection is closed with reason "shutdown". */

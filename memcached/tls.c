@@ -1,5 +1,5 @@
 /* tls.c: TLS for TCP clients (-Z). Owns the ssl_* settings and the one
- * SSL_CTX all connections share, the per-listener TLS modes, and each TLS
+ * SSL_CTX all connections share, the -l TLS prefixes, and each TLS
  * connection's session: a non-blocking handshake driven by the first reads,
  * SSL_read for conn.c and a write buffer for reply.c (SSL_write must be
  * retried with the same bytes after it would block). */
@@ -14,16 +14,9 @@
 
 #include "clock.h"
 
-#define MAX_TLS_LISTENERS 64
-
 /* -l "notls:", "btls:", "mtls:" are recognised (and refused without -Z) in
  * every build, as memcached does. */
 static bool tls_flag;               /* -Z */
-static struct {
-    const char *addr;
-    enum tls_listen_mode mode;
-} listener_modes[MAX_TLS_LISTENERS];
-static int nlistener_modes;
 
 bool tls_enabled(void) { return tls_flag; }
 
@@ -55,15 +48,6 @@ int tls_listen_prefix(char **entry)
     return (int)tls_listen_default();
 }
 
-void tls_listener_register(const char *listen_addr, enum tls_listen_mode mode)
-{
-    if (mode == TLS_LISTEN_OFF || nlistener_modes == MAX_TLS_LISTENERS)
-        return;
-    listener_modes[nlistener_modes].addr = listen_addr;
-    listener_modes[nlistener_modes].mode = mode;
-    nlistener_modes++;
-}
-
 #ifdef ENABLE_TLS
 
 #include <limits.h>
@@ -76,19 +60,12 @@ void tls_listener_register(const char *listen_addr, enum tls_listen_mode mode)
 #include <openssl/ssl.h>
 
 #include "conn.h"
+#include "listener.h"
 #include "reply.h"
 #include "settings.h"
 #include "util.h"
 
 #define SESSION_CONTEXT "memcached"     /* session-id context for the cache */
-
-static enum tls_listen_mode listener_mode(const char *listen_addr)
-{
-    for (int i = 0; i < nlistener_modes; i++)
-        if (listener_modes[i].addr == listen_addr)
-            return listener_modes[i].mode;
-    return TLS_LISTEN_OFF;
-}
 
 /* The ssl_* settings, memcached's defaults. verify_mode and keyformat hold
  * OpenSSL's values, which "stats settings" shows as memcached does. */
@@ -350,11 +327,18 @@ void tls_init(void)
     atomic_store(&last_cert_refresh, current_time);
 }
 
+/* A TLS session's transport (conn.h). */
+static const struct conn_io tls_io = {
+    .read = tls_read,
+    .writev = tls_writev,
+    .wait_flags = tls_wait_flags,
+};
+
 bool tls_conn_start(conn *c)
 {
     if (!tls_flag || c->udp != NULL)
         return true;
-    enum tls_listen_mode mode = listener_mode(c->listen_addr);
+    enum tls_listen_mode mode = c->listener->tls;
     if (mode == TLS_LISTEN_OFF)
         return true;
     struct tls_conn *t = calloc(1, sizeof(*t));
@@ -376,8 +360,7 @@ bool tls_conn_start(conn *c)
     else if (mode == TLS_LISTEN_PEER)
         SSL_set_verify(t->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     c->tls = t;
-    c->out.writer = tls_writev;
-    c->out.writer_ctx = c;
+    c->io = &tls_io;
     return true;
 }
 

@@ -50,12 +50,8 @@ int tls_listen_prefix(char **entry);
 /* The mode of listeners opened without an -l list. */
 enum tls_listen_mode tls_listen_default(void);
 
-/* Records the mode of the TCP listener whose stats text is listen_addr
- * (a string that lives as long as the process). Main thread, before the
- * listener accepts. */
-void tls_listener_register(const char *listen_addr, enum tls_listen_mode mode);
-
-/* conn_new: gives c a TLS session when it came from a TLS listener.
+/* conn_new: gives c a TLS session, and the TLS transport (c->io: the three
+ * calls below), when it came from a TLS listener (c->listener->tls).
  * Returns false when that fails (the caller closes the connection). */
 bool tls_conn_start(struct conn *c);
 
