@@ -6,6 +6,8 @@
  * moves a bucket holding that bucket's item lock stripe, and switches tables
  * holding every stripe, so a caller holding its key's stripe always sees a
  * consistent picture. */
+#include "config.h"
+
 #include "assoc.h"
 
 #include <pthread.h>
@@ -116,18 +118,6 @@ void assoc_delete(const char *key, size_t nkey, uint32_t hv)
     }
 }
 
-static void lock_all_stripes(void)
-{
-    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
-        item_lock(i);
-}
-
-static void unlock_all_stripes(void)
-{
-    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
-        item_unlock(i);
-}
-
 /* Doubles the table. Runs on the expander thread only. */
 static void expand(void)
 {
@@ -137,13 +127,13 @@ static void expand(void)
     unsigned old_power = hashpower;
     probe_assoc_expand_start((int)old_power, (int)old_power + 1);
 
-    lock_all_stripes();
+    item_lock_all();
     old = primary;
     primary = bigger;
     hashpower = old_power + 1;
     atomic_store(&migrated_buckets, 0);
     expanding = true;
-    unlock_all_stripes();
+    item_unlock_all();
 
     int64_t moved = 0;
     for (uint64_t b = 0; b < BUCKETS(old_power); b++) {
@@ -163,11 +153,11 @@ static void expand(void)
         item_unlock((uint32_t)b);
     }
 
-    lock_all_stripes();
+    item_lock_all();
     expanding = false;
     free(old);
     old = NULL;
-    unlock_all_stripes();
+    item_unlock_all();
     if (settings.verbose > 1)
         fprintf(stderr, "Hash table expansion done\n");
     probe_assoc_expand_done((int)hashpower, moved);

@@ -1,5 +1,4 @@
-/* items.c: item lifetime (allocate, link, unlink, release), the item lock
- * stripes, the segmented LRU of each slab class (HOT, WARM, COLD, TEMP) with
+/* items.c: item lifetime (allocate, link, unlink, release), the segmented LRU of each slab class (HOT, WARM, COLD, TEMP) with
  * its maintainer thread, eviction from the COLD tail, lazy expiry and
  * flush_all.
  *
@@ -9,6 +8,8 @@
  * class or its tail is old relative to COLD's. A hit in COLD moves the item
  * to WARM. Evictions take COLD's tail. With -o no_lru_segmented everything
  * lives in COLD and hits bump items to its head once a minute. */
+#include "config.h"
+
 #include "items.h"
 
 #include <pthread.h>
@@ -30,11 +31,6 @@
 #define ITEM_UPDATE_INTERVAL 60     /* seconds between LRU bumps of an item */
 #define EVICT_SEARCH_DEPTH 5        /* tail items looked at per eviction try */
 #define ALLOC_TRIES 10
-
-static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER_MAX];
-static unsigned lock_power = ITEM_LOCK_POWER_MAX;
-
-unsigned item_lock_power(void) { return lock_power; }
 
 enum lru_segment { SEG_HOT, SEG_WARM, SEG_COLD, SEG_TEMP, SEGMENTS };
 
@@ -70,20 +66,11 @@ static _Atomic uint64_t oldest_cas;
 
 void items_init(void)
 {
-    /* Fewer workers contend less: a smaller lock table, as memcached. */
-    int t = settings.num_threads;
-    lock_power = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : ITEM_LOCK_POWER_MAX;
-    for (size_t i = 0; i < sizeof(item_locks) / sizeof(item_locks[0]); i++)
-        pthread_mutex_init(&item_locks[i], NULL);
+    item_locks_init(settings.num_threads);
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
         for (unsigned seg = 0; seg < SEGMENTS; seg++)
             pthread_mutex_init(&lrus[i][seg].lock, NULL);
 }
-
-#define STRIPE(hv) ((hv) & ((1u << lock_power) - 1))
-void item_lock(uint32_t hv) { pthread_mutex_lock(&item_locks[STRIPE(hv)]); }
-void item_unlock(uint32_t hv) { pthread_mutex_unlock(&item_locks[STRIPE(hv)]); }
-static bool item_trylock(uint32_t hv) { return pthread_mutex_trylock(&item_locks[STRIPE(hv)]) == 0; }
 
 uint64_t item_next_cas(void)
 {
@@ -93,11 +80,6 @@ uint64_t item_next_cas(void)
 void item_ref(item *it) { __atomic_fetch_add(&it->refcount, 1, __ATOMIC_RELAXED); }
 
 static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
-
-bool item_size_ok(size_t nkey, uint32_t nbytes)
-{
-    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas, false)) != 0;
-}
 
 /* ---- LRU lists (caller holds the class's lru lock) ---- */
 

@@ -2,10 +2,11 @@
  * living in a slab chunk; it is visible while linked (hash table + LRU) and
  * freed when unlinked and its last reference is dropped.
  *
- * Locking: every access to a key's hash chain, and any change to a linked
- * item's fields, happens under item_lock(hv) for the key's hash. LRU lists
- * have a lock per slab class, taken inside the item lock (never the other
- * way around except by trylock). Reference counts are atomic. */
+ * Locking (item_locks.h has the whole contract): every access to a key's
+ * hash chain, and any change to a linked item's fields, happens under
+ * item_lock(hv) for the key's hash. LRU lists have a lock per slab class
+ * and segment, taken inside the item lock (never the other way around
+ * except by trylock). Reference counts are atomic. */
 #ifndef MC_ITEMS_H
 #define MC_ITEMS_H
 
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "item_locks.h"
 
 #define KEY_MAX_LENGTH 250
 
@@ -132,16 +134,12 @@ enum lookup_outcome {
     LOOKUP_FLUSHED          /* found but invalidated by flush_all: reclaimed */
 };
 
-/* Sets up item locks and LRUs; call after slabs_init(). */
+/* Sets up the item lock stripes and the LRUs; call after slabs_init(). */
 void items_init(void);
 
 /* Starts the LRU maintainer thread (segmented LRU: moves items from HOT
  * and WARM to COLD as they age or the segments outgrow their share). */
 void items_start_maintainer(void);
-
-/* Item lock stripes, chosen by key hash. */
-void item_lock(uint32_t hv);
-void item_unlock(uint32_t hv);
 
 /* Allocates an unlinked item holding the key, with room for nbytes of value
  * (which must include "\r\n"); the value is left for the caller to fill.
@@ -150,9 +148,6 @@ void item_unlock(uint32_t hv);
  * *why set. Takes no item lock but trylocks victims, so callers may hold one. */
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why);
-
-/* True when an item of this key and value size fits the -I limit. */
-bool item_size_ok(size_t nkey, uint32_t nbytes);
 
 /* Looks a key up. Caller holds item_lock(hv). An expired or flushed item is
  * unlinked on the way. On a hit returns the item with a new reference and,
