@@ -10,6 +10,7 @@
 
 #include "assoc.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ static item **bucket_for(uint32_t hv)
 
 item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item *it = *bucket_for(hv);
     while (it != NULL && !(it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0))
         it = it->h_next;
@@ -86,6 +88,7 @@ item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 
 void assoc_insert(item *it, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item **head = bucket_for(hv);
     it->h_next = *head;
     *head = it;
@@ -104,6 +107,7 @@ void assoc_insert(item *it, uint32_t hv)
 
 void assoc_delete(const char *key, size_t nkey, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item **link = bucket_for(hv);
     while (*link != NULL) {
         item *it = *link;

@@ -14,7 +14,7 @@ static unsigned lock_power = ITEM_LOCK_POWER_MAX;
 
 #define STRIPE(hv) ((hv) & ((1u << lock_power) - 1))
 
-#ifdef MC_DEBUG_BUILD
+#ifndef NDEBUG
 /* Debug build: the stripes this thread holds, as a bitmap, and how many. */
 static __thread uint64_t held_bits[(1u << ITEM_LOCK_POWER_MAX) / 64];
 static __thread unsigned held_count;
@@ -54,8 +54,8 @@ unsigned item_lock_power(void) { return lock_power; }
 
 void item_lock(uint32_t hv)
 {
-#ifdef MC_DEBUG_BUILD
-    assert(held_count == 0 && "a thread holds at most one item stripe");
+#ifndef NDEBUG
+    assert(held_count == 0 && "item_lock while holding a stripe: only item_trylock may");
 #endif
     pthread_mutex_lock(&stripes[STRIPE(hv)]);
     note_taken(STRIPE(hv));

@@ -14,8 +14,8 @@
  * (eviction while allocating, the LRU walkers). The hash expander alone
  * blocks on several: all of them in stripe order through item_lock_all,
  * holding nothing else.
- * The debug build (MC_DEBUG_BUILD) records the stripes each thread holds
- * and asserts these rules; the -O2 build records nothing. */
+ * memcached-debug (built without NDEBUG) records the stripes each thread
+ * holds and asserts these rules; memcached (-O2 -DNDEBUG) records nothing. */
 #ifndef MC_ITEM_LOCKS_H
 #define MC_ITEM_LOCKS_H
 
@@ -44,8 +44,9 @@ bool item_trylock(uint32_t hv);
 void item_lock_all(void);
 void item_unlock_all(void);
 
-#ifdef MC_DEBUG_BUILD
-/* True when the calling thread holds hv's stripe (for assertions). */
+#ifndef NDEBUG
+/* True when the calling thread holds hv's stripe (for assertions only:
+ * it exists when assertions are compiled in). */
 bool item_lock_held(uint32_t hv);
 #endif
 
