@@ -2,6 +2,8 @@
  * thread is free; while enabled it also crawls every class with items
  * once per AUTOCRAWL_SECONDS, so expired items give their memory back
  * without waiting to be fetched or pushed out. */
+#include "config.h"
+
 #include "crawler.h"
 
 #include <pthread.h>

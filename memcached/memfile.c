@@ -2,6 +2,8 @@
  * metadata is a small text file (<memory file>.meta): the settings that
  * shape item memory (a restart with other values starts empty), the clock
  * and CAS counter to continue from, and which slab class owns each page. */
+#include "config.h"
+
 #include "memfile.h"
 
 #include <errno.h>

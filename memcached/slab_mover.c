@@ -2,6 +2,8 @@
  * class from using it, frees every live item in it (waiting out items that
  * are being read or written), then hands the empty page to the destination
  * class. The automover (slabs automove 1/2) picks moves once a second. */
+#include "config.h"
+
 #include "slab_mover.h"
 
 #include <pthread.h>
