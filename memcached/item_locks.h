@@ -15,7 +15,10 @@
  * blocks on several: all of them in stripe order through item_lock_all,
  * holding nothing else.
  * memcached-debug (built without NDEBUG) records the stripes each thread
- * holds and asserts these rules; memcached (-O2 -DNDEBUG) records nothing. */
+ * holds and asserts the stripe rules: held where a function needs it
+ * (item_lock_held), item_lock with none held, no stripe taken twice or
+ * released unheld. The LRU side of the order is not checked. memcached
+ * (-O2 -DNDEBUG) records nothing. */
 #ifndef MC_ITEM_LOCKS_H
 #define MC_ITEM_LOCKS_H
 
