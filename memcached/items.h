@@ -122,14 +122,17 @@ static inline void item_set_lru_segment(item *it, uint8_t seg)
 }
 
 static inline uint64_t *item_cas_slot(item *it) { return (uint64_t *)(void *)it->data; }
+/* The CAS unique: changed under the stripe, read by metadump without it,
+ * so relaxed atomics too (plain moves on x86). */
 static inline uint64_t item_get_cas(const item *it)
 {
-    return (item_flags(it) & ITEM_CAS) ? *(const uint64_t *)(const void *)it->data : 0;
+    return (item_flags(it) & ITEM_CAS)
+        ? __atomic_load_n((const uint64_t *)(const void *)it->data, __ATOMIC_RELAXED) : 0;
 }
 static inline void item_set_cas(item *it, uint64_t cas)
 {
     if (item_flags(it) & ITEM_CAS)
-        *item_cas_slot(it) = cas;
+        __atomic_store_n(item_cas_slot(it), cas, __ATOMIC_RELAXED);
 }
 /* The key, NUL-terminated. */
 static inline char *item_key(item *it) { return it->data + ((item_flags(it) & ITEM_CAS) ? 8 : 0); }
