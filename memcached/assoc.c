@@ -9,6 +9,7 @@
 #include "config.h"
 #include "assoc.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,8 +27,13 @@
 
 static item **primary;
 static item **old;
-static unsigned hashpower;
-static bool expanding;
+/* Changed only by the expander holding every stripe (and at init); read
+ * under a stripe, or lock-free by stats, hence atomics (relaxed: the
+ * stripes order them for the table's users). */
+static _Atomic unsigned hashpower;
+static _Atomic bool expanding;
+#define POWER() atomic_load_explicit(&hashpower, memory_order_relaxed)
+#define EXPANDING() atomic_load_explicit(&expanding, memory_order_relaxed)
 static _Atomic uint64_t migrated_buckets;
 static _Atomic uint64_t hash_items;
 
@@ -40,10 +46,11 @@ static bool expand_wanted;
 
 void assoc_init(int power)
 {
-    hashpower = power > 0 ? (unsigned)power : HASHPOWER_DEFAULT;
-    if (hashpower <= item_lock_power())
-        hashpower = item_lock_power() + 1;  /* main() refuses such -o hashpower */
-    primary = calloc(BUCKETS(hashpower), sizeof(item *));
+    unsigned want = power > 0 ? (unsigned)power : HASHPOWER_DEFAULT;
+    if (want <= item_lock_power())
+        want = item_lock_power() + 1;  /* main() refuses such -o hashpower */
+    atomic_store_explicit(&hashpower, want, memory_order_relaxed);
+    primary = calloc(BUCKETS(want), sizeof(item *));
     if (primary == NULL) {
         fprintf(stderr, "Failed to init hashtable.\n");
         exit(EXIT_FAILURE);
@@ -53,16 +60,18 @@ void assoc_init(int power)
 /* The bucket head that holds (or would hold) the key of hash hv. */
 static item **bucket_for(uint32_t hv)
 {
-    if (expanding) {
-        uint64_t old_bucket = hv & MASK(hashpower - 1);
+    unsigned power = POWER();
+    if (EXPANDING()) {
+        uint64_t old_bucket = hv & MASK(power - 1);
         if (old_bucket >= atomic_load_explicit(&migrated_buckets, memory_order_relaxed))
             return &old[old_bucket];
     }
-    return &primary[hv & MASK(hashpower)];
+    return &primary[hv & MASK(power)];
 }
 
 item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item *it = *bucket_for(hv);
     while (it != NULL && !(it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0))
         it = it->h_next;
@@ -85,13 +94,14 @@ item *assoc_find(const char *key, size_t nkey, uint32_t hv)
 
 void assoc_insert(item *it, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item **head = bucket_for(hv);
     it->h_next = *head;
     *head = it;
     uint64_t n = atomic_fetch_add(&hash_items, 1) + 1;
     probe_assoc_insert(item_key(it), it->nkey);
-    if (n > BUCKETS(hashpower) * GROW_NUMERATOR / GROW_DENOMINATOR && !expanding &&
-        hashpower < HASHPOWER_MAX) {
+    if (n > BUCKETS(POWER()) * GROW_NUMERATOR / GROW_DENOMINATOR && !EXPANDING() &&
+        POWER() < HASHPOWER_MAX) {
         /* Never block a worker on the expander's lock. */
         if (pthread_mutex_trylock(&expander_lock) == 0) {
             expand_wanted = true;
@@ -103,6 +113,7 @@ void assoc_insert(item *it, uint32_t hv)
 
 void assoc_delete(const char *key, size_t nkey, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     item **link = bucket_for(hv);
     while (*link != NULL) {
         item *it = *link;
@@ -117,34 +128,22 @@ void assoc_delete(const char *key, size_t nkey, uint32_t hv)
     }
 }
 
-static void lock_all_stripes(void)
-{
-    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
-        item_lock(i);
-}
-
-static void unlock_all_stripes(void)
-{
-    for (uint32_t i = 0; i < (1u << item_lock_power()); i++)
-        item_unlock(i);
-}
-
 /* Doubles the table. Runs on the expander thread only. */
 static void expand(void)
 {
-    item **bigger = calloc(BUCKETS(hashpower + 1), sizeof(item *));
+    item **bigger = calloc(BUCKETS(POWER() + 1), sizeof(item *));
     if (bigger == NULL)
         return; /* stay at this size; try again on a later insert */
-    unsigned old_power = hashpower;
+    unsigned old_power = POWER();
     probe_assoc_expand_start((int)old_power, (int)old_power + 1);
 
-    lock_all_stripes();
+    item_lock_all();
     old = primary;
     primary = bigger;
-    hashpower = old_power + 1;
+    atomic_store_explicit(&hashpower, old_power + 1, memory_order_relaxed);
     atomic_store(&migrated_buckets, 0);
-    expanding = true;
-    unlock_all_stripes();
+    atomic_store_explicit(&expanding, true, memory_order_relaxed);
+    item_unlock_all();
 
     int64_t moved = 0;
     for (uint64_t b = 0; b < BUCKETS(old_power); b++) {
@@ -153,7 +152,7 @@ static void expand(void)
         while (it != NULL) {
             item *next = it->h_next;
             uint32_t hv = hash_key(item_key(it), it->nkey);
-            item **head = &primary[hv & MASK(hashpower)];
+            item **head = &primary[hv & MASK(old_power + 1)];
             it->h_next = *head;
             *head = it;
             moved++;
@@ -164,14 +163,14 @@ static void expand(void)
         item_unlock((uint32_t)b);
     }
 
-    lock_all_stripes();
-    expanding = false;
+    item_lock_all();
+    atomic_store_explicit(&expanding, false, memory_order_relaxed);
     free(old);
     old = NULL;
-    unlock_all_stripes();
+    item_unlock_all();
     if (settings.verbose > 1)
         fprintf(stderr, "Hash table expansion done\n");
-    probe_assoc_expand_done((int)hashpower, moved);
+    probe_assoc_expand_done((int)(old_power + 1), moved);
 }
 
 static void *expander_main(void *arg)
@@ -183,7 +182,7 @@ static void *expander_main(void *arg)
             pthread_cond_wait(&expander_wake, &expander_lock);
         expand_wanted = false;
         pthread_mutex_unlock(&expander_lock);
-        if (atomic_load(&hash_items) > BUCKETS(hashpower) * GROW_NUMERATOR / GROW_DENOMINATOR)
+        if (atomic_load(&hash_items) > BUCKETS(POWER()) * GROW_NUMERATOR / GROW_DENOMINATOR)
             expand();
         pthread_mutex_lock(&expander_lock);
     }
@@ -200,6 +199,6 @@ void assoc_start_expander(void)
     pthread_detach(tid);
 }
 
-unsigned assoc_hashpower(void) { return hashpower; }
-size_t assoc_hash_bytes(void) { return (size_t)BUCKETS(hashpower) * sizeof(item *); }
-bool assoc_expanding(void) { return expanding; }
+unsigned assoc_hashpower(void) { return POWER(); }
+size_t assoc_hash_bytes(void) { return (size_t)BUCKETS(POWER()) * sizeof(item *); }
+bool assoc_expanding(void) { return EXPANDING(); }

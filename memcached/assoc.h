@@ -9,14 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "item_locks.h"
 #include "items.h"
 
-/* Item lock stripes: at most 1 << ITEM_LOCK_POWER_MAX; how many is
- * item_lock_power() (set from -t, as memcached sizes its lock table). The
- * table always has more buckets than stripes, so a bucket is covered by
- * exactly one stripe. */
-#define ITEM_LOCK_POWER_MAX 13
-unsigned item_lock_power(void);
+/* The table always has more buckets than item lock stripes
+ * (item_lock_power()), so a bucket is covered by exactly one stripe. */
 
 /* Allocates the table with 1 << hashpower buckets (0: the default, 16). */
 void assoc_init(int hashpower);

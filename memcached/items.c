@@ -1,5 +1,4 @@
-/* items.c: item lifetime (allocate, link, unlink, release), the item lock
- * stripes, the segmented LRU of each slab class (HOT, WARM, COLD, TEMP) with
+/* items.c: item lifetime (allocate, link, unlink, release), the segmented LRU of each slab class (HOT, WARM, COLD, TEMP) with
  * its maintainer thread, eviction from the COLD tail, lazy expiry and
  * flush_all.
  *
@@ -12,6 +11,7 @@
 #include "config.h"
 #include "items.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -31,11 +31,6 @@
 #define ITEM_UPDATE_INTERVAL 60     /* seconds between LRU bumps of an item */
 #define EVICT_SEARCH_DEPTH 5        /* tail items looked at per eviction try */
 #define ALLOC_TRIES 10
-
-static pthread_mutex_t item_locks[1u << ITEM_LOCK_POWER_MAX];
-static unsigned lock_power = ITEM_LOCK_POWER_MAX;
-
-unsigned item_lock_power(void) { return lock_power; }
 
 enum lru_segment { SEG_HOT, SEG_WARM, SEG_COLD, SEG_TEMP, SEGMENTS };
 
@@ -71,39 +66,33 @@ static _Atomic uint64_t oldest_cas;
 
 void items_init(void)
 {
-    /* Fewer workers contend less: a smaller lock table, as memcached. */
-    int t = settings.num_threads;
-    lock_power = t < 3 ? 10 : t < 4 ? 11 : t < 5 ? 12 : ITEM_LOCK_POWER_MAX;
-    for (size_t i = 0; i < sizeof(item_locks) / sizeof(item_locks[0]); i++)
-        pthread_mutex_init(&item_locks[i], NULL);
+    item_locks_init(settings.num_threads);
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
         for (unsigned seg = 0; seg < SEGMENTS; seg++)
             pthread_mutex_init(&lrus[i][seg].lock, NULL);
 }
-
-#define STRIPE(hv) ((hv) & ((1u << lock_power) - 1))
-void item_lock(uint32_t hv) { pthread_mutex_lock(&item_locks[STRIPE(hv)]); }
-void item_unlock(uint32_t hv) { pthread_mutex_unlock(&item_locks[STRIPE(hv)]); }
-static bool item_trylock(uint32_t hv) { return pthread_mutex_trylock(&item_locks[STRIPE(hv)]) == 0; }
 
 uint64_t item_next_cas(void)
 {
     return settings.use_cas ? atomic_fetch_add(&cas_counter, 1) + 1 : 0;
 }
 
-void item_ref(item *it) { __atomic_fetch_add(&it->refcount, 1, __ATOMIC_RELAXED); }
+void item_ref(item *it)
+{
+    uint16_t before = __atomic_fetch_add(&it->refcount, 1, __ATOMIC_RELAXED);
+    assert(before != 0 && "item referenced after its last release");
+    assert(before != UINT16_MAX && "item reference count wrapped");
+    (void)before;
+}
 
 static inline int value_len(const item *it) { return (int)it->nbytes - 2; }
 
-bool item_size_ok(size_t nkey, uint32_t nbytes)
-{
-    return slabs_clsid(item_total_size(nkey, nbytes, settings.use_cas, false)) != 0;
-}
-
 /* ---- LRU lists (caller holds the class's lru lock) ---- */
 
+/* An item is on at most one LRU: pushing needs it on none. */
 static void lru_push_head(struct lru *l, item *it)
 {
+    assert(it->prev == NULL && it->next == NULL && l->head != it && "item already on an LRU");
     it->prev = NULL;
     it->next = l->head;
     if (l->head)
@@ -113,8 +102,11 @@ static void lru_push_head(struct lru *l, item *it)
         l->tail = it;
 }
 
+/* Removes an item that is on LRU l (and on no other). */
 static void lru_remove(struct lru *l, item *it)
 {
+    assert((it->prev ? it->prev->next == it : l->head == it) && "item is not on this LRU");
+    assert((it->next ? it->next->prev == it : l->tail == it) && "item is not on this LRU");
     if (it->prev)
         it->prev->next = it->next;
     else
@@ -132,9 +124,9 @@ bool item_is_dead(const item *it, bool *flushed)
 {
     rel_time_t live = atomic_load_explicit(&oldest_live, memory_order_relaxed);
     *flushed = false;
-    if (live != 0 && live <= current_time && it->time <= live) {
+    if (live != 0 && live <= current_time && item_time(it) <= live) {
         uint64_t ocas = atomic_load_explicit(&oldest_cas, memory_order_relaxed);
-        if (ocas == 0 || !(it->it_flags & ITEM_CAS) || item_get_cas(it) < ocas) {
+        if (ocas == 0 || !(item_flags(it) & ITEM_CAS) || item_get_cas(it) < ocas) {
             *flushed = true;
             return true;
         }
@@ -183,7 +175,7 @@ static size_t chunk_alloc_size(const struct item_chunk *ch)
 
 char *item_value_span(item *it, uint32_t offset, uint32_t *len)
 {
-    if (!(it->it_flags & ITEM_CHUNKED)) {
+    if (!(item_flags(it) & ITEM_CHUNKED)) {
         *len = it->nbytes - offset;
         return item_value(it) + offset;
     }
@@ -253,7 +245,7 @@ bool item_value_ends_crlf(item *it)
 
 static void item_free(item *it)
 {
-    if (it->it_flags & ITEM_CHUNKED) {
+    if (item_flags(it) & ITEM_CHUNKED) {
         struct item_chunk *ch = *first_chunk_slot(it);
         while (ch != NULL) {
             struct item_chunk *next = ch->next;
@@ -270,21 +262,35 @@ void item_release(item *it)
 {
     if (probe_item_remove_enabled())
         probe_item_remove(item_key(it), it->nkey, value_len(it));
-    if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+    uint16_t left = __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL);
+    assert(left != UINT16_MAX && "item released more often than referenced");
+    if (left == 0) {
+        /* The link holds a reference: the last one goes after unlinking. */
+        assert(!(item_flags(it) & (ITEM_LINKED | ITEM_SLABBED)) && "freeing a linked or free item");
         item_free(it);
+    }
+}
+
+/* Taking the count down for an item leaving LRU l. */
+static void lru_uncount(struct lru *l, item *it)
+{
+    assert(l->curr_items > 0 && l->bytes >= item_ntotal(it) && "LRU counts below its items");
+    l->curr_items--;
+    l->bytes -= item_ntotal(it);
 }
 
 /* Unlinks under the item lock when the caller already holds the LRU lock. */
 static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
 {
+    assert(item_lock_held(hv));
     if (!(it->it_flags & ITEM_LINKED))
         return;
+    assert(l == LRU_OF(it) && "unlinking through another LRU than the item's");
     probe_item_unlink(item_key(it), it->nkey, value_len(it));
-    it->it_flags &= ~ITEM_LINKED;
+    item_flags_clear(it, ITEM_LINKED);
     assoc_delete(item_key(it), it->nkey, hv);
     lru_remove(l, it);
-    l->curr_items--;
-    l->bytes -= item_ntotal(it);
+    lru_uncount(l, it);
     atomic_fetch_sub(&class_items[it->slabs_clsid], 1);
     atomic_fetch_sub(&class_bytes[it->slabs_clsid], item_ntotal(it));
     item_release(it);
@@ -292,6 +298,7 @@ static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
 
 void item_unlink_locked(item *it, uint32_t hv)
 {
+    assert(item_lock_held(hv));
     struct lru *l = LRU_OF(it);
     pthread_mutex_lock(&l->lock);
     unlink_with_lru_held(it, hv, l);
@@ -325,10 +332,17 @@ static enum lru_segment entry_segment(const item *it)
 
 void item_link_locked(item *it, uint32_t hv)
 {
-    it->lru_segment = (uint8_t)entry_segment(it);
+    assert(item_lock_held(hv));
+    assert(hash_key(item_key(it), it->nkey) == hv && "linking under another key's hash");
+    assert(!(it->it_flags & (ITEM_LINKED | ITEM_SLABBED | ITEM_CHUNK | ITEM_CRAWLER)) &&
+           "linking a linked item, a free chunk or not an item");
+    assert(it->refcount >= 1 && "linking an item nobody holds");
+    item_set_lru_segment(it, (uint8_t)entry_segment(it));
     struct lru *l = LRU_OF(it);
-    it->it_flags |= ITEM_LINKED;
-    it->time = current_time;
+    /* Release: the page mover, seeing ITEM_LINKED without the stripe
+     * (acquire), may then read the key to find the stripe. */
+    __atomic_store_n(&it->it_flags, (uint16_t)(it->it_flags | ITEM_LINKED), __ATOMIC_RELEASE);
+    item_set_time(it, current_time);
     if (item_get_cas(it) == 0)
         item_set_cas(it, item_next_cas());
     item_ref(it);
@@ -349,13 +363,14 @@ void item_replace_locked(item *old_it, item *new_it, uint32_t hv)
  * counted by the caller). Caller holds the item lock and no LRU lock. */
 static void move_to_segment(item *it, enum lru_segment to)
 {
+    assert((item_flags(it) & ITEM_LINKED) && "moving an unlinked item between LRUs");
+    assert(item_lock_held(hash_key(item_key(it), it->nkey)));
     struct lru *from = LRU_OF(it);
     pthread_mutex_lock(&from->lock);
     lru_remove(from, it);
-    from->curr_items--;
-    from->bytes -= item_ntotal(it);
+    lru_uncount(from, it);
     pthread_mutex_unlock(&from->lock);
-    it->lru_segment = (uint8_t)to;
+    item_set_lru_segment(it, (uint8_t)to);
     struct lru *dest = LRU_OF(it);
     pthread_mutex_lock(&dest->lock);
     lru_push_head(dest, it);
@@ -376,11 +391,11 @@ static void item_bump(item *it)
          * worker does not bounce its cache line. */
         if ((it->it_flags & (ITEM_FETCHED | ITEM_ACTIVE)) != ITEM_FETCHED)
             return;
-        it->it_flags |= ITEM_ACTIVE;
-        it->time = current_time;
+        item_flags_set(it, ITEM_ACTIVE);
+        item_set_time(it, current_time);
         if (it->lru_segment == SEG_COLD) {
             probe_item_update(item_key(it), it->nkey, value_len(it));
-            it->it_flags &= ~ITEM_ACTIVE;
+            item_flags_clear(it, ITEM_ACTIVE);
             move_to_segment(it, SEG_WARM);
             struct lru *warm = LRU_OF(it);
             pthread_mutex_lock(&warm->lock);
@@ -396,7 +411,7 @@ static void item_bump(item *it)
     pthread_mutex_lock(&l->lock);
     if (it->it_flags & ITEM_LINKED) {
         lru_remove(l, it);
-        it->time = current_time;
+        item_set_time(it, current_time);
         lru_push_head(l, it);
     }
     pthread_mutex_unlock(&l->lock);
@@ -405,6 +420,7 @@ static void item_bump(item *it)
 item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
                       bool do_update, enum lookup_outcome *outcome)
 {
+    assert(item_lock_held(hv));
     item *it = assoc_find(key, nkey, hv);
     if (it == NULL) {
         *outcome = LOOKUP_MISS;
@@ -423,7 +439,8 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     item_ref(it);
     if (do_update) {
         item_bump(it);
-        it->it_flags |= ITEM_FETCHED;
+        if (!(it->it_flags & ITEM_FETCHED))
+            item_flags_set(it, ITEM_FETCHED);
     }
     *outcome = LOOKUP_HIT;
     return it;
@@ -431,8 +448,10 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
 
 void item_mark_fetched_locked(item *it)
 {
+    assert(item_lock_held(hash_key(item_key(it), it->nkey)));
     item_bump(it);
-    it->it_flags |= ITEM_FETCHED;
+    if (!(it->it_flags & ITEM_FETCHED))
+        item_flags_set(it, ITEM_FETCHED);
 }
 
 /* ---- eviction ---- */
@@ -447,7 +466,7 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
     pthread_mutex_lock(&l->lock);
     item *it = l->tail;
     for (int depth = 0; it != NULL && depth < EVICT_SEARCH_DEPTH; depth++, it = it->prev) {
-        if (it->it_flags & ITEM_CRAWLER)
+        if (item_flags(it) & ITEM_CRAWLER)
             continue;
         uint32_t hv = hash_key(item_key(it), it->nkey);
         if (!item_trylock(hv))
@@ -575,7 +594,7 @@ static bool alloc_value_chunks(item *it)
         ch->head = it;
         ch->size = (uint32_t)(take - sizeof(struct item_chunk));
         ch->slabs_clsid = (uint8_t)id;
-        ch->it_flags = ITEM_CHUNK;
+        __atomic_store_n(&ch->it_flags, (uint16_t)ITEM_CHUNK, __ATOMIC_RELAXED);
         *link = ch;
         link = &ch->next;
         left -= ch->size;
@@ -601,18 +620,18 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     it->next = it->prev = it->h_next = NULL;
     it->slabs_clsid = (uint8_t)id;
     it->refcount = 1;
-    it->it_flags = settings.use_cas ? ITEM_CAS : 0;
+    item_flags_store(it, settings.use_cas ? ITEM_CAS : 0);
     it->nkey = (uint8_t)nkey;
-    it->lru_segment = SEG_COLD;
+    item_set_lru_segment(it, SEG_COLD);
     it->nbytes = nbytes;
     it->exptime = exptime;
     it->client_flags = client_flags;
-    it->time = current_time;
+    item_set_time(it, current_time);
     item_set_cas(it, 0);
     memcpy(item_key(it), key, nkey);
     item_key(it)[nkey] = '\0';
     if (chunked) {
-        it->it_flags |= ITEM_CHUNKED;
+        item_flags_set(it, ITEM_CHUNKED);
         if (!alloc_value_chunks(it)) {
             item_free(it);
             *why = ALLOC_NO_MEMORY_CHUNKED;
@@ -680,9 +699,9 @@ void items_count_outofmemory(unsigned id)
 static rel_time_t tail_age(const struct lru *l)
 {
     const item *tail = l->tail;
-    while (tail && (tail->it_flags & ITEM_CRAWLER))
+    while (tail && (item_flags(tail) & ITEM_CRAWLER))
         tail = tail->prev;
-    return tail ? current_time - tail->time : 0;
+    return tail ? current_time - item_time(tail) : 0;
 }
 
 void items_class_stats(unsigned id, struct items_class_stats *out)
@@ -784,7 +803,7 @@ static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
             l->head = marker;
         it->prev = marker;
 
-        if (!(it->it_flags & ITEM_CRAWLER)) {
+        if (!(item_flags(it) & ITEM_CRAWLER)) {
             (*checked)++;
             l->crawler_items_checked++;
             uint32_t hv = hash_key(item_key(it), it->nkey);
@@ -823,7 +842,7 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
         pthread_mutex_lock(&l->lock);
         for (item *it = l->tail; it != NULL; it = it->prev) {
             bool flushed;
-            if (!(it->it_flags & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
+            if (!(item_flags(it) & ITEM_CRAWLER) && !item_is_dead(it, &flushed))
                 fn(it, arg);
         }
         pthread_mutex_unlock(&l->lock);
@@ -899,9 +918,12 @@ static int evict_chunk_owner(struct item_chunk *ch)
 
 int item_evict_for_move(item *it)
 {
-    if (it->it_flags & ITEM_CHUNK)
+    /* Seen without the stripe (checked again under it); acquire pairs
+     * with item_link_locked, so the key read next is the linked one's. */
+    uint16_t flags = __atomic_load_n(&it->it_flags, __ATOMIC_ACQUIRE);
+    if (flags & ITEM_CHUNK)
         return evict_chunk_owner((struct item_chunk *)(void *)it);
-    if (!(it->it_flags & ITEM_LINKED) || (it->it_flags & (ITEM_SLABBED | ITEM_CRAWLER)))
+    if (!(flags & ITEM_LINKED) || (flags & (ITEM_SLABBED | ITEM_CRAWLER)))
         return -1;
     uint32_t hv = hash_key(item_key(it), it->nkey);
     if (!item_trylock(hv))
@@ -943,7 +965,7 @@ int item_evict_for_move(item *it)
                 l->tail = copy;
             it->next = it->prev = NULL;
             pthread_mutex_unlock(&l->lock);
-            it->it_flags &= ~ITEM_LINKED;
+            item_flags_clear(it, ITEM_LINKED);
             item_release(it);
             result = 2;
         } else {
@@ -968,9 +990,9 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
     while (moved < max) {
         pthread_mutex_lock(&l->lock);
         item *it = l->tail;
-        while (it && (it->it_flags & ITEM_CRAWLER))
+        while (it && (item_flags(it) & ITEM_CRAWLER))
             it = it->prev;
-        if (it == NULL || (l->bytes <= limit_bytes && current_time - it->time <= max_age)) {
+        if (it == NULL || (l->bytes <= limit_bytes && current_time - item_time(it) <= max_age)) {
             pthread_mutex_unlock(&l->lock);
             break;
         }
@@ -978,7 +1000,7 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
         uint32_t hv = 0;
         bool locked = false;
         for (int depth = 0; it != NULL && depth < EVICT_SEARCH_DEPTH; depth++, it = it->prev) {
-            if (it->it_flags & ITEM_CRAWLER)
+            if (item_flags(it) & ITEM_CRAWLER)
                 continue;
             hv = hash_key(item_key(it), it->nkey);
             if ((locked = item_trylock(hv)))
@@ -992,7 +1014,7 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
         /* Holding the item lock keeps it linked and where it is. */
         enum lru_segment to = SEG_COLD;
         if (it->it_flags & ITEM_ACTIVE) {
-            it->it_flags &= ~ITEM_ACTIVE;
+            item_flags_clear(it, ITEM_ACTIVE);
             to = SEG_WARM;
         }
         move_to_segment(it, to);
@@ -1186,11 +1208,11 @@ static void flush_recent(void)
             item *it = l->head;
             while (it != NULL) {
                 item *next = it->next;
-                if (it->it_flags & ITEM_CRAWLER) {
+                if (item_flags(it) & ITEM_CRAWLER) {
                     it = next;
                     continue;
                 }
-                if (it->time < since)
+                if (item_time(it) < since)
                     break;
                 uint32_t hv = hash_key(item_key(it), it->nkey);
                 bool flushed;

@@ -2,10 +2,18 @@
  * living in a slab chunk; it is visible while linked (hash table + LRU) and
  * freed when unlinked and its last reference is dropped.
  *
- * Locking: every access to a key's hash chain, and any change to a linked
- * item's fields, happens under item_lock(hv) for the key's hash. LRU lists
- * have a lock per slab class, taken inside the item lock (never the other
- * way around except by trylock). Reference counts are atomic. */
+ * Locking (item_locks.h has the whole contract): every access to a key's
+ * hash chain, and any change to a linked item's fields, happens under
+ * item_lock(hv) for the key's hash. LRU lists have a lock per slab class
+ * and segment, taken inside the item lock (never the other way around
+ * except by trylock). Reference counts are atomic.
+ *
+ * memcached-debug asserts these contracts where they are stated below:
+ * the stripe held by every *_locked call; a reference count that never
+ * goes below zero or wraps, and reaches zero only once unlinked; a linked
+ * item on exactly one LRU (the one its class and lru_segment name), an
+ * LRU unlink only of an item on that LRU; and (slabs.h) chunks freed
+ * once, into the class that owns them. */
 #ifndef MC_ITEMS_H
 #define MC_ITEMS_H
 
@@ -14,6 +22,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "item_locks.h"
 
 #define KEY_MAX_LENGTH 250
 
@@ -34,15 +43,16 @@ typedef struct item {
     struct item *next;      /* LRU: the next older item */
     struct item *prev;      /* LRU: the next newer item */
     struct item *h_next;    /* hash table bucket chain */
-    rel_time_t time;        /* last access */
+    rel_time_t time;        /* last access (item_time: see below) */
     rel_time_t exptime;     /* expiry; 0 never */
     uint32_t nbytes;        /* value length including the trailing "\r\n" */
     uint32_t client_flags;  /* opaque flags the client stored */
     uint16_t refcount;      /* atomic: 1 for the link, 1 per user */
-    uint16_t it_flags;      /* ITEM_* bits; changed under the item lock */
+    uint16_t it_flags;      /* ITEM_* bits (item_flags: see below) */
     uint8_t slabs_clsid;    /* slab class of the chunk */
     uint8_t nkey;           /* key length, without its NUL */
-    uint8_t lru_segment;    /* which of its class's LRUs holds it (HOT, WARM, ...) */
+    uint8_t lru_segment;    /* which of its class's LRUs holds it (HOT, WARM, ...;
+                             * item_lru_segment: see below) */
     /* [cas if ITEM_CAS] key NUL value "\r\n"; 8-aligned for the CAS. */
     char data[] __attribute__((aligned(8)));
 } item;
@@ -66,28 +76,76 @@ struct item_chunk {
     char data[] __attribute__((aligned(8)));
 };
 
+/* it_flags, time and lru_segment are read by threads that do not hold the
+ * item's stripe: the LRU walkers (maintainer, crawler, eviction, under an
+ * LRU lock), the page mover (under no lock), and a worker sending a value
+ * it holds a reference to. Contract: they change only under the item's
+ * stripe, or while the item is unlinked and its creator's alone (or, for
+ * it_flags, in the slab allocator for a free chunk), so there is one
+ * writer at a time, and every change goes through the stores below; a
+ * reader without the stripe reads through the loads below. Relaxed order
+ * is enough: each read is one word, used for a decision taken again under
+ * the stripe (a flag, a tail's age) or for a statistic. Under the stripe a
+ * plain read is fine. On x86 all of these are plain moves. */
+static inline uint16_t item_flags(const item *it)
+{
+    return __atomic_load_n(&it->it_flags, __ATOMIC_RELAXED);
+}
+static inline void item_flags_store(item *it, uint16_t flags)
+{
+    __atomic_store_n(&it->it_flags, flags, __ATOMIC_RELAXED);
+}
+/* Single writer: a load and a store, no locked read-modify-write. */
+static inline void item_flags_set(item *it, uint16_t bits)
+{
+    item_flags_store(it, (uint16_t)(item_flags(it) | bits));
+}
+static inline void item_flags_clear(item *it, uint16_t bits)
+{
+    item_flags_store(it, (uint16_t)(item_flags(it) & ~bits));
+}
+static inline rel_time_t item_time(const item *it)
+{
+    return __atomic_load_n(&it->time, __ATOMIC_RELAXED);
+}
+static inline void item_set_time(item *it, rel_time_t t)
+{
+    __atomic_store_n(&it->time, t, __ATOMIC_RELAXED);
+}
+static inline uint8_t item_lru_segment(const item *it)
+{
+    return __atomic_load_n(&it->lru_segment, __ATOMIC_RELAXED);
+}
+static inline void item_set_lru_segment(item *it, uint8_t seg)
+{
+    __atomic_store_n(&it->lru_segment, seg, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t *item_cas_slot(item *it) { return (uint64_t *)(void *)it->data; }
+/* The CAS unique: changed under the stripe, read by metadump without it,
+ * so relaxed atomics too (plain moves on x86). */
 static inline uint64_t item_get_cas(const item *it)
 {
-    return (it->it_flags & ITEM_CAS) ? *(const uint64_t *)(const void *)it->data : 0;
+    return (item_flags(it) & ITEM_CAS)
+        ? __atomic_load_n((const uint64_t *)(const void *)it->data, __ATOMIC_RELAXED) : 0;
 }
 static inline void item_set_cas(item *it, uint64_t cas)
 {
-    if (it->it_flags & ITEM_CAS)
-        *item_cas_slot(it) = cas;
+    if (item_flags(it) & ITEM_CAS)
+        __atomic_store_n(item_cas_slot(it), cas, __ATOMIC_RELAXED);
 }
 /* The key, NUL-terminated. */
-static inline char *item_key(item *it) { return it->data + ((it->it_flags & ITEM_CAS) ? 8 : 0); }
+static inline char *item_key(item *it) { return it->data + ((item_flags(it) & ITEM_CAS) ? 8 : 0); }
 /* Offset in data[] where a chunked item's first-chunk pointer sits. */
 static inline size_t item_chunk_link_offset(const item *it)
 {
-    return (((it->it_flags & ITEM_CAS) ? 8u : 0u) + it->nkey + 1 + 7) & ~(size_t)7;
+    return (((item_flags(it) & ITEM_CAS) ? 8u : 0u) + it->nkey + 1 + 7) & ~(size_t)7;
 }
 /* The value: nbytes bytes, ending in "\r\n". For a chunked item, only its
  * first part (see item_value_span). */
 static inline char *item_value(item *it)
 {
-    if (it->it_flags & ITEM_CHUNKED)
+    if (item_flags(it) & ITEM_CHUNKED)
         return it->data + item_chunk_link_offset(it) + sizeof(struct item_chunk *);
     return item_key(it) + it->nkey + 1;
 }
@@ -112,7 +170,7 @@ static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas
 }
 static inline size_t item_ntotal(const item *it)
 {
-    return item_total_size(it->nkey, it->nbytes, it->it_flags & ITEM_CAS, it->client_flags != 0);
+    return item_total_size(it->nkey, it->nbytes, item_flags(it) & ITEM_CAS, it->client_flags != 0);
 }
 
 /* Why an allocation failed. */
@@ -132,16 +190,12 @@ enum lookup_outcome {
     LOOKUP_FLUSHED          /* found but invalidated by flush_all: reclaimed */
 };
 
-/* Sets up item locks and LRUs; call after slabs_init(). */
+/* Sets up the item lock stripes and the LRUs; call after slabs_init(). */
 void items_init(void);
 
 /* Starts the LRU maintainer thread (segmented LRU: moves items from HOT
  * and WARM to COLD as they age or the segments outgrow their share). */
 void items_start_maintainer(void);
-
-/* Item lock stripes, chosen by key hash. */
-void item_lock(uint32_t hv);
-void item_unlock(uint32_t hv);
 
 /* Allocates an unlinked item holding the key, with room for nbytes of value
  * (which must include "\r\n"); the value is left for the caller to fill.
@@ -150,9 +204,6 @@ void item_unlock(uint32_t hv);
  * *why set. Takes no item lock but trylocks victims, so callers may hold one. */
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why);
-
-/* True when an item of this key and value size fits the -I limit. */
-bool item_size_ok(size_t nkey, uint32_t nbytes);
 
 /* Looks a key up. Caller holds item_lock(hv). An expired or flushed item is
  * unlinked on the way. On a hit returns the item with a new reference and,
@@ -167,7 +218,8 @@ void item_mark_fetched_locked(item *it);
 
 /* Makes an unlinked item visible and stamps it with the next CAS unique
  * unless the caller set one (item_set_cas) before. Caller holds
- * item_lock(hv); no item with the key may be linked. */
+ * item_lock(hv), hv being its key's hash, and a reference; no item with
+ * the key may be linked. */
 void item_link_locked(item *it, uint32_t hv);
 
 /* Hides a linked item (no-op if not linked). Caller holds item_lock(hv). */
@@ -182,10 +234,12 @@ void item_replace_locked(item *old_it, item *new_it, uint32_t hv);
  * lookup reads as a miss, as memcached's does (near 60000 there too). */
 #define ITEM_REFCOUNT_READERS_MAX 60000
 
-/* Drops one reference; frees the item when it was the last. No lock needed. */
+/* Drops one reference; frees the item when it was the last, which must
+ * not be the link's (the item is unlinked first). No lock needed. */
 void item_release(item *it);
 
-/* Adds a reference (for a second user of an item already referenced). */
+/* Adds a reference (for a second user of an item already referenced:
+ * never one whose count reached zero). */
 void item_ref(item *it);
 
 /* True when the item is past its exptime or invalidated by flush_all. */

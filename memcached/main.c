@@ -49,7 +49,6 @@ static void clock_cb(evutil_socket_t fd, short which, void *arg)
     clock_tick();
 }
 
-static volatile sig_atomic_t stop_requested;
 static bool save_on_stop;   /* SIGUSR1 with -e: keep the cache for a restart */
 
 static void graceful_stop_cb(evutil_socket_t sig, short which, void *arg)
@@ -59,7 +58,6 @@ static void graceful_stop_cb(evutil_socket_t sig, short which, void *arg)
     (void)arg;
     fprintf(stderr, "Gracefully stopping\n");
     save_on_stop = settings.memory_file != NULL;
-    stop_requested = 1;
     event_base_loopbreak(main_base);
 }
 
@@ -96,7 +94,6 @@ static void stop_cb(evutil_socket_t sig, short which, void *arg)
     (void)sig;
     if (settings.verbose)
         fprintf(stderr, "Exiting normally\n");  /* memcached's words */
-    stop_requested = 1;
     event_base_loopbreak(main_base);
 }
 
@@ -132,223 +129,256 @@ static void write_pid_file(const char *path)
     fclose(f);
 }
 
-int main(int argc, char **argv)
+/* A start-up step's result that means "go on"; any other is the exit status. */
+#define GO_ON (-1)
+
+static const struct option long_options[] = {
+    {"port", required_argument, 0, 'p'},
+    {"udp-port", required_argument, 0, 'U'},
+    {"unix-socket", required_argument, 0, 's'},
+    {"unix-mask", required_argument, 0, 'a'},
+    {"enable-shutdown", no_argument, 0, 'A'},
+    {"listen", required_argument, 0, 'l'},
+    {"daemon", no_argument, 0, 'd'},
+    {"enable-coredumps", no_argument, 0, 'r'},
+    {"user", required_argument, 0, 'u'},
+    {"memory-limit", required_argument, 0, 'm'},
+    {"disable-evictions", no_argument, 0, 'M'},
+    {"conn-limit", required_argument, 0, 'c'},
+    {"lock-memory", no_argument, 0, 'k'},
+    {"verbose", optional_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+    {"license", no_argument, 0, 'i'},
+    {"version", no_argument, 0, 'V'},
+    {"pidfile", required_argument, 0, 'P'},
+    {"slab-growth-factor", required_argument, 0, 'f'},
+    {"slab-min-size", required_argument, 0, 'n'},
+    {"enable-largepages", no_argument, 0, 'L'},
+    {"threads", required_argument, 0, 't'},
+    {"max-reqs-per-event", required_argument, 0, 'R'},
+    {"disable-cas", no_argument, 0, 'C'},
+    {"listen-backlog", required_argument, 0, 'b'},
+    {"protocol", required_argument, 0, 'B'},
+    {"max-item-size", required_argument, 0, 'I'},
+    {"disable-flush-all", no_argument, 0, 'F'},
+    {"disable-dumping", no_argument, 0, 'X'},
+    {"disable-watch", no_argument, 0, 'W'},
+    {"auth-file", required_argument, 0, 'Y'},
+    {"memory-file", required_argument, 0, 'e'},
+    {"extended", required_argument, 0, 'o'},
+    {"enable-ssl", no_argument, 0, 'Z'},
+    {"enable-sasl", no_argument, 0, 'S'},
+    {"napi-ids", required_argument, 0, 'N'},
+    {0, 0, 0, 0}
+};
+static const char short_options[] = "a:Ab:B:c:dD:e:f:hiI:kl:LMm:n:N:o:p:P:rR:s:St:u:U:vVWXY:ZCF";
+
+/* Flags that only store their argument or switch a setting. Returns false
+ * for any other flag. */
+static bool parse_plain_flag(int c, char *arg)
 {
-    static const struct option long_options[] = {
-        {"port", required_argument, 0, 'p'},
-        {"udp-port", required_argument, 0, 'U'},
-        {"unix-socket", required_argument, 0, 's'},
-        {"unix-mask", required_argument, 0, 'a'},
-        {"enable-shutdown", no_argument, 0, 'A'},
-        {"listen", required_argument, 0, 'l'},
-        {"daemon", no_argument, 0, 'd'},
-        {"enable-coredumps", no_argument, 0, 'r'},
-        {"user", required_argument, 0, 'u'},
-        {"memory-limit", required_argument, 0, 'm'},
-        {"disable-evictions", no_argument, 0, 'M'},
-        {"conn-limit", required_argument, 0, 'c'},
-        {"lock-memory", no_argument, 0, 'k'},
-        {"verbose", optional_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
-        {"license", no_argument, 0, 'i'},
-        {"version", no_argument, 0, 'V'},
-        {"pidfile", required_argument, 0, 'P'},
-        {"slab-growth-factor", required_argument, 0, 'f'},
-        {"slab-min-size", required_argument, 0, 'n'},
-        {"enable-largepages", no_argument, 0, 'L'},
-        {"threads", required_argument, 0, 't'},
-        {"max-reqs-per-event", required_argument, 0, 'R'},
-        {"disable-cas", no_argument, 0, 'C'},
-        {"listen-backlog", required_argument, 0, 'b'},
-        {"protocol", required_argument, 0, 'B'},
-        {"max-item-size", required_argument, 0, 'I'},
-        {"disable-flush-all", no_argument, 0, 'F'},
-        {"disable-dumping", no_argument, 0, 'X'},
-        {"disable-watch", no_argument, 0, 'W'},
-        {"auth-file", required_argument, 0, 'Y'},
-        {"memory-file", required_argument, 0, 'e'},
-        {"extended", required_argument, 0, 'o'},
-        {"enable-ssl", no_argument, 0, 'Z'},
-        {"enable-sasl", no_argument, 0, 'S'},
-        {"napi-ids", required_argument, 0, 'N'},
-        {0, 0, 0, 0}
-    };
-    int c;
-    struct option_facts facts = { .protocol_given = false };
+    switch (c) {
+    case 'a': settings.access = (int)strtol(arg, NULL, 8); break;
+    case 'A': settings.shutdown_command = true; break;
+    case 'b': settings.backlog = atoi(arg); break;
+    case 'C': settings.use_cas = false; break;
+    case 'd': settings.daemonize = true; break;
+    case 'e': settings.memory_file = arg; break;
+    case 'F': settings.flush_enabled = false; break;
+    case 'k': settings.lock_memory = true; break;
+    case 'L': settings.large_pages = true; break;
+    /* Megabytes, as memcached reads them (atoi: "-m 1g" is 1 MB). */
+    case 'm': settings.maxbytes = (size_t)atoi(arg) * 1024 * 1024; break;
+    case 'M': settings.evict_to_free = false; break;
+    case 'p': settings.port = atoi(arg); break;
+    case 'P': settings.pid_file = arg; break;
+    case 'r': settings.maxcore = true; break;
+    case 's': settings.socketpath = arg; break;
+    case 'u': settings.username = arg; break;
+    case 'U': settings.udpport = atoi(arg); break;
+    case 'v': settings.verbose++; break;
+    case 'W': settings.watch_enabled = false; break;
+    case 'X': settings.dump_enabled = false; break;
+    case 'Y': settings.auth_file = strdup(arg); break;
+    default: return false;
+    }
+    return true;
+}
 
-    settings_init();
-    setbuf(stderr, NULL);
+/* Flags whose number must be above 0, with memcached's complaint. */
+static const struct positive_flag {
+    int flag;
+    int *value;
+    const char *complaint;
+} positive_flags[] = {
+    { 'c', &settings.maxconns, "Maximum connections must be greater than 0\n" },
+    { 'n', &settings.chunk_size, "Chunk size must be greater than 0\n" },
+    { 'N', &settings.num_napi_ids, "Maximum number of NAPI IDs must be greater than 0\n" },
+    { 'R', &settings.reqs_per_event, "Number of requests per event must be greater than 0\n" },
+    { 't', &settings.num_threads, "Number of threads must be greater than 0\n" },
+};
 
-    while ((c = getopt_long(argc, argv, "a:Ab:B:c:dD:e:f:hiI:kl:LMm:n:N:o:p:P:rR:s:St:u:U:vVWXY:ZCF",
-                            long_options, NULL)) != -1) {
-        while (optarg && (*optarg == ' ' || (*optarg >= '\t' && *optarg <= '\r')))
-            optarg++;       /* memcached skips leading blanks of every argument */
-        switch (c) {
-        case 'a': settings.access = (int)strtol(optarg, NULL, 8); break;
-        case 'A': settings.shutdown_command = true; break;
-        case 'b': settings.backlog = atoi(optarg); break;
-        case 'B':
-            facts.protocol_given = true;
-            if (strcmp(optarg, "auto") == 0)
-                settings.binding_protocol = PROTOCOL_AUTO;
-            else if (strcmp(optarg, "binary") == 0)
-                settings.binding_protocol = PROTOCOL_BINARY;
-            else if (strcmp(optarg, "ascii") == 0)
-                settings.binding_protocol = PROTOCOL_ASCII;
-            else {
-                fprintf(stderr, "Invalid value for binding protocol: %s\n"
-                        " -- should be one of auto, binary, or ascii\n", optarg);
-                exit(EX_USAGE);
-            }
-            break;
-        case 'c':
-            settings.maxconns = atoi(optarg);
-            if (settings.maxconns <= 0) {
-                fprintf(stderr, "Maximum connections must be greater than 0\n");
-                return 1;
-            }
-            break;
-        case 'C': settings.use_cas = false; break;
-        case 'd': settings.daemonize = true; break;
-        case 'D':
-            if (!optarg || !optarg[0]) {        /* the first character is used */
-                fprintf(stderr, "No delimiter specified\n");
-                return 1;
-            }
-            settings.prefix_delimiter = optarg[0];
-            settings.detail_enabled = true;
-            break;
-        case 'e': settings.memory_file = optarg; break;
-        case 'f':
-            settings.factor = atof(optarg);
-            if (settings.factor <= 1.0) {
-                fprintf(stderr, "Factor must be greater than 1\n");
-                return 1;
-            }
-            break;
-        case 'F': settings.flush_enabled = false; break;
-        case 'h': usage(); exit(EXIT_SUCCESS);
-        case 'i':
-            printf("memcached-sdt: written by the memcached-sdt team; see the README.\n");
-            exit(EXIT_SUCCESS);
-        case 'I': {
-            /* memcached: a number with an optional k or m (no g): "-I 1g" is 1 byte. */
-            size_t len = strlen(optarg);
-            char unit = len ? optarg[len - 1] : '\0';
-            long long size = atoi(optarg);
-            if (unit == 'k' || unit == 'K')
-                size *= 1024;
-            else if (unit == 'm' || unit == 'M')
-                size *= 1024 * 1024;
-            settings.item_size_max = size > INT32_MAX ? INT32_MAX : (int)size;
-            break;      /* checked with the other flags by options_check() */
-        }
-        case 'k': settings.lock_memory = true; break;
-        case 'l':
-            if (settings.inter == NULL) {
-                settings.inter = strdup(optarg);
-            } else if (strstr(settings.inter, optarg) == NULL) {   /* repeats ignored */
-                size_t len = strlen(settings.inter) + strlen(optarg) + 2;
-                char *joined = malloc(len);
-                snprintf(joined, len, "%s,%s", settings.inter, optarg);
-                free(settings.inter);
-                settings.inter = joined;
-            }
-            break;
-        case 'L': settings.large_pages = true; break;
-        case 'm':
-            /* Megabytes, as memcached reads them (atoi: "-m 1g" is 1 MB). */
-            settings.maxbytes = (size_t)atoi(optarg) * 1024 * 1024;
-            break;
-        case 'M': settings.evict_to_free = false; break;
-        case 'n':
-            settings.chunk_size = atoi(optarg);
-            if (settings.chunk_size <= 0) {
-                fprintf(stderr, "Chunk size must be greater than 0\n");
-                return 1;
-            }
-            break;
-        case 'N':
-            settings.num_napi_ids = atoi(optarg);
-            if (settings.num_napi_ids <= 0) {
-                fprintf(stderr, "Maximum number of NAPI IDs must be greater than 0\n");
-                return 1;
-            }
-            break;
-        case 'o':
-            if (!options_parse_extended(optarg))
-                return 1;
-            break;
-        case 'p':
-            settings.port = atoi(optarg);
-            break;
-        case 'P': settings.pid_file = optarg; break;
-        case 'r': settings.maxcore = true; break;
-        case 'R':
-            settings.reqs_per_event = atoi(optarg);
-            if (settings.reqs_per_event <= 0) {
-                fprintf(stderr, "Number of requests per event must be greater than 0\n");
-                return 1;
-            }
-            break;
-        case 's': settings.socketpath = optarg; break;
-        case 'S':
-            if (!sasl_enable()) {
-                fprintf(stderr, "This server is not built with SASL support.\n");
-                return EX_USAGE;
-            }
-            break;
-        case 't':
-            settings.num_threads = atoi(optarg);
-            if (settings.num_threads <= 0) {
-                fprintf(stderr, "Number of threads must be greater than 0\n");
-                return 1;
-            }
-            if (settings.num_threads > 64)
-                fprintf(stderr, "WARNING: Setting a high number of worker"
-                        "threads is not recommended.\n"
-                        " Set this value to the number of cores in"
-                        " your machine or less.\n");
-            break;
-        case 'u': settings.username = optarg; break;
-        case 'U': settings.udpport = atoi(optarg); break;
-        case 'v':
-            settings.verbose++;
-            break;
-        case 'V':
-            printf("memcached %s\n", MEMCACHED_VERSION);
-            exit(EXIT_SUCCESS);
-        case 'W': settings.watch_enabled = false; break;
-        case 'X': settings.dump_enabled = false; break;
-        case 'Y': settings.auth_file = strdup(optarg); break;
-        case 'Z':
-            if (!tls_enable()) {
-                fprintf(stderr, "This server is not built with TLS support.\n");
-                return EX_USAGE;
-            }
-            break;
-        default:
-            /* getopt has named the flag; memcached then prints '?'. */
-            fprintf(stderr, "Illegal argument \"%c\"\n", c);
+/* Stores a positive_flags flag. Returns GO_ON, 1 after the complaint, or 0
+ * when c is not one of them. */
+static int parse_positive_flag(int c, const char *arg)
+{
+    for (size_t i = 0; i < sizeof(positive_flags) / sizeof(positive_flags[0]); i++) {
+        if (positive_flags[i].flag != c)
+            continue;
+        *positive_flags[i].value = atoi(arg);
+        if (*positive_flags[i].value <= 0) {
+            fprintf(stderr, "%s", positive_flags[i].complaint);
             return 1;
         }
+        if (c == 't' && settings.num_threads > 64)
+            fprintf(stderr, "WARNING: Setting a high number of worker"
+                    "threads is not recommended.\n"
+                    " Set this value to the number of cores in"
+                    " your machine or less.\n");
+        return GO_ON;
     }
+    return 0;
+}
 
-    /* Cross-checks, with memcached's messages. */
-    int status = options_check(&facts);
+/* -B: memcached's three protocol names. */
+static int parse_protocol(const char *arg)
+{
+    if (strcmp(arg, "auto") == 0)
+        settings.binding_protocol = PROTOCOL_AUTO;
+    else if (strcmp(arg, "binary") == 0)
+        settings.binding_protocol = PROTOCOL_BINARY;
+    else if (strcmp(arg, "ascii") == 0)
+        settings.binding_protocol = PROTOCOL_ASCII;
+    else {
+        fprintf(stderr, "Invalid value for binding protocol: %s\n"
+                " -- should be one of auto, binary, or ascii\n", arg);
+        exit(EX_USAGE);
+    }
+    return GO_ON;
+}
+
+/* -I: memcached reads a number with an optional k or m (no g): "-I 1g" is
+ * 1 byte. Checked with the other flags by options_check(). */
+static void parse_item_size(const char *arg)
+{
+    size_t len = strlen(arg);
+    char unit = len ? arg[len - 1] : '\0';
+    long long size = atoi(arg);
+    if (unit == 'k' || unit == 'K')
+        size *= 1024;
+    else if (unit == 'm' || unit == 'M')
+        size *= 1024 * 1024;
+    settings.item_size_max = size > INT32_MAX ? INT32_MAX : (int)size;
+}
+
+/* -l: addresses add up, comma-separated; one already given is ignored. */
+static void add_listen_address(const char *arg)
+{
+    if (settings.inter == NULL) {
+        settings.inter = strdup(arg);
+    } else if (strstr(settings.inter, arg) == NULL) {
+        size_t len = strlen(settings.inter) + strlen(arg) + 2;
+        char *joined = malloc(len);
+        snprintf(joined, len, "%s,%s", settings.inter, arg);
+        free(settings.inter);
+        settings.inter = joined;
+    }
+}
+
+/* One flag of the command line. Returns GO_ON or the exit status after
+ * memcached's message; -h, -i and -V exit here. */
+static int parse_flag(int c, char *arg, struct option_facts *facts)
+{
+    if (parse_plain_flag(c, arg))
+        return GO_ON;
+    int status = parse_positive_flag(c, arg);
+    if (status != 0)
+        return status;
+    switch (c) {
+    case 'B':
+        facts->protocol_given = true;
+        return parse_protocol(arg);
+    case 'D':
+        if (!arg || !arg[0]) {        /* the first character is used */
+            fprintf(stderr, "No delimiter specified\n");
+            return 1;
+        }
+        settings.prefix_delimiter = arg[0];
+        settings.detail_enabled = true;
+        return GO_ON;
+    case 'f':
+        settings.factor = atof(arg);
+        if (settings.factor <= 1.0) {
+            fprintf(stderr, "Factor must be greater than 1\n");
+            return 1;
+        }
+        return GO_ON;
+    case 'h': usage(); exit(EXIT_SUCCESS);
+    case 'i':
+        printf("memcached-sdt: written by the memcached-sdt team; see the README.\n");
+        exit(EXIT_SUCCESS);
+    case 'I': parse_item_size(arg); return GO_ON;
+    case 'l': add_listen_address(arg); return GO_ON;
+    case 'o': return options_parse_extended(arg) ? GO_ON : 1;
+    case 'S':
+        if (!sasl_enable()) {
+            fprintf(stderr, "This server is not built with SASL support.\n");
+            return EX_USAGE;
+        }
+        return GO_ON;
+    case 'V':
+        printf("memcached %s\n", MEMCACHED_VERSION);
+        exit(EXIT_SUCCESS);
+    case 'Z':
+        if (!tls_enable()) {
+            fprintf(stderr, "This server is not built with TLS support.\n");
+            return EX_USAGE;
+        }
+        return GO_ON;
+    default:
+        /* getopt has named the flag; memcached then prints '?'. */
+        fprintf(stderr, "Illegal argument \"%c\"\n", c);
+        return 1;
+    }
+}
+
+/* The whole command line, flag by flag, stopping at the first bad one. */
+static int parse_flags(int argc, char **argv, struct option_facts *facts)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+        while (optarg && (*optarg == ' ' || (*optarg >= '\t' && *optarg <= '\r')))
+            optarg++;       /* memcached skips leading blanks of every argument */
+        int status = parse_flag(c, optarg, facts);
+        if (status != GO_ON)
+            return status;
+    }
+    return GO_ON;
+}
+
+/* Cross-checks, with memcached's messages; SASL and TLS set up (as
+ * memcached: certificates are read before privileges drop). */
+static int check_settings(const struct option_facts *facts)
+{
+    int status = options_check(facts);
     if (status != 0)
         return status;
     if (sasl_enabled())
         sasl_init();
     if (tls_enabled()) {
-        /* As memcached: certificates are read before privileges drop. */
         if (settings.port == 0) {
             fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
             return EX_USAGE;
         }
         tls_init();
     }
+    return GO_ON;
+}
 
+/* Core files with -r; room for the connections plus the server's own
+ * descriptors. */
+static int set_process_limits(void)
+{
     if (settings.maxcore) {
         struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
         if (setrlimit(RLIMIT_CORE, &rl) != 0) {
@@ -356,7 +386,6 @@ int main(int argc, char **argv)
             return EX_OSERR;
         }
     }
-    /* Room for the connections plus the server's own descriptors. */
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
         rlim_t want = (rlim_t)settings.maxconns + 64;
@@ -370,9 +399,14 @@ int main(int argc, char **argv)
             }
         }
     }
+    return GO_ON;
+}
 
+/* Drops root, daemonizes (-d), locks memory (-k), sets the signals to
+ * ignore and reads the password file (-Y). */
+static int become_server(void)
+{
     drop_privileges(settings.username);
-
     if (settings.daemonize) {
         /* As memcached: stay in the directory with -r (for the core). */
         if (daemon(settings.maxcore ? 1 : 0, settings.verbose ? 1 : 0) != 0) {
@@ -384,7 +418,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "warning: -k failed to lock down all paged memory\n");
 
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);    /* with -Y, an event below reloads the file */
+    signal(SIGHUP, SIG_IGN);    /* with -Y, an event set in serve() reloads the file */
 
     if (settings.auth_file) {
         enum authfile_result r = authfile_load(settings.auth_file);
@@ -393,7 +427,14 @@ int main(int argc, char **argv)
             return EXIT_FAILURE;
         }
     }
+    return GO_ON;
+}
 
+/* Item memory (from the memory file with -e), the item locks and LRUs,
+ * the hash table (at the power a restored cache had), the restored items,
+ * and the threads that look after them. */
+static int set_up_storage(void)
+{
     clock_init();
     slabs_init(settings.maxbytes);
     if (settings.memory_file) {
@@ -409,14 +450,11 @@ int main(int argc, char **argv)
                 settings.hashpower_init, item_lock_power());
         return 1;
     }
-    {
-        int power = settings.hashpower_init;
-        /* A restored cache comes back in a table of the power it had. */
-        int saved = (int)memfile_saved_hashpower();
-        if (saved > (int)item_lock_power() && (power == 0 || saved > power))
-            power = saved;
-        assoc_init(power);
-    }
+    int power = settings.hashpower_init;
+    int saved = (int)memfile_saved_hashpower();
+    if (saved > (int)item_lock_power() && (power == 0 || saved > power))
+        power = saved;
+    assoc_init(power);
     memfile_restore();
     if (settings.large_pages)       /* -L: every class gets its first page now */
         slabs_preallocate();
@@ -426,7 +464,12 @@ int main(int argc, char **argv)
     crawler_start();
     if (settings.slab_reassign)     /* -o no_slab_reassign: pages never move */
         slab_mover_start();
+    return GO_ON;
+}
 
+/* The main event base, the workers, the listeners, the port and pid files. */
+static int open_listeners(void)
+{
     main_base = event_base_new();
     if (main_base == NULL) {
         fprintf(stderr, "failed to create the main event base\n");
@@ -441,39 +484,82 @@ int main(int argc, char **argv)
     portfile_finish();
     if (settings.pid_file)
         write_pid_file(settings.pid_file);
+    return GO_ON;
+}
 
-    struct timeval one_second = { 1, 0 };
-    struct event *tick = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
-    event_add(tick, &one_second);
-    struct event *term = evsignal_new(main_base, SIGTERM, stop_cb, NULL);
-    struct event *intr = evsignal_new(main_base, SIGINT, stop_cb, NULL);
-    event_add(term, NULL);
-    event_add(intr, NULL);
-    struct event *usr1 = evsignal_new(main_base, SIGUSR1, graceful_stop_cb, NULL);
-    event_add(usr1, NULL);
-    struct event *hup = NULL;
+/* The main loop's events: the clock tick and the signals. */
+struct main_events {
+    struct event *tick, *term, *intr, *usr1;
+    struct event *hup;      /* NULL without -Y and TLS */
+};
+
+static void add_main_events(struct main_events *ev)
+{
+    static struct timeval one_second = { 1, 0 };
+    ev->tick = event_new(main_base, -1, EV_PERSIST, clock_cb, NULL);
+    event_add(ev->tick, &one_second);
+    ev->term = evsignal_new(main_base, SIGTERM, stop_cb, NULL);
+    ev->intr = evsignal_new(main_base, SIGINT, stop_cb, NULL);
+    event_add(ev->term, NULL);
+    event_add(ev->intr, NULL);
+    ev->usr1 = evsignal_new(main_base, SIGUSR1, graceful_stop_cb, NULL);
+    event_add(ev->usr1, NULL);
+    ev->hup = NULL;
     if (settings.auth_file || tls_enabled()) {   /* SIGHUP reloads the file, certificates */
-        hup = evsignal_new(main_base, SIGHUP, reload_auth_cb, NULL);
-        event_add(hup, NULL);
+        ev->hup = evsignal_new(main_base, SIGHUP, reload_auth_cb, NULL);
+        event_add(ev->hup, NULL);
     }
+}
 
-    if (settings.drop_privileges)
-        sandbox_enter();    /* -o drop_privileges: from here on, serving calls only */
-    event_base_dispatch(main_base);
-
-    /* Orderly stop: no new clients, close the open ones, exit 0. */
+/* Orderly stop: no new clients, close the open ones, save the cache when
+ * SIGUSR1 asked for it. */
+static void shut_down(struct main_events *ev)
+{
     listen_close();
     threads_stop();
     if (save_on_stop)
         memfile_save();
-    event_free(usr1);
-    if (hup)
-        event_free(hup);
+    event_free(ev->usr1);
+    if (ev->hup)
+        event_free(ev->hup);
     if (settings.pid_file && settings.daemonize)
         unlink(settings.pid_file);  /* memcached leaves it without -d */
-    event_free(tick);
-    event_free(term);
-    event_free(intr);
+    event_free(ev->tick);
+    event_free(ev->term);
+    event_free(ev->intr);
     event_base_free(main_base);
+}
+
+/* Serves until a stop signal or the shutdown command, then stops; exits 0. */
+static int serve(void)
+{
+    struct main_events ev;
+    add_main_events(&ev);
+    if (settings.drop_privileges)
+        sandbox_enter();    /* -o drop_privileges: from here on, serving calls only */
+    event_base_dispatch(main_base);
+    shut_down(&ev);
     return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    struct option_facts facts = { .protocol_given = false };
+
+    settings_init();
+    setbuf(stderr, NULL);
+    int status = parse_flags(argc, argv, &facts);
+    if (status == GO_ON)
+        status = check_settings(&facts);
+    if (status == GO_ON)
+        status = set_process_limits();
+    if (status == GO_ON)
+        status = become_server();
+    if (status == GO_ON)
+        status = set_up_storage();
+    if (status == GO_ON)
+        status = open_listeners();
+    if (status == GO_ON)
+        status = serve();
+    return status;
 }

@@ -177,7 +177,7 @@ static item *join_values(item *old, item *it, bool append)
                               old->exptime, nbytes, &why);
     if (joined == NULL)
         return NULL;
-    joined->it_flags |= it->it_flags & ITEM_KEY_BINARY;
+    item_flags_set(joined, it->it_flags & ITEM_KEY_BINARY);
     item *first = append ? old : it;
     item *second = append ? it : old;
     item_value_copy(joined, 0, first, first->nbytes - 2);
@@ -306,7 +306,7 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     }
     if (stored != NULL) {
         if (stale)
-            stored->it_flags |= ITEM_STALE;
+            item_flags_set(stored, ITEM_STALE);
         item_set_cas(stored, new_cas);
         if (old != NULL)
             item_replace_locked(old, stored, hv);
@@ -364,7 +364,7 @@ static item *vivify_locked(const char *key, size_t nkey, uint32_t hv,
     if (o->has_new_cas)
         item_set_cas(it, o->new_cas);
     if (!o->no_bump)
-        it->it_flags |= ITEM_FETCHED;
+        item_flags_set(it, ITEM_FETCHED);
     return it;
 }
 
@@ -400,7 +400,7 @@ void get_ex(const op_request *rq, const char *key, size_t nkey,
                 won = true;
         }
         if (won)
-            it->it_flags |= ITEM_TOKEN_SENT;
+            item_flags_set(it, ITEM_TOKEN_SENT);
         if (!o->no_bump)
             item_mark_fetched_locked(it);
     } else if (o->vivify) {
@@ -410,7 +410,7 @@ void get_ex(const op_request *rq, const char *key, size_t nkey,
             won = !o->no_token;
             time_before = it->time;
             if (won)
-                it->it_flags |= ITEM_TOKEN_SENT;
+                item_flags_set(it, ITEM_TOKEN_SENT);
         }
     }
     item_unlock(hv);
@@ -438,7 +438,7 @@ void get_ex(const op_request *rq, const char *key, size_t nkey,
         if (it != NULL) {
             /* a vivified key too, as memcached counts */
             STAT_INC(ts, get_hits); SLAB_OP_INC(ts, it, get_hits);
-            STAT_INC(ts, lru_hits[it->slabs_clsid][it->lru_segment & 3]);
+            STAT_INC(ts, lru_hits[it->slabs_clsid][item_lru_segment(it) & 3]);
         } else {
             STAT_INC(ts, get_misses);
         }
@@ -492,9 +492,9 @@ static bool empty_value_locked(item *it, uint32_t hv, const struct op_delete_opt
     bool keep_cas = o->has_new_cas || !o->invalidate;
     uint64_t cas = o->has_new_cas ? o->new_cas : item_get_cas(it);
     memcpy(item_value(empty), "\r\n", 2);
-    empty->it_flags |= it->it_flags & ITEM_KEY_BINARY;
+    item_flags_set(empty, it->it_flags & ITEM_KEY_BINARY);
     if (o->invalidate)
-        empty->it_flags |= ITEM_STALE;
+        item_flags_set(empty, ITEM_STALE);
     if (keep_cas)
         item_set_cas(empty, cas);
     item_replace_locked(it, empty, hv);
@@ -525,8 +525,8 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
             if (o->remove_value && empty_value_locked(it, hv, o)) {
                 removed = !o->invalidate;
             } else if (o->invalidate && !o->remove_value) {
-                it->it_flags |= ITEM_STALE;
-                it->it_flags &= (uint16_t)~ITEM_TOKEN_SENT;
+                item_flags_set(it, ITEM_STALE);
+                item_flags_clear(it, ITEM_TOKEN_SENT);
                 item_set_cas(it, o->has_new_cas ? o->new_cas : item_next_cas());
                 if (o->touch)
                     it->exptime = o->touch_exptime;
@@ -696,7 +696,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
             } else {
                 memcpy(item_value(fresh), digits, (size_t)len);
                 memcpy(item_value(fresh) + len, "\r\n", 2);
-                fresh->it_flags |= it->it_flags & ITEM_KEY_BINARY;
+                item_flags_set(fresh, it->it_flags & ITEM_KEY_BINARY);
                 if (opts->has_new_cas)
                     item_set_cas(fresh, opts->new_cas);
                 item_replace_locked(it, fresh, hv);

@@ -602,7 +602,7 @@ static void meta_set(conn *c, char *line, size_t len)
         return;
     }
     if (m.b)
-        it->it_flags |= ITEM_KEY_BINARY;
+        item_flags_set(it, ITEM_KEY_BINARY);
 
     struct pending_store *ps = &c->store;
     struct meta_pending *mp = ps->proto_state;

@@ -630,9 +630,9 @@ static void metadump_item(item *it, void *arg)
     util_encode_key(item_key(it), it->nkey, key);
     reply_printf(r, "key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u size=%lu flags=%u \n",
                  key, it->exptime ? (long)clock_abstime(it->exptime) : -1L,
-                 (unsigned long long)clock_abstime(it->time),
+                 (unsigned long long)clock_abstime(item_time(it)),
                  (unsigned long long)item_get_cas(it),
-                 (it->it_flags & ITEM_FETCHED) ? "yes" : "no", it->slabs_clsid,
+                 (item_flags(it) & ITEM_FETCHED) ? "yes" : "no", it->slabs_clsid,
                  (unsigned long)item_ntotal(it), it->client_flags);
 }
 

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "slabs.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -296,18 +297,36 @@ static void *alloc_chunk(size_t size, unsigned id, bool may_grow)
         probe_slabs_allocate_failed((int)id);
         return NULL;
     }
-    ((item *)chunk)->it_flags = 0;
+    item_flags_store(chunk, 0);      /* the page mover may be reading it */
     probe_slabs_allocate((int)id, (int)p->size, chunk);
     return chunk;
 }
 
+#ifndef NDEBUG
+/* True when ptr is a chunk of one of p's pages. Caller holds p->lock. */
+static bool chunk_of_class(const struct slab_class *p, const char *ptr)
+{
+    size_t span = (size_t)p->size * p->perpage;
+    for (uint64_t i = 0; i < p->pages; i++) {
+        const char *page = p->page_list[i];
+        if (ptr >= page && ptr < page + span)
+            return (size_t)(ptr - page) % p->size == 0;
+    }
+    return false;
+}
+#endif
+
 void slabs_free(void *ptr, size_t size, unsigned id)
 {
+    assert(id >= 1 && id <= largest && "freeing into no class");
     struct slab_class *p = &classes[id];
     probe_slabs_free((int)id, ptr);
     pthread_mutex_lock(&p->lock);
+    assert(chunk_of_class(p, ptr) && "freeing a chunk into a class that does not own it");
+    assert(!(item_flags(ptr) & ITEM_SLABBED) && "chunk freed twice");
+    assert(size <= p->size && p->requested >= size && "freeing more than was allocated");
     p->requested -= size;
-    ((item *)ptr)->it_flags = ITEM_SLABBED;
+    item_flags_store(ptr, ITEM_SLABBED);
     if (p->moving != NULL && (char *)ptr >= p->moving &&
         (char *)ptr < p->moving + settings.slab_page_size) {
         /* Its page is being moved: the mover collects it. */
@@ -436,7 +455,7 @@ static void page_to_class(unsigned dst, char *page)
     /* Every chunk of the page goes on dst's free list. */
     for (unsigned i = 0; i < d->perpage; i++) {
         struct free_chunk *fc = (void *)(page + (size_t)i * d->size);
-        ((item *)fc)->it_flags = ITEM_SLABBED;
+        item_flags_store((item *)fc, ITEM_SLABBED);
         fc->next = d->free_list;
         d->free_list = fc;
         d->free_count++;

@@ -37,7 +37,9 @@ void *slabs_alloc(size_t size, unsigned id);
  * or uncut chunk): never takes a new page. */
 void *slabs_alloc_existing(size_t size, unsigned id);
 
-/* Gives a chunk back to its class. */
+/* Gives a chunk back to its class: ptr must be a chunk of one of class
+ * id's pages, allocated with at least size bytes and not freed since
+ * (memcached-debug asserts all three). */
 void slabs_free(void *ptr, size_t size, unsigned id);
 
 /* Changes the memory limit at run time (cache_memlimit). Lowering it
