@@ -320,6 +320,8 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
+    if (!reply_pending(&c->out))
+        reply_reset(&c->out);   /* noreply requests' response objects go, as when sent */
     if (reply_pending(&c->out)) {
         c->state = CONN_WRITE;
         c->next_state = CONN_READ;
@@ -512,6 +514,8 @@ static void conn_drive(conn *c, bool readable)
                 /* -R: let the worker's other connections run. */
                 STAT_INC(&c->worker->stats, conn_yields);
                 probe_conn_yield(c->sfd);
+                if (!reply_pending(&c->out))
+                    reply_reset(&c->out);   /* as conn_need_more */
                 if (reply_pending(&c->out)) {
                     c->state = CONN_WRITE;
                     c->next_state = CONN_PARSE;

@@ -718,7 +718,12 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *ext = h + HEADER_LEN;
     const char *key = (const char *)ext + req->extlen;
     size_t nkey = req->keylen;
-    reply_mark(&c->out);
+    if (!reply_mark(&c->out)) {     /* -o read_buf_mem_limit: hang up, as memcached */
+        reply_reset(&c->out);
+        c->close_reason = "error";
+        c->state = CONN_CLOSE;
+        return PARSE_DONE;
+    }
     probe_process_command_start(c->sfd, c->rcurr, (int)head);
     /* Only extras and key are consumed here: a set-type value is read by
      * CONN_NREAD, and memcached parses any other body bytes (which only

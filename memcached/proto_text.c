@@ -167,6 +167,13 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             out(c, "\r\n");
             return;
         }
+        if (nkeys > 0 && !reply_take_object(&c->out)) {
+            /* -o read_buf_mem_limit: as memcached, all queued replies go. */
+            reply_reset(&c->out);
+            reply_mark(&c->out);
+            conn_error(c, "SERVER_ERROR out of memory writing get response");
+            return;
+        }
         nkeys++;
         reply_message_break(&c->out);   /* UDP: one message per key */
         item *it = op_get(&rq, key, nkey, touch, exptime);
@@ -946,7 +953,12 @@ enum parse_result proto_text_process(conn *c)
     c->rcurr += consumed;
     c->rbytes -= consumed;
 
-    reply_mark(&c->out);
+    if (!reply_mark(&c->out)) {     /* -o read_buf_mem_limit: hang up, as memcached */
+        reply_reset(&c->out);
+        c->close_reason = "error";
+        c->state = CONN_CLOSE;
+        return PARSE_DONE;
+    }
     probe_process_command_start(c->sfd, line, (int)len);
     if (consumed < 4)
         conn_error(c, "CLIENT_ERROR bad command line format");

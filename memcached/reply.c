@@ -1,4 +1,5 @@
-/* reply.c: the outgoing iovec queue and its text arena. */
+/* reply.c: the outgoing iovec queue and its text arena, and each worker's
+ * count of response objects against -o read_buf_mem_limit. */
 #include "reply.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "settings.h"
 #include "stats.h"
 
 #define BLOCK_BYTES 16384
@@ -17,6 +19,60 @@
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
+
+/* memcached's accounting unit for read_buf_mem_limit (measured on 1.6.45):
+ * a worker's share is counted in 16 KB buffers, one of which the reading
+ * connection holds; every other buffer carries 13 response objects. */
+#define LIMIT_BUFFER_BYTES 16384
+#define OBJECTS_PER_BUFFER 13
+
+/* One per worker thread, made at its first reply_mark() and never freed
+ * (a connection may be freed after its worker's thread ends). Only that
+ * worker touches it. */
+struct reply_budget {
+    int64_t held;               /* objects held by the worker's replies */
+    int64_t cap;                /* most it may hold */
+};
+
+static __thread struct reply_budget *worker_budget;
+
+static struct reply_budget *budget_here(void)
+{
+    if (worker_budget == NULL) {
+        struct reply_budget *b = calloc(1, sizeof(*b));
+        if (b == NULL)
+            return NULL;        /* then nothing is bounded */
+        int threads = settings.num_threads > 0 ? settings.num_threads : 1;
+        uint64_t share = settings.read_buf_mem_limit / (uint64_t)threads;
+        uint64_t buffers = share < LIMIT_BUFFER_BYTES ? 1 : share / LIMIT_BUFFER_BYTES;
+        b->cap = (int64_t)(buffers - 1) * OBJECTS_PER_BUFFER;
+        worker_budget = b;
+    }
+    return worker_budget;
+}
+
+/* Gives back every object r holds. */
+static void objects_release(reply *r)
+{
+    if (r->nobj > 0 && r->budget)
+        r->budget->held -= r->nobj;
+    r->nobj = r->mark_nobj = 0;
+}
+
+bool reply_take_object(reply *r)
+{
+    if (settings.read_buf_mem_limit == 0 || r->breaks)
+        return true;    /* no limit, or UDP (one datagram at a time) */
+    if (r->budget == NULL && (r->budget = budget_here()) == NULL)
+        return true;
+    if (r->budget->held >= r->budget->cap) {
+        atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
+        return false;
+    }
+    r->budget->held++;
+    r->nobj++;
+    return true;
+}
 
 struct reply_block {
     struct reply_block *next;
@@ -69,6 +125,7 @@ void reply_reset(reply *r)
     r->mark_block = NULL;
     r->failed = false;
     r->nbreaks = 0;
+    objects_release(r);
     /* Keep the first standard block; free oversized or extra ones, so an
      * idle connection holds one block at most. */
     struct reply_block *b = r->blocks, *keep = NULL;
@@ -265,8 +322,10 @@ int reply_send(reply *r, int fd, int64_t *written)
     return 1;
 }
 
-void reply_mark(reply *r)
+bool reply_mark(reply *r)
 {
+    bool ok = reply_take_object(r);
+    r->mark_nobj = r->nobj;
     r->mark_queued = r->queued;
     r->mark_first = NULL;
     r->mark_iovcnt = r->iovcnt;
@@ -274,6 +333,7 @@ void reply_mark(reply *r)
     r->mark_nitems = r->nitems;
     r->mark_block = r->cur;
     r->mark_block_used = r->cur ? r->cur->used : 0;
+    return ok;
 }
 
 void reply_rollback(reply *r)
@@ -289,6 +349,9 @@ void reply_rollback(reply *r)
         r->cur->used = r->mark_block_used;
     r->queued = r->mark_queued;
     r->mark_first = NULL;
+    if (r->budget)
+        r->budget->held -= r->nobj - r->mark_nobj;
+    r->nobj = r->mark_nobj;
     while (r->nbreaks > 0 && r->breaks[r->nbreaks - 1] > r->queued)
         r->nbreaks--;
 }

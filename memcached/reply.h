@@ -15,6 +15,7 @@
 #include "items.h"
 
 struct reply_block;
+struct reply_budget;
 
 typedef struct reply {
     struct iovec *iov;          /* queued output; iov[sent_iov..iovcnt) unsent */
@@ -31,6 +32,10 @@ typedef struct reply {
     int mark_nitems;            /* nitems at reply_mark() */
     struct reply_block *mark_block; /* cur and its fill level, then */
     size_t mark_block_used;
+    int nobj;                   /* response objects held (see reply_mark) */
+    int mark_nobj;              /* nobj just after reply_mark() */
+    struct reply_budget *budget; /* the worker's count of held objects, set at
+                                 * the first reply_mark() on that worker */
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing */
     uint64_t *breaks;           /* UDP only (else NULL): offsets in queued
@@ -71,9 +76,22 @@ int reply_send(reply *r, int fd, int64_t *written);
 void reply_reset(reply *r);
 
 /* Marks the start of one request's reply (for process__command__end and
- * reply_rollback). */
-void reply_mark(reply *r);
-/* Drops everything queued since reply_mark(), releasing its items. */
+ * reply_rollback) and takes the request's response object.
+ *
+ * Response objects are memcached's unit for -o read_buf_mem_limit: each
+ * request holds one, and each key after the first of an ASCII multiget one
+ * more, until its reply is sent (reply_send) or dropped (reply_reset). The
+ * limit is split evenly over the workers; each worker's share, in 16 KB
+ * buffers, keeps one buffer for reading and 13 objects per other buffer,
+ * counted per worker without a lock. With no limit (0) nothing is counted.
+ * Returns false, counting response_obj_oom, when the worker has no object
+ * left: memcached then hangs up without sending what is queued. */
+bool reply_mark(reply *r);
+/* One more response object for the request being served (a multiget's
+ * next key). False, counting response_obj_oom, when none is left. */
+bool reply_take_object(reply *r);
+/* Drops everything queued since reply_mark(), releasing its items and the
+ * objects taken since, but not the request's own object. */
 void reply_rollback(reply *r);
 
 /* UDP: memcached sends each key's part of a multi-key get reply as a
