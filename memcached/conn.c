@@ -502,15 +502,19 @@ static void conn_drive_udp(conn *c)
  * was reported readable (a read will not just say EAGAIN). */
 static void conn_drive(conn *c, bool readable)
 {
-    c->reqs_left = settings.reqs_per_event;
+    /* -R as memcached 1.6.45 counts it (measured): R + 1 requests before
+     * a yield, R after one; flushing at the end of a batch costs one. */
+    c->reqs_left = settings.reqs_per_event - (c->reqs_left < 0);
     for (;;) {
         switch (c->state) {
         case CONN_PARSE: {
-            if (c->rbytes == 0) {
+            if (c->rbytes == 0 && c->reqs_left >= 0 && reply_pending(&c->out))
+                c->reqs_left--;
+            if (c->rbytes == 0 && c->reqs_left >= 0) {
                 conn_need_more(c);
                 break;
             }
-            if (c->reqs_left <= 0) {
+            if (c->reqs_left < 0) {
                 /* -R: let the worker's other connections run. */
                 STAT_INC(&c->worker->stats, conn_yields);
                 probe_conn_yield(c->sfd);
@@ -530,6 +534,12 @@ static void conn_drive(conn *c, bool readable)
                         return;
                     }
                     c->state = CONN_PARSE;
+                }
+                if (c->rbytes == 0) {   /* nothing left: the next batch gets R + 1 */
+                    c->reqs_left = 0;
+                    conn_need_more(c);
+                    conn_wait(c, EV_READ);
+                    return;
                 }
                 /* Come back through the poller, behind the other ready
                  * sockets (event_active would run us again first). The
