@@ -144,6 +144,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             p++;
         exptime = clock_realtime(seconds);
     }
+    c->out.grown_read = c->rsize > REPLY_LIMIT_BUFFER_BYTES;
     int nkeys = 0;
     while (p < end) {
         while (p < end && *p == ' ')

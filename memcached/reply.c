@@ -23,7 +23,7 @@
 /* memcached's accounting unit for read_buf_mem_limit (measured on 1.6.45):
  * a worker's share is counted in 16 KB buffers, one of which the reading
  * connection holds; every other buffer carries 13 response objects. */
-#define LIMIT_BUFFER_BYTES 16384
+#define LIMIT_BUFFER_BYTES REPLY_LIMIT_BUFFER_BYTES
 #define OBJECTS_PER_BUFFER 13
 
 /* One per worker thread, made at its first reply_mark() and never freed
@@ -65,7 +65,7 @@ bool reply_take_object(reply *r)
         return true;    /* no limit, or UDP (one datagram at a time) */
     if (r->budget == NULL && (r->budget = budget_here()) == NULL)
         return true;
-    if (r->budget->held >= r->budget->cap) {
+    if (r->budget->held >= r->budget->cap + (r->grown_read ? OBJECTS_PER_BUFFER : 0)) {
         atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
         return false;
     }
@@ -324,6 +324,7 @@ int reply_send(reply *r, int fd, int64_t *written)
 
 bool reply_mark(reply *r)
 {
+    r->grown_read = false;
     bool ok = reply_take_object(r);
     r->mark_nobj = r->nobj;
     r->mark_queued = r->queued;

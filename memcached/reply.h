@@ -17,6 +17,9 @@
 struct reply_block;
 struct reply_budget;
 
+/* The read buffer size memcached's read_buf_mem_limit is counted in. */
+#define REPLY_LIMIT_BUFFER_BYTES 16384
+
 typedef struct reply {
     struct iovec *iov;          /* queued output; iov[sent_iov..iovcnt) unsent */
     int iovcnt, iovcap, sent_iov;
@@ -36,6 +39,11 @@ typedef struct reply {
     int mark_nobj;              /* nobj just after reply_mark() */
     struct reply_budget *budget; /* the worker's count of held objects, set at
                                  * the first reply_mark() on that worker */
+    bool grown_read;            /* the request being served was read into a
+                                 * grown buffer (a line over 16 KB): memcached's
+                                 * connection then holds none of the worker's
+                                 * 16 KB buffers, so one more buffer of response
+                                 * objects is left. Cleared by reply_mark(). */
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing */
     uint64_t *breaks;           /* UDP only (else NULL): offsets in queued

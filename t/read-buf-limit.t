@@ -48,6 +48,21 @@ for my $case ([1, 4, 195], [2, 1, 1651], [1, 1, 819]) {
 }
 
 {
+    # A multiget line over 16 KB is read into a grown buffer, so the worker
+    # keeps no 16 KB buffer for reading it: one more buffer (13 objects).
+    # 4 MB, -t 1: 255 x 13 = 3315 objects, 3328 for such a line (1.6.45).
+    my $srv = start_server(args => '-o read_buf_mem_limit=4 -t 1');
+    my $s = $srv->new_sock;
+    my @k3 = ('aaa' .. 'zzz');
+    my @k5 = ('aaaaa' .. 'aaezz');
+    my $get = sub { 'get ' . join(' ', @_) . "\r\n" };
+    send_expect($s, $get->(@k3[0 .. 3314]), "END\r\n", '4 MB, -t 1: 3315 keys in a 13 KB line');
+    send_expect($s, $get->(@k3[0 .. 3315]), $ERR, '... 3316 are too many');
+    send_expect($s, $get->(@k5[0 .. 3327]), "END\r\n", '3328 keys in a 20 KB line are answered');
+    send_expect($s, $get->(@k5[0 .. 3328]), $ERR, '... 3329 are too many');
+}
+
+{
     my $srv = start_server(args => '-o read_buf_mem_limit=1 -t 4');
     my $s = $srv->new_sock;
     my $big = 'v' x 2000;
