@@ -26,29 +26,28 @@
 #define LIMIT_BUFFER_BYTES REPLY_LIMIT_BUFFER_BYTES
 #define OBJECTS_PER_BUFFER 13
 
-/* One per worker thread, made at its first reply_mark() and never freed
- * (a connection may be freed after its worker's thread ends). Only that
- * worker touches it. */
+/* One per worker thread, in its thread-local storage: only that worker
+ * touches it, and its connections are all closed (giving their objects
+ * back) on it before it ends. */
 struct reply_budget {
     int64_t held;               /* objects held by the worker's replies */
     int64_t cap;                /* most it may hold */
+    bool ready;                 /* cap computed */
 };
 
-static __thread struct reply_budget *worker_budget;
+static __thread struct reply_budget worker_budget;
 
 static struct reply_budget *budget_here(void)
 {
-    if (worker_budget == NULL) {
-        struct reply_budget *b = calloc(1, sizeof(*b));
-        if (b == NULL)
-            return NULL;        /* then nothing is bounded */
+    struct reply_budget *b = &worker_budget;
+    if (!b->ready) {
         int threads = settings.num_threads > 0 ? settings.num_threads : 1;
         uint64_t share = settings.read_buf_mem_limit / (uint64_t)threads;
         uint64_t buffers = share < LIMIT_BUFFER_BYTES ? 1 : share / LIMIT_BUFFER_BYTES;
         b->cap = (int64_t)(buffers - 1) * OBJECTS_PER_BUFFER;
-        worker_budget = b;
+        b->ready = true;
     }
-    return worker_budget;
+    return b;
 }
 
 /* Gives back every object r holds. */
@@ -63,8 +62,8 @@ bool reply_take_object(reply *r)
 {
     if (settings.read_buf_mem_limit == 0 || r->breaks)
         return true;    /* no limit, or UDP (one datagram at a time) */
-    if (r->budget == NULL && (r->budget = budget_here()) == NULL)
-        return true;
+    if (r->budget == NULL)
+        r->budget = budget_here();
     if (r->budget->held >= r->budget->cap + (r->grown_read ? OBJECTS_PER_BUFFER : 0)) {
         atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
         return false;
