@@ -53,9 +53,42 @@ static struct reply_budget *budget_here(void)
 /* Gives back every object r holds. */
 static void objects_release(reply *r)
 {
-    if (r->nobj > 0 && r->budget)
-        r->budget->held -= r->nobj;
-    r->nobj = r->mark_nobj = 0;
+    if (r->nobj > r->nfreed && r->budget)
+        r->budget->held -= r->nobj - r->nfreed;
+    r->nobj = r->mark_nobj = r->nfreed = 0;
+    r->sent = 0;
+    r->obj_untracked = false;
+}
+
+/* Gives back the objects whose bytes are all sent: object i ends where
+ * object i + 1 starts; the last one ends with the reply (reset). */
+static void objects_sent(reply *r)
+{
+    if (r->obj_untracked)
+        return;
+    while (r->nfreed + 1 < r->nobj && r->obj_at[r->nfreed + 1] <= r->sent) {
+        r->nfreed++;
+        r->budget->held--;
+    }
+}
+
+/* Records where the object being taken starts (when obj_at cannot grow,
+ * the reply's objects wait for the reset). */
+static void object_note_start(reply *r)
+{
+    if (r->obj_untracked)
+        return;
+    if (r->nobj >= r->objcap) {
+        int cap = r->objcap > 0 ? r->objcap * 2 : ITEMS_INITIAL;
+        uint64_t *n = realloc(r->obj_at, (size_t)cap * sizeof(*n));
+        if (n == NULL) {
+            r->obj_untracked = true;
+            return;
+        }
+        r->obj_at = n;
+        r->objcap = cap;
+    }
+    r->obj_at[r->nobj] = r->queued;
 }
 
 bool reply_take_object(reply *r)
@@ -68,6 +101,7 @@ bool reply_take_object(reply *r)
         atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
         return false;
     }
+    object_note_start(r);
     r->budget->held++;
     r->nobj++;
     return true;
@@ -145,6 +179,7 @@ void reply_reset(reply *r)
 void reply_free(reply *r)
 {
     reply_reset(r);
+    free(r->obj_at);
     free(r->breaks);
     block_free(r->blocks);
     free(r->iov);
@@ -303,6 +338,9 @@ int reply_send(reply *r, int fd, int64_t *written)
             return -1;
         }
         *written += n;
+        r->sent += (uint64_t)n;
+        if (r->nobj > r->nfreed + 1)
+            objects_sent(r);
         /* Advance past what was written. */
         size_t left = (size_t)n;
         while (left > 0 && r->sent_iov < r->iovcnt) {
@@ -349,9 +387,13 @@ void reply_rollback(reply *r)
         r->cur->used = r->mark_block_used;
     r->queued = r->mark_queued;
     r->mark_first = NULL;
-    if (r->budget)
-        r->budget->held -= r->nobj - r->mark_nobj;
-    r->nobj = r->mark_nobj;
+    if (r->nobj > r->mark_nobj) {
+        int freed = r->nfreed < r->mark_nobj ? r->nfreed : r->mark_nobj;
+        if (r->budget)
+            r->budget->held -= (r->nobj - r->nfreed) - (r->mark_nobj - freed);
+        r->nfreed = freed;
+        r->nobj = r->mark_nobj;
+    }
     while (r->nbreaks > 0 && r->breaks[r->nbreaks - 1] > r->queued)
         r->nbreaks--;
 }

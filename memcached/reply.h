@@ -35,8 +35,16 @@ typedef struct reply {
     int mark_nitems;            /* nitems at reply_mark() */
     struct reply_block *mark_block; /* cur and its fill level, then */
     size_t mark_block_used;
-    int nobj;                   /* response objects held (see reply_mark) */
+    int nobj;                   /* response objects taken (see reply_mark) */
     int mark_nobj;              /* nobj just after reply_mark() */
+    int nfreed;                 /* objects [0, nfreed) given back: their
+                                 * bytes are sent, as memcached frees each
+                                 * response once written */
+    uint64_t *obj_at;           /* queued offset where object i starts */
+    int objcap;                 /* room in obj_at */
+    bool obj_untracked;         /* obj_at failed to grow: the objects go
+                                 * back at the reset only */
+    uint64_t sent;              /* bytes sent since the last reset */
     struct reply_budget *budget; /* the worker's count of held objects, set at
                                  * the first reply_mark() on that worker */
     bool grown_read;            /* the request being served was read into a
@@ -88,7 +96,7 @@ void reply_reset(reply *r);
  *
  * Response objects are memcached's unit for -o read_buf_mem_limit: each
  * request holds one, and each key after the first of an ASCII multiget one
- * more, until its reply is sent (reply_send) or dropped (reply_reset). The
+ * more, until its bytes are sent (reply_send) or dropped (reply_reset). The
  * limit is split evenly over the workers; each worker's share, in 16 KB
  * buffers, keeps one buffer for reading and 13 objects per other buffer,
  * counted per worker without a lock. With no limit (0) nothing is counted.

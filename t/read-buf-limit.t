@@ -10,6 +10,7 @@ use lib 't/lib';
 use Test::More;
 use McTest;
 use McBinary;
+use Socket ();
 
 my $ERR = "SERVER_ERROR out of memory writing get response\r\n";
 
@@ -131,6 +132,25 @@ for my $case ([1, 4, 195], [2, 1, 1651], [1, 1, 819]) {
         mem_get_is($srv->new_sock, "k$i", 'x', "new connection $i is served");
     }
     send_expect($s, $mg->(195), "VA 1\r\nx\r\n" x 195, '195 stacked mg still fit: nothing leaked');
+}
+
+{
+    # A client that does not read its 819-object reply (1 MB, -t 1: all the
+    # worker has) gives each object back as its bytes leave, as memcached
+    # frees each response once written: another client on the worker is
+    # served meanwhile.
+    my $srv = start_server(args => '-o read_buf_mem_limit=1 -t 1');
+    my $s = $srv->new_sock;
+    my $v = 'x' x 100_000;
+    send_expect($s, "set k1 0 0 100000\r\n$v\r\nset k2 0 0 1\r\ny\r\n", "STORED\r\n" x 2, 'set k1 (100 KB), k2');
+    my $slow = $srv->new_sock;
+    setsockopt($slow, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
+    my $hits = mem_stats($s)->{get_hits};
+    send_bytes($slow, 'get ' . join(' ', ('k1') x 819) . "\r\n");
+    poll_stats($s, undef, sub { $_[0]{get_hits} >= $hits + 819 });
+    send_expect($srv->new_sock, "get k2\r\n", "VALUE k2 0 1\r\ny\r\nEND\r\n",
+                'another client is served while the slow one has not read its reply');
+    is(mem_stats($s)->{response_obj_oom}, 0, 'no response_obj_oom');
 }
 
 {
