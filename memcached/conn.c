@@ -428,6 +428,8 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
+    if (!reply_pending(&c->out))
+        reply_reset(&c->out);   /* noreply requests' response objects go, as when sent */
     if (reply_pending(&c->out))
         conn_write_then(c, CONN_READ);
     else
@@ -659,6 +661,8 @@ static bool step_yield(conn *c)
     /* -R: let the worker's other connections run. */
     STAT_INC(&c->worker->stats, conn_yields);
     probe_conn_yield(c->sfd);
+    if (!reply_pending(&c->out))
+        reply_reset(&c->out);   /* as conn_need_more */
     if (reply_pending(&c->out)) {
         conn_write_then(c, CONN_PARSE);
         int r = conn_send(c);
@@ -673,6 +677,12 @@ static bool step_yield(conn *c)
         }
         conn_set_state(c, CONN_PARSE);
     }
+    if (c->rbytes == 0) {   /* nothing left: the next batch gets R + 1 */
+        c->reqs_left = 0;
+        conn_need_more(c);
+        conn_wait(c, EV_READ);
+        return false;
+    }
     /* Come back through the poller, behind the other ready
      * sockets (event_active would run us again first). The
      * socket is writable, so this fires on the next poll. */
@@ -682,11 +692,13 @@ static bool step_yield(conn *c)
 
 static bool step_parse(conn *c)
 {
-    if (c->rbytes == 0) {
+    if (c->rbytes == 0 && c->reqs_left >= 0 && reply_pending(&c->out))
+        c->reqs_left--;     /* sending a batch's replies costs a request */
+    if (c->rbytes == 0 && c->reqs_left >= 0) {
         conn_need_more(c);
         return true;
     }
-    if (c->reqs_left <= 0)
+    if (c->reqs_left < 0)
         return step_yield(c);
     enum parse_result pr = conn_parse_one(c);
     if (pr == PARSE_NEED_MORE)
@@ -807,7 +819,9 @@ static bool step_write(conn *c, bool *readable)
  * was reported readable. */
 static void conn_drive(conn *c, bool readable)
 {
-    c->reqs_left = settings.reqs_per_event;
+    /* -R as memcached 1.6.45 counts it (measured): R + 1 requests before
+     * a yield, R after one; flushing at the end of a batch costs one. */
+    c->reqs_left = settings.reqs_per_event - (c->reqs_left < 0);
     bool go_on = true;
     while (go_on) {
         switch (c->state) {

@@ -243,11 +243,18 @@ static inline void conn_expect_value(conn *c, item *it, const struct value_reque
 
 /* Opens a request's frame: marks the reply (process__command__end measures
  * what is queued from here; reply_rollback drops it) and fires
- * process__command__start with its bytes. */
-static inline void conn_request_begin(conn *c, const char *bytes, int len)
+ * process__command__start with its bytes. Returns false, with the queued
+ * replies dropped and the connection set to close, when the worker has no
+ * response object left (-o read_buf_mem_limit): memcached hangs up then. */
+static inline bool conn_request_begin(conn *c, const char *bytes, int len)
 {
-    reply_mark(&c->out);
+    if (!reply_mark(&c->out)) {
+        reply_reset(&c->out);
+        conn_close_now(c, "error");
+        return false;
+    }
     probe_process_command_start(c->sfd, bytes, len);
+    return true;
 }
 
 /* Closes it: fires process__command__end, unless the request now waits for

@@ -674,7 +674,8 @@ enum parse_result proto_binary_process(conn *c)
     const unsigned char *ext = h + HEADER_LEN;
     const char *key = (const char *)ext + req->extlen;
     size_t nkey = req->keylen;
-    conn_request_begin(c, c->rcurr, (int)head);
+    if (!conn_request_begin(c, c->rcurr, (int)head))     /* -o read_buf_mem_limit */
+        return PARSE_DONE;
     /* Only extras and key are consumed here: a set-type value is read by
      * CONN_NREAD, and memcached parses any other body bytes (which only
      * stat, touch and gat accept) as the next packet. */

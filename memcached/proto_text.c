@@ -130,6 +130,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             p++;
         exptime = clock_realtime(seconds);
     }
+    c->out.grown_read = c->rsize > REPLY_LIMIT_BUFFER_BYTES;
     int nkeys = 0;
     while (p < end) {
         while (p < end && *p == ' ')
@@ -151,6 +152,13 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             reply_mark(&c->out);
             conn_error(c, "CLIENT_ERROR bad command line format");
             out(c, "\r\n");
+            return;
+        }
+        if (nkeys > 0 && !reply_take_object(&c->out)) {
+            /* -o read_buf_mem_limit: as memcached, all queued replies go. */
+            reply_reset(&c->out);
+            reply_mark(&c->out);
+            conn_error(c, "SERVER_ERROR out of memory writing get response");
             return;
         }
         nkeys++;
@@ -901,7 +909,8 @@ enum parse_result proto_text_process(conn *c)
     c->rcurr += consumed;
     c->rbytes -= consumed;
 
-    conn_request_begin(c, line, (int)len);
+    if (!conn_request_begin(c, line, (int)len))     /* -o read_buf_mem_limit */
+        return PARSE_DONE;
     if (consumed < 4)
         conn_error(c, "CLIENT_ERROR bad command line format");
     else

@@ -1,4 +1,5 @@
-/* reply.c: the outgoing iovec queue and its text arena. */
+/* reply.c: the outgoing iovec queue and its text arena, and each worker's
+ * count of response objects against -o read_buf_mem_limit. */
 #include "config.h"
 #include "reply.h"
 
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "counters.h"
+#include "settings.h"
 
 #define BLOCK_BYTES 16384
 #define IOV_INITIAL 64
@@ -18,6 +20,93 @@
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
+
+/* memcached's accounting unit for read_buf_mem_limit (measured on 1.6.45):
+ * a worker's share is counted in 16 KB buffers, one of which the reading
+ * connection holds; every other buffer carries 13 response objects. */
+#define LIMIT_BUFFER_BYTES REPLY_LIMIT_BUFFER_BYTES
+#define OBJECTS_PER_BUFFER 13
+
+/* One per worker thread, in its thread-local storage: only that worker
+ * touches it, and its connections are all closed (giving their objects
+ * back) on it before it ends. */
+struct reply_budget {
+    int64_t held;               /* objects held by the worker's replies */
+    int64_t cap;                /* most it may hold */
+    bool ready;                 /* cap computed */
+};
+
+static __thread struct reply_budget worker_budget;
+
+static struct reply_budget *budget_here(void)
+{
+    struct reply_budget *b = &worker_budget;
+    if (!b->ready) {
+        int threads = settings.num_threads > 0 ? settings.num_threads : 1;
+        uint64_t share = settings.read_buf_mem_limit / (uint64_t)threads;
+        uint64_t buffers = share < LIMIT_BUFFER_BYTES ? 1 : share / LIMIT_BUFFER_BYTES;
+        b->cap = (int64_t)(buffers - 1) * OBJECTS_PER_BUFFER;
+        b->ready = true;
+    }
+    return b;
+}
+
+/* Gives back every object r holds. */
+static void objects_release(reply *r)
+{
+    if (r->nobj > r->nfreed && r->budget)
+        r->budget->held -= r->nobj - r->nfreed;
+    r->nobj = r->mark_nobj = r->nfreed = 0;
+    r->sent = 0;
+    r->obj_untracked = false;
+}
+
+/* Gives back the objects whose bytes are all sent: object i ends where
+ * object i + 1 starts; the last one ends with the reply (reset). */
+static void objects_sent(reply *r)
+{
+    if (r->obj_untracked)
+        return;
+    while (r->nfreed + 1 < r->nobj && r->obj_at[r->nfreed + 1] <= r->sent) {
+        r->nfreed++;
+        r->budget->held--;
+    }
+}
+
+/* Records where the object being taken starts (when obj_at cannot grow,
+ * the reply's objects wait for the reset). */
+static void object_note_start(reply *r)
+{
+    if (r->obj_untracked)
+        return;
+    if (r->nobj >= r->objcap) {
+        int cap = r->objcap > 0 ? r->objcap * 2 : ITEMS_INITIAL;
+        uint64_t *n = realloc(r->obj_at, (size_t)cap * sizeof(*n));
+        if (n == NULL) {
+            r->obj_untracked = true;
+            return;
+        }
+        r->obj_at = n;
+        r->objcap = cap;
+    }
+    r->obj_at[r->nobj] = r->queued;
+}
+
+bool reply_take_object(reply *r)
+{
+    if (settings.read_buf_mem_limit == 0 || r->breaks)
+        return true;    /* no limit, or UDP (one datagram at a time) */
+    if (r->budget == NULL)
+        r->budget = budget_here();
+    if (r->budget->held >= r->budget->cap + (r->grown_read ? OBJECTS_PER_BUFFER : 0)) {
+        atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
+        return false;
+    }
+    object_note_start(r);
+    r->budget->held++;
+    r->nobj++;
+    return true;
+}
 
 struct reply_block {
     struct reply_block *next;
@@ -70,6 +159,7 @@ void reply_reset(reply *r)
     r->mark_block = NULL;
     r->failed = false;
     r->nbreaks = 0;
+    objects_release(r);
     /* Keep the first standard block; free oversized or extra ones, so an
      * idle connection holds one block at most. */
     struct reply_block *b = r->blocks, *keep = NULL;
@@ -90,6 +180,7 @@ void reply_reset(reply *r)
 void reply_free(reply *r)
 {
     reply_reset(r);
+    free(r->obj_at);
     free(r->breaks);
     block_free(r->blocks);
     free(r->iov);
@@ -248,6 +339,9 @@ int reply_send(reply *r, int fd, int64_t *written)
             return -1;
         }
         *written += n;
+        r->sent += (uint64_t)n;
+        if (r->nobj > r->nfreed + 1)
+            objects_sent(r);
         /* Advance past what was written. */
         size_t left = (size_t)n;
         while (left > 0 && r->sent_iov < r->iovcnt) {
@@ -266,8 +360,11 @@ int reply_send(reply *r, int fd, int64_t *written)
     return 1;
 }
 
-void reply_mark(reply *r)
+bool reply_mark(reply *r)
 {
+    r->grown_read = false;
+    bool ok = reply_take_object(r);
+    r->mark_nobj = r->nobj;
     r->mark_queued = r->queued;
     r->mark_first = NULL;
     r->mark_iovcnt = r->iovcnt;
@@ -275,6 +372,7 @@ void reply_mark(reply *r)
     r->mark_nitems = r->nitems;
     r->mark_block = r->cur;
     r->mark_block_used = r->cur ? r->cur->used : 0;
+    return ok;
 }
 
 void reply_rollback(reply *r)
@@ -290,6 +388,13 @@ void reply_rollback(reply *r)
         r->cur->used = r->mark_block_used;
     r->queued = r->mark_queued;
     r->mark_first = NULL;
+    if (r->nobj > r->mark_nobj) {
+        int freed = r->nfreed < r->mark_nobj ? r->nfreed : r->mark_nobj;
+        if (r->budget)
+            r->budget->held -= (r->nobj - r->nfreed) - (r->mark_nobj - freed);
+        r->nfreed = freed;
+        r->nobj = r->mark_nobj;
+    }
     while (r->nbreaks > 0 && r->breaks[r->nbreaks - 1] > r->queued)
         r->nbreaks--;
 }

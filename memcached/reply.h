@@ -15,6 +15,10 @@
 #include "items.h"
 
 struct reply_block;
+struct reply_budget;
+
+/* The read buffer size memcached's read_buf_mem_limit is counted in. */
+#define REPLY_LIMIT_BUFFER_BYTES 16384
 
 typedef struct reply {
     struct iovec *iov;          /* queued output; iov[sent_iov..iovcnt) unsent */
@@ -31,6 +35,23 @@ typedef struct reply {
     int mark_nitems;            /* nitems at reply_mark() */
     struct reply_block *mark_block; /* cur and its fill level, then */
     size_t mark_block_used;
+    int nobj;                   /* response objects taken (see reply_mark) */
+    int mark_nobj;              /* nobj just after reply_mark() */
+    int nfreed;                 /* objects [0, nfreed) given back: their
+                                 * bytes are sent, as memcached frees each
+                                 * response once written */
+    uint64_t *obj_at;           /* queued offset where object i starts */
+    int objcap;                 /* room in obj_at */
+    bool obj_untracked;         /* obj_at failed to grow: the objects go
+                                 * back at the reset only */
+    uint64_t sent;              /* bytes sent since the last reset */
+    struct reply_budget *budget; /* the worker's count of held objects, set at
+                                 * the first reply_mark() on that worker */
+    bool grown_read;            /* the request being served was read into a
+                                 * grown buffer (a line over 16 KB): memcached's
+                                 * connection then holds none of the worker's
+                                 * 16 KB buffers, so one more buffer of response
+                                 * objects is left. Cleared by reply_mark(). */
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing */
     uint64_t *breaks;           /* UDP only (else NULL): offsets in queued
@@ -71,9 +92,22 @@ int reply_send(reply *r, int fd, int64_t *written);
 void reply_reset(reply *r);
 
 /* Marks the start of one request's reply (for process__command__end and
- * reply_rollback). */
-void reply_mark(reply *r);
-/* Drops everything queued since reply_mark(), releasing its items. */
+ * reply_rollback) and takes the request's response object.
+ *
+ * Response objects are memcached's unit for -o read_buf_mem_limit: each
+ * request holds one, and each key after the first of an ASCII multiget one
+ * more, until its bytes are sent (reply_send) or dropped (reply_reset). The
+ * limit is split evenly over the workers; each worker's share, in 16 KB
+ * buffers, keeps one buffer for reading and 13 objects per other buffer,
+ * counted per worker without a lock. With no limit (0) nothing is counted.
+ * Returns false, counting response_obj_oom, when the worker has no object
+ * left: memcached then hangs up without sending what is queued. */
+bool reply_mark(reply *r);
+/* One more response object for the request being served (a multiget's
+ * next key). False, counting response_obj_oom, when none is left. */
+bool reply_take_object(reply *r);
+/* Drops everything queued since reply_mark(), releasing its items and the
+ * objects taken since, but not the request's own object. */
 void reply_rollback(reply *r);
 
 /* UDP: memcached sends each key's part of a multi-key get reply as a

@@ -184,7 +184,7 @@ static void automover_sample(struct automover *am, unsigned *src, unsigned *dst)
     }
     if (*src != 0)
         return;
-    if (youngest != 0 && oldest != 0 && youngest != oldest && am->samples > (uint64_t)w &&
+    if (youngest != 0 && oldest != 0 && youngest != oldest &&
         (double)youngest_age < (double)oldest_age * settings.slab_automove_ratio) {
         *src = oldest;
         *dst = youngest;

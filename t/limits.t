@@ -234,6 +234,36 @@ SKIP: {
     is(mem_stats($other, 'settings')->{reqs_per_event}, 5, 'stats settings: reqs_per_event');
 }
 
+# --- -R: conn_yields as memcached 1.6.45 counts them -----------------------------
+# Measured on 1.6.45 (-t 1, each pipeline in one write on one connection,
+# all replies read before the next): it serves R + 1 requests before the
+# first yield and R after each, and sending the replies at the end of a
+# batch costs a request too (mn sends its own at once).
+{
+    my %want = (
+        20 => [[get => 20, 1], [get => 21, 1], [get => 41, 2], [get => 100, 5],
+               [set => 20, 1], [set => 100, 5],
+               [mn => 20, 0], [mn => 21, 1], [mn => 41, 2], [mn => 100, 4]],
+        2  => [[get => 20, 10], [get => 21, 10], [get => 22, 11], [get => 41, 20],
+               [mn => 20, 9], [mn => 21, 10], [mn => 100, 49]],
+    );
+    my %req = (get => sub { "get k\r\n" x $_[0] }, mn => sub { "mn\r\n" x $_[0] },
+               set => sub { "set k 0 0 1\r\nv\r\n" x $_[0] });
+    my %rep = (get => sub { "VALUE k 0 1\r\nv\r\nEND\r\n" x $_[0] }, mn => sub { "MN\r\n" x $_[0] },
+               set => sub { "STORED\r\n" x $_[0] });
+    for my $r (sort { $b <=> $a } keys %want) {
+        my $srv = start_server(args => "-t 1 -R $r");
+        my ($c, $st) = ($srv->new_sock, $srv->new_sock);
+        send_expect($c, "set k 0 0 1\r\nv\r\n", "STORED\r\n", "-R $r: set k");
+        for my $w (@{ $want{$r} }) {
+            my ($kind, $n, $yields) = @$w;
+            my $before = mem_stats($st)->{conn_yields};
+            send_expect($c, $req{$kind}->($n), $rep{$kind}->($n), "-R $r: $n pipelined $kind answered");
+            is(mem_stats($st)->{conn_yields} - $before, $yields, "-R $r: $n pipelined $kind: $yields yields");
+        }
+    }
+}
+
 # --- 1000 clients at once ------------------------------------------------------
 {
     my $have = raise_nofile(1200);
