@@ -709,8 +709,9 @@ static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
         }
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        uint64_t id;    /* as memcached's safe_strtoul reads it: "1\t" is 1 */
-        if (!util_parse_u64(p, len, UTIL_NUM_SAFE, SLAB_CLASS_MAX - 1, &id) || id < 1)
+        uint64_t id;    /* as memcached's safe_strtoul reads it: "1\t" is 1, low 32 bits kept */
+        if (!util_parse_u64(p, len, UTIL_NUM_SAFE, UINT64_MAX, &id) ||
+            (id = (uint32_t)id) < 1 || id > SLAB_CLASS_MAX - 1)
             return false;
         want[id] = true;
         p += len;
@@ -829,7 +830,8 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
         double r;
         char *end;
         if (strcmp(arg, "ratio") == 0 || strcmp(arg, "freeratio") == 0) {
-            if (ntokens < 4 || (r = strtod(tokens[3].value, &end), end == tokens[3].value) || *end) {
+            if (ntokens < 4 || (r = strtod(tokens[3].value, &end), end == tokens[3].value) ||
+                (*end != '\0' && *end != ' ' && (*end < '\t' || *end > '\r'))) {    /* "0.5\t" is fine */
                 conn_error(c, "ERROR");
                 return;
             }

@@ -126,6 +126,19 @@ field('lru_crawler sleep', "lru_crawler sleep {X}\r\n",
 field('lru_crawler tocrawl', "lru_crawler tocrawl {X}\r\n",
       (map { [$_, "OK\r\n"] } '0', '4294967295'), (map { [$_, $BAD] } @u32bad));
 
+# lru_crawler crawl's class ids: strtoul's syntax, low 32 bits kept.
+field('lru_crawler crawl', "lru_crawler crawl {X}\r\n",
+      (map { [$_, "BADCLASS invalid class id\r\n"] }
+       '0', '-0', '-1', '4294967296', '18446744073709551615', "\t", '5x'),
+      ['4294967297', "OK\r\n"]);
+
+# slabs automove ratio/freeratio: strtod's syntax, may end at a blank.
+field('slabs automove freeratio', "slabs automove freeratio {X}\r\n",
+      (map { [$_, "OK\r\n"] } '0.5', "0.5\t", "\t0.5", '+1', '-1'),
+      (map { [$_, "ERROR\r\n"] } "\t", '5x', '-'));
+field('slabs automove ratio', "slabs automove ratio {X}\r\n",
+      (map { [$_, "OK\r\n"] } '0.8', "0.8\r"), (map { [$_, "ERROR\r\n"] } '0.8x'));
+
 # incr/decr delta: digits only, up to 2^64-1.
 field('incr delta', "set {K} 0 0 2\r\n10\r\nincr {K} {X}\r\n",
       ['05', "STORED\r\n15\r\n"], ['4294967296', "STORED\r\n4294967306\r\n"],
