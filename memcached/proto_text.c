@@ -293,7 +293,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
     int need = op == STORE_CAS ? 6 : 5;
     op_request rq;
     start_request(c, &rq, cmd);
-    bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = ntokens >= need && is_noreply(&tokens[ntokens - 1]);
     if (ntokens < need) {
         refuse_update(c, tokens, ntokens, false);
         return;
@@ -389,7 +389,7 @@ static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    bool noreply = ntokens > 3 && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = is_noreply(&tokens[ntokens - 1]);    /* even as the number */
     uint64_t delta;
     c->out.suppress = noreply;
     if (!parse_u64(tokens[2].value, &delta)) {
@@ -426,7 +426,7 @@ static void process_touch(conn *c, token *tokens, int ntokens)
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    bool noreply = ntokens > 3 && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = is_noreply(&tokens[ntokens - 1]);    /* even as the number */
     int32_t exptime;
     c->out.suppress = noreply;
     if (!parse_i32(tokens[2].value, &exptime)) {

@@ -164,4 +164,11 @@ field('ma D', "ms {K} 2\r\n10\r\nma {K} D{X} v\r\n",
       (map { [$_, "HD\r\nCLIENT_ERROR invalid or duplicate flag\r\n"] }
        '+5', '-0', "\t5", "5\t", '-', '18446744073709551616'));
 
+# "noreply" standing where the number goes still silences the error.
+send_expect($s, "set nr 0 0 1\r\nx\r\ncas nr 0 0 1 noreply\r\ny\r\nmn\r\n", "STORED\r\nMN\r\n",
+            'cas with noreply as its unique: silent, data block skipped');
+send_expect($s, "incr nr noreply\r\ndecr nr noreply\r\nmn\r\n", "MN\r\n",
+            'incr/decr with noreply as the delta: silent');
+send_expect($s, "touch nr noreply\r\nmn\r\n", "MN\r\n", 'touch with noreply as the exptime: silent');
+
 done_testing;
