@@ -72,11 +72,13 @@ static bool parse_unsigned(const char *s, uint64_t max, uint64_t *out)
     return util_parse_u64(s, UTIL_NUL_TERMINATED, 0, max, out);
 }
 
-/* An optional '-' then digits, within int32 ("+5" is refused). */
+/* An optional '-' then digits, within int32 ("+5" is refused); "-"
+ * alone is 0, as memcached reads it. */
 static bool parse_int32(const char *s, int32_t *out)
 {
-    int64_t v;
-    if (!util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_MINUS, INT32_MIN, INT32_MAX, &v))
+    int64_t v = 0;
+    if (strcmp(s, "-") != 0 &&
+        !util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_MINUS, INT32_MIN, INT32_MAX, &v))
         return false;
     *out = (int32_t)v;
     return true;

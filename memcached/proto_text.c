@@ -35,26 +35,76 @@
 #define LINE_LIMIT_NO_NEWLINE 2048  /* bytes without "\n" before we give up */
 #define LEADING_SPACES_MAX 100      /* before a long multi-get line, at most */
 
+/* Number fields, read as memcached 1.6.45 reads each (util.h); all need
+ * a NUL-terminated token and return false, *out untouched, on refusal. */
 
-
-/* Strict decimal parsers: the whole token must be a number in range
- * (util.h): digits only for unsigned numbers, strtol's syntax for signed. */
+/* Digits only, at most 2^64-1: cas unique, incr/decr delta. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
     return util_parse_u64(s, UTIL_NUL_TERMINATED, 0, UINT64_MAX, out);
 }
 
+/* Digits only, at most 2^32-1: verbosity, cache_memlimit, lru_crawler
+ * sleep and tocrawl ("+5", " 5", "5\t" refused). */
+static bool parse_u32(const char *s, uint64_t *out)
+{
+    return util_parse_u64(s, UTIL_NUL_TERMINATED, 0, UINT32_MAX, out);
+}
+
+#ifdef MC_DEBUG_BUILD
+/* strtol's syntax: the debug commands' numbers. */
 static bool parse_i64(const char *s, int64_t *out)
 {
     return util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_STRTOL, INT64_MIN, INT64_MAX, out);
 }
+#endif
 
+/* An optional '-' then digits, within int32; "-" alone is 0 and "+5" or
+ * "\t5" are refused: value length, touch/gat/flush_all exptime, slabs
+ * reassign class ids. */
 static bool parse_i32(const char *s, int32_t *out)
 {
-    int64_t v;
-    if (!parse_i64(s, &v) || v < INT32_MIN || v > INT32_MAX)
+    int64_t v = 0;
+    if (strcmp(s, "-") != 0 &&
+        !util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_MINUS, INT32_MIN, INT32_MAX, &v))
         return false;
     *out = (int32_t)v;
+    return true;
+}
+
+/* True when s is one or more white-space bytes and nothing else: set's
+ * flags and exptime read such a token as 0. */
+static bool all_space(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    return *s == '\0';
+}
+
+/* A storage command's flags: memcached's safe_strtoull syntax (util.h
+ * UTIL_NUM_SAFE, "-N" as 2^64-N), or only white space (0); the caller
+ * keeps the low 32 bits, so "4294967296" is 0. */
+static bool parse_flags(const char *s, uint64_t *out)
+{
+    if (all_space(s)) {
+        *out = 0;
+        return true;
+    }
+    return util_parse_u64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE | UTIL_NUM_MINUS, UINT64_MAX, out);
+}
+
+/* A storage command's exptime: memcached's safe_strtol syntax within
+ * int64, or only white space (0), cut to its low 32 bits as int32, so
+ * "4294967296" is 0 (never expires) and "4294967295" is -1. */
+static bool parse_store_exptime(const char *s, int32_t *out)
+{
+    int64_t v = 0;
+    if (!all_space(s) &&
+        !util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, INT64_MIN, INT64_MAX, &v))
+        return false;
+    *out = (int32_t)(uint32_t)(uint64_t)v;
     return true;
 }
 
@@ -118,7 +168,10 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             p++;
         *p = '\0';
         int32_t seconds;
-        if (e == p) {
+        bool has_key = false;   /* memcached checks for a key before the exptime */
+        for (char *q = p + 1; q < end && !has_key; q++)
+            has_key = *q != ' ';
+        if (e == p || !has_key) {
             conn_error(c, "CLIENT_ERROR bad command line format");
             return;
         }
@@ -222,7 +275,7 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
     int need = op == STORE_CAS ? 6 : 5;
     op_request rq;
     conn_op_request(c, &rq, cmd, false);
-    bool noreply = ntokens > need && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = ntokens >= need && is_noreply(&tokens[ntokens - 1]);
     if (ntokens < need) {
         refuse_update(c, tokens, ntokens, false);
         return;
@@ -236,8 +289,8 @@ static void process_update(conn *c, token *tokens, int ntokens, enum store_op op
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (nkey > KEY_MAX_LENGTH || !parse_u64(tokens[2].value, &flags64) ||
-        !parse_i32(tokens[3].value, &exptime) ||
+    if (nkey > KEY_MAX_LENGTH || !parse_flags(tokens[2].value, &flags64) ||
+        !parse_store_exptime(tokens[3].value, &exptime) ||
         (op == STORE_CAS && !parse_u64(tokens[5].value, &req_cas))) {
         refuse_update(c, tokens, ntokens, noreply);
         return;
@@ -311,7 +364,7 @@ static void process_arith(conn *c, token *tokens, int ntokens, bool incr)
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    bool noreply = ntokens > 3 && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = is_noreply(&tokens[ntokens - 1]);    /* even as the number */
     uint64_t delta;
     c->out.suppress = noreply;
     if (!parse_u64(tokens[2].value, &delta)) {
@@ -348,7 +401,7 @@ static void process_touch(conn *c, token *tokens, int ntokens)
         conn_error(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    bool noreply = ntokens > 3 && is_noreply(&tokens[ntokens - 1]);
+    bool noreply = is_noreply(&tokens[ntokens - 1]);    /* even as the number */
     int32_t exptime;
     c->out.suppress = noreply;
     if (!parse_i32(tokens[2].value, &exptime)) {
@@ -400,7 +453,7 @@ static void process_verbosity(conn *c, token *tokens, int ntokens)
     }
     bool noreply = is_noreply(&tokens[ntokens - 1]);
     uint64_t level;
-    if (!parse_u64(tokens[1].value, &level)) {
+    if (!parse_u32(tokens[1].value, &level)) {
         c->out.suppress = noreply;
         conn_error(c, "CLIENT_ERROR bad command line format");
         c->out.suppress = false;
@@ -527,11 +580,19 @@ static void process_refresh_certs(conn *c)
 static void process_cache_memlimit(conn *c, token *tokens, int ntokens)
 {
     uint64_t mb;
-    if (ntokens < 2 || !parse_u64(tokens[1].value, &mb)) {
-        conn_error(c, "CLIENT_ERROR bad command line format");
+    bool noreply = is_noreply(&tokens[ntokens - 1]);
+    if (ntokens < 2 || !parse_u32(tokens[1].value, &mb)) {
+        c->out.suppress = noreply;
+        conn_error(c, "ERROR");
+        c->out.suppress = false;
         return;
     }
-    bool noreply = is_noreply(&tokens[ntokens - 1]);
+    if (mb > 1000000000) {      /* memcached's bound; the limit stays as it was */
+        c->out.suppress = noreply;
+        conn_error(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+        c->out.suppress = false;
+        return;
+    }
     if (mb < 8) {
         c->out.suppress = noreply;
         conn_error(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
@@ -621,8 +682,9 @@ static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
         }
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        uint64_t id;    /* as memcached's safe_strtoul reads it: "1\t" is 1 */
-        if (!util_parse_u64(p, len, UTIL_NUM_SAFE, SLAB_CLASS_MAX - 1, &id) || id < 1)
+        uint64_t id;    /* as memcached's safe_strtoul reads it: "1\t" is 1, low 32 bits kept */
+        if (!util_parse_u64(p, len, UTIL_NUM_SAFE, UINT64_MAX, &id) ||
+            (id = (uint32_t)id) < 1 || id > SLAB_CLASS_MAX - 1)
             return false;
         want[id] = true;
         p += len;
@@ -691,16 +753,20 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
         out(c, "OK\r\n");
     } else if (strcmp(sub, "sleep") == 0 && ntokens >= 3) {
         uint64_t us;
-        if (!parse_u64(tokens[2].value, &us) || us > 1000000) {
-            conn_error(c, "CLIENT_ERROR failed to set sleep value");
+        if (!parse_u32(tokens[2].value, &us)) {
+            conn_error(c, "CLIENT_ERROR bad command line format");
+            return;
+        }
+        if (us > 1000000) {
+            conn_error(c, "CLIENT_ERROR sleep must be one second or less");
             return;
         }
         settings.lru_crawler_sleep = (int)us;
         out(c, "OK\r\n");
     } else if (strcmp(sub, "tocrawl") == 0 && ntokens >= 3) {
         uint64_t n;
-        if (!parse_u64(tokens[2].value, &n) || n > UINT32_MAX) {
-            conn_error(c, "CLIENT_ERROR failed to set tocrawl value");
+        if (!parse_u32(tokens[2].value, &n)) {
+            conn_error(c, "CLIENT_ERROR bad command line format");
             return;
         }
         settings.lru_crawler_tocrawl = (uint32_t)n;
@@ -737,7 +803,8 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
         double r;
         char *end;
         if (strcmp(arg, "ratio") == 0 || strcmp(arg, "freeratio") == 0) {
-            if (ntokens < 4 || (r = strtod(tokens[3].value, &end), end == tokens[3].value) || *end) {
+            if (ntokens < 4 || (r = strtod(tokens[3].value, &end), end == tokens[3].value) ||
+                (*end != '\0' && *end != ' ' && (*end < '\t' || *end > '\r'))) {    /* "0.5\t" is fine */
                 conn_error(c, "ERROR");
                 return;
             }
