@@ -21,13 +21,23 @@
 # caller's lines and show only in the difference).  Instruction counts
 # repeat exactly run to run, unlike ops/s on a shared machine.
 #
+# With -P DEPTH a third phase follows: REQUESTS gets (hits) pipelined
+# DEPTH deep on the one connection.  How many requests one read brings in
+# depends on timing, so this phase's counts vary a little run to run.
+#
+# With -c (compare) (a) and (b) are any two builds, given as MC_A and MC_B
+# (say the server before and after a change, both with the provider): the
+# check that only (b) has SDT notes is skipped and the table's a/b is
+# simply before/after.  Nothing is built in this mode.
+#
 # With -T ROUNDS it then also runs bench/run-bench.sh on the same two
 # binaries (b as "ours", a as "ref"), get and set workloads, ROUNDS
 # interleaved rounds, for the wall-clock view with its spread.
 #
-# Usage: bench/probe-idle-cost.sh [-n REQUESTS] [-k KEYS] [-v VALUE] [-T ROUNDS] [-o DIR]
+# Usage: bench/probe-idle-cost.sh [-c] [-n REQUESTS] [-k KEYS] [-v VALUE] [-P DEPTH] [-T ROUNDS] [-o DIR]
 #   MC_NOPROBES=/path/memcached  (a): default, build the tree in DIR/build-a
 #   MC_PROBES=/path/memcached    (b): default, build the tree in DIR/build-b
+#   MC_A=/path/memcached MC_B=/path/memcached   (a) and (b) with -c
 # Needs valgrind; to build: gcc, make, pkg-config, libevent-dev,
 # systemtap-sdt-dev (and autoconf, automake if the tree has no configure).
 set -euo pipefail
@@ -40,9 +50,11 @@ REQUESTS=${REQUESTS:-20000} KEYS=${KEYS:-1000} VALUE=${VALUE:-32}
 # segments depends on timing, and the count would vary run to run.
 SERVER_OPTS=${SERVER_OPTS:--o no_lru_maintainer,no_lru_crawler}
 read -ra SRV_OPTS <<<"$SERVER_OPTS"
-TPUT_ROUNDS=0 OUT_DIR=${OUT_DIR:-}
-while getopts "n:k:v:T:o:h" o; do
+TPUT_ROUNDS=0 OUT_DIR=${OUT_DIR:-} COMPARE=0 PIPE_DEPTH=0
+while getopts "cn:k:v:P:T:o:h" o; do
     case $o in
+    c) COMPARE=1 ;;
+    P) PIPE_DEPTH=$OPTARG ;;
     n) REQUESTS=$OPTARG ;;
     k) KEYS=$OPTARG ;;
     v) VALUE=$OPTARG ;;
@@ -51,8 +63,8 @@ while getopts "n:k:v:T:o:h" o; do
     *) sed -n '/^# Usage/,/^# systemtap/s/^# \{0,1\}//p' "$0"; exit 1 ;;
     esac
 done
-for n in "$REQUESTS" "$KEYS" "$VALUE" "$TPUT_ROUNDS"; do
-    [[ $n =~ ^[0-9]+$ ]] || die "-n, -k, -v and -T want whole numbers"
+for n in "$REQUESTS" "$KEYS" "$VALUE" "$TPUT_ROUNDS" "$PIPE_DEPTH"; do
+    [[ $n =~ ^[0-9]+$ ]] || die "-n, -k, -v, -P and -T want whole numbers"
 done
 need_cmd valgrind valgrind
 need_cmd callgrind_control valgrind
@@ -83,20 +95,29 @@ build() {
         die "build failed (see $dir/build.log)"
     echo "$dir/memcached/memcached"
 }
-if [ -n "${MC_NOPROBES:-}" ]; then A_BIN=$(resolve_server "$MC_NOPROBES") || die "no server at MC_NOPROBES=$MC_NOPROBES"
-else A_BIN=$(build "$OUT_DIR/build-a"); fi
-if [ -n "${MC_PROBES:-}" ]; then B_BIN=$(resolve_server "$MC_PROBES") || die "no server at MC_PROBES=$MC_PROBES"
-else B_BIN=$(build "$OUT_DIR/build-b" --enable-dtrace); fi
-need_cmd readelf binutils
-sdt_notes() { readelf -n "$1" 2>/dev/null | awk '/stapsdt/ { n++ } END { print n + 0 }'; }
-[ "$(sdt_notes "$B_BIN")" -gt 0 ] || die "$B_BIN has no SDT notes: not built with --enable-dtrace?"
-[ "$(sdt_notes "$A_BIN")" = 0 ] || die "$A_BIN has SDT notes: it should be built without --enable-dtrace"
+if [ "$COMPARE" = 1 ]; then
+    if [ -z "${MC_A:-}" ] || [ -z "${MC_B:-}" ]; then die "-c wants MC_A and MC_B (the two servers to compare)"; fi
+    A_BIN=$(resolve_server "$MC_A") || die "no server at MC_A=$MC_A"
+    B_BIN=$(resolve_server "$MC_B") || die "no server at MC_B=$MC_B"
+else
+    if [ -n "${MC_NOPROBES:-}" ]; then A_BIN=$(resolve_server "$MC_NOPROBES") || die "no server at MC_NOPROBES=$MC_NOPROBES"
+    else A_BIN=$(build "$OUT_DIR/build-a"); fi
+    if [ -n "${MC_PROBES:-}" ]; then B_BIN=$(resolve_server "$MC_PROBES") || die "no server at MC_PROBES=$MC_PROBES"
+    else B_BIN=$(build "$OUT_DIR/build-b" --enable-dtrace); fi
+fi
+if [ "$COMPARE" = 0 ]; then
+    need_cmd readelf binutils
+    sdt_notes() { readelf -n "$1" 2>/dev/null | awk '/stapsdt/ { n++ } END { print n + 0 }'; }
+    [ "$(sdt_notes "$B_BIN")" -gt 0 ] || die "$B_BIN has no SDT notes: not built with --enable-dtrace?"
+    [ "$(sdt_notes "$A_BIN")" = 0 ] || die "$A_BIN has SDT notes: it should be built without --enable-dtrace"
+fi
 
 trap 'stop_all_servers' EXIT
 trap 'exit 130' INT TERM
 
 # measure LABEL BINARY: runs the sequence under callgrind; leaves the
-# dumps in OUT_DIR/cg.LABEL.PID.{1,2}-THREAD (1: gets, 2: sets).
+# dumps in OUT_DIR/cg.LABEL.PID.{1,2,3}-THREAD (1: gets, 2: sets, 3:
+# pipelined gets with -P).
 measure() {
     local label=$1 bin=$2 pid port
     note "$label: $bin under callgrind"
@@ -113,6 +134,11 @@ measure() {
     "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 0:1 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 2 \
         >"$OUT_DIR/load.$label.sets" || die "set phase failed against $label"
     callgrind_control -d "$pid" >/dev/null
+    if [ "$PIPE_DEPTH" -gt 0 ]; then
+        "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d "$PIPE_DEPTH" -S 3 \
+            >"$OUT_DIR/load.$label.pgets" || die "pipelined get phase failed against $label"
+        callgrind_control -d "$pid" >/dev/null
+    fi
     stop_server "$pid"
     PID_OF[$label]=$pid
 }
@@ -168,16 +194,27 @@ note "user/system split of (a), natively"
 declare -A SHARE
 SHARE[gets]=$(user_share 1:0)
 SHARE[sets]=$(user_share 0:1)
+PHASES="1 2"
+if [ "$PIPE_DEPTH" -gt 0 ]; then
+    PHASES="1 2 3"
+    SHARE[pgets]=${SHARE[gets]} # (measured at depth 1)
+fi
+phase_name() { case $1 in 1) echo gets ;; 2) echo sets ;; 3) echo pgets ;; esac; }
 
 {
-    echo "# (a) no provider: $A_BIN"
-    echo "# (b) provider compiled in, idle: $B_BIN"
+    if [ "$COMPARE" = 1 ]; then
+        echo "# (a) $A_BIN"
+        echo "# (b) $B_BIN"
+    else
+        echo "# (a) no provider: $A_BIN"
+        echo "# (b) provider compiled in, idle: $B_BIN"
+    fi
     echo "# server -t 1 -m 64 $SERVER_OPTS under callgrind; $KEYS keys of $VALUE B prefilled; per phase $REQUESTS requests,"
-    echo "# one connection, depth 1.  Ir: user-space instructions of the worker thread."
+    echo "# one connection, depth 1$([ "$PIPE_DEPTH" -gt 0 ] && echo " (pgets: depth $PIPE_DEPTH)").  Ir: user-space instructions of the worker thread."
     printf '%-6s %10s %10s %7s %8s %9s %6s %9s\n' phase a_Ir/req b_Ir/req extra a/b site_Ir user est_b/a
-    for phase in 1 2; do
-        name=$([ $phase = 1 ] && echo gets || echo sets)
-        fa=$(worker_dump a $phase) fb=$(worker_dump b $phase)
+    for phase in $PHASES; do
+        name=$(phase_name "$phase")
+        fa=$(worker_dump a "$phase") fb=$(worker_dump b "$phase")
         probe_lines "$fb" >"$OUT_DIR/sites.$name"
         site=$(awk '{ s += $1 } END { print s + 0 }' "$OUT_DIR/sites.$name")
         awk -v p="$name" -v a="$(total_ir "$fa")" -v b="$(total_ir "$fb")" -v s="$site" \
@@ -187,13 +224,18 @@ SHARE[sets]=$(user_share 0:1)
     done
     echo
     echo "Probe sites hit in (b), instructions per request at each (probes.c lines):"
-    for name in gets sets; do
+    for phase in $PHASES; do
+        name=$(phase_name "$phase")
         awk -v p="$name" -v n="$REQUESTS" '$1 / n >= 0.005 { printf "  %-5s %-28s %6.2f\n", p, $2, $1 / n }' \
             "$OUT_DIR/sites.$name" | sort -k3,3gr
     done
     echo
-    echo "extra: (b) - (a) instructions per request; site_Ir: the part at the probe sites"
-    echo "  (nops, argument moves); the rest is semaphore tests and code-generation changes."
+    if [ "$COMPARE" = 1 ]; then
+        echo "extra: (b) - (a) instructions per request (negative: (b) executes fewer)."
+    else
+        echo "extra: (b) - (a) instructions per request; site_Ir: the part at the probe sites"
+        echo "  (nops, argument moves); the rest is semaphore tests and code-generation changes."
+    fi
     echo "a/b: what (b) would keep of (a)'s throughput if user-space instructions were all"
     echo "  that counted.  user: the user-time share of (a)'s CPU in a native run of the"
     echo "  phase (50 conns; the rest is the kernel's, the same for both builds)."

@@ -101,13 +101,9 @@ void conn_count_sub(void)
 
 static void conn_event_cb(evutil_socket_t fd, short which, void *arg);
 
-static ssize_t plain_read(conn *c, char *dest, size_t room)
-{
-    return read(c->sfd, dest, room);
-}
-
-/* A plain socket: read(2), and sendmsg(2) by reply.c itself. */
-static const struct conn_io plain_io = { .read = plain_read };
+/* A plain socket: read(2) here and sendmsg(2) by reply.c itself, each
+ * called directly (no hook set: no indirect call per request). */
+static const struct conn_io plain_io = { .read = NULL };
 
 /* Waits for `flags` (EV_READ or EV_WRITE) on the socket. */
 static bool conn_wait(conn *c, short flags)
@@ -407,7 +403,7 @@ static void rbuf_shrink(conn *c)
 static ssize_t conn_read_into(conn *c, char *dest, size_t room)
 {
     for (;;) {
-        ssize_t n = c->io->read(c, dest, room);
+        ssize_t n = c->io->read ? c->io->read(c, dest, room) : read(c->sfd, dest, room);
         if (n > 0) {
             STAT_ADD(&c->worker->stats, bytes_read, (uint64_t)n);
             probe_conn_read(c->sfd, n);

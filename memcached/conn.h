@@ -79,7 +79,8 @@ enum conn_state {
  * here in conn.c, TLS in tls.c, which tls_conn_start installs). Static. */
 struct conn_io {
     /* read(2) on c: bytes read, 0 at the end of the stream, -1 with errno
-     * (EAGAIN, EWOULDBLOCK: nothing yet; EINTR: call again). */
+     * (EAGAIN, EWOULDBLOCK: nothing yet; EINTR: call again). NULL: conn.c
+     * calls read(2) on the socket itself. */
     ssize_t (*read)(struct conn *c, char *dest, size_t room);
     /* The reply's writer (reply.h), given c as its context; NULL: reply.c
      * sends with sendmsg(2) on the socket itself. */

@@ -173,7 +173,7 @@ static size_t chunk_alloc_size(const struct item_chunk *ch)
     return sizeof(struct item_chunk) + ch->size;
 }
 
-char *item_value_span(item *it, uint32_t offset, uint32_t *len)
+char *item_value_span_chunked(item *it, uint32_t offset, uint32_t *len)
 {
     if (!(item_flags(it) & ITEM_CHUNKED)) {
         *len = it->nbytes - offset;
@@ -286,7 +286,8 @@ static void unlink_with_lru_held(item *it, uint32_t hv, struct lru *l)
     if (!(it->it_flags & ITEM_LINKED))
         return;
     assert(l == LRU_OF(it) && "unlinking through another LRU than the item's");
-    probe_item_unlink(item_key(it), it->nkey, value_len(it));
+    if (probe_item_unlink_enabled())    /* (item_key is an atomic load) */
+        probe_item_unlink(item_key(it), it->nkey, value_len(it));
     item_flags_clear(it, ITEM_LINKED);
     assoc_delete(item_key(it), it->nkey, hv);
     lru_remove(l, it);
@@ -337,8 +338,9 @@ void item_link_locked(item *it, uint32_t hv)
     assert(!(it->it_flags & (ITEM_LINKED | ITEM_SLABBED | ITEM_CHUNK | ITEM_CRAWLER)) &&
            "linking a linked item, a free chunk or not an item");
     assert(it->refcount >= 1 && "linking an item nobody holds");
-    item_set_lru_segment(it, (uint8_t)entry_segment(it));
-    struct lru *l = LRU_OF(it);
+    enum lru_segment seg = entry_segment(it);
+    item_set_lru_segment(it, (uint8_t)seg);
+    struct lru *l = &lrus[it->slabs_clsid][seg];    /* LRU_OF(it), not read back */
     /* Release: the page mover, seeing ITEM_LINKED without the stripe
      * (acquire), may then read the key to find the stripe. */
     __atomic_store_n(&it->it_flags, (uint16_t)(it->it_flags | ITEM_LINKED), __ATOMIC_RELEASE);
@@ -348,13 +350,15 @@ void item_link_locked(item *it, uint32_t hv)
     item_ref(it);
     assoc_insert(it, hv);
     lru_insert_counted(l, it);
-    probe_item_link(item_key(it), it->nkey, value_len(it));
+    if (probe_item_link_enabled())
+        probe_item_link(item_key(it), it->nkey, value_len(it));
 }
 
 void item_replace_locked(item *old_it, item *new_it, uint32_t hv)
 {
-    probe_item_replace(item_key(old_it), old_it->nkey, value_len(old_it),
-                       item_key(new_it), new_it->nkey, value_len(new_it));
+    if (probe_item_replace_enabled())
+        probe_item_replace(item_key(old_it), old_it->nkey, value_len(old_it),
+                           item_key(new_it), new_it->nkey, value_len(new_it));
     item_unlink_locked(old_it, hv);
     item_link_locked(new_it, hv);
 }

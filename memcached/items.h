@@ -136,23 +136,39 @@ static inline void item_set_cas(item *it, uint64_t cas)
 }
 /* The key, NUL-terminated. */
 static inline char *item_key(item *it) { return it->data + ((item_flags(it) & ITEM_CAS) ? 8 : 0); }
-/* Offset in data[] where a chunked item's first-chunk pointer sits. */
+/* Offset in data[] where a chunked item's first-chunk pointer sits, for an
+ * item with it_flags flags (one load of them serves every layout helper:
+ * relaxed atomic loads are not merged by the compiler). */
+static inline size_t item_chunk_link_offset_of(const item *it, uint16_t flags)
+{
+    return (((flags & ITEM_CAS) ? 8u : 0u) + it->nkey + 1 + 7) & ~(size_t)7;
+}
 static inline size_t item_chunk_link_offset(const item *it)
 {
-    return (((item_flags(it) & ITEM_CAS) ? 8u : 0u) + it->nkey + 1 + 7) & ~(size_t)7;
+    return item_chunk_link_offset_of(it, item_flags(it));
 }
 /* The value: nbytes bytes, ending in "\r\n". For a chunked item, only its
  * first part (see item_value_span). */
 static inline char *item_value(item *it)
 {
-    if (item_flags(it) & ITEM_CHUNKED)
-        return it->data + item_chunk_link_offset(it) + sizeof(struct item_chunk *);
-    return item_key(it) + it->nkey + 1;
+    uint16_t flags = item_flags(it);
+    if (flags & ITEM_CHUNKED)
+        return it->data + item_chunk_link_offset_of(it, flags) + sizeof(struct item_chunk *);
+    return it->data + ((flags & ITEM_CAS) ? 8 : 0) + it->nkey + 1;
 }
 /* The contiguous run of value bytes that starts at byte offset of it's
  * value (offset < nbytes): returns its address, *len its length. Works for
- * every item, chunked or not. */
-char *item_value_span(item *it, uint32_t offset, uint32_t *len);
+ * every item, chunked or not; inline for the one-piece value of every
+ * request's path, item_value_span_chunked (items.c, any item) otherwise. */
+char *item_value_span_chunked(item *it, uint32_t offset, uint32_t *len);
+static inline char *item_value_span(item *it, uint32_t offset, uint32_t *len)
+{
+    uint16_t flags = item_flags(it);
+    if (flags & ITEM_CHUNKED)
+        return item_value_span_chunked(it, offset, len);
+    *len = it->nbytes - offset;
+    return it->data + ((flags & ITEM_CAS) ? 8 : 0) + it->nkey + 1 + offset;
+}
 /* Copy len value bytes out of / into it, starting at offset. */
 void item_value_read(item *it, uint32_t offset, void *dst, uint32_t len);
 void item_value_write(item *it, uint32_t offset, const void *src, uint32_t len);
