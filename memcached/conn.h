@@ -277,14 +277,18 @@ static inline void conn_request_end(conn *c)
 }
 
 /* Starts an operation for c's request (ops.h): who asks, for probes and
- * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced. */
+ * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced;
+ * with latency_stats the request probes take the frame's stamp instead. */
 static inline void conn_op_request(conn *c, op_request *rq, const char *cmd, bool meta)
 {
     rq->connid = c->sfd;
     rq->cmd = cmd;
     rq->stats = &c->worker->stats;
     rq->meta = meta;
-    op_request_start(rq);
+    if (c->lat_start_ns != 0 && (probe_request_done_enabled() || probe_request_sample_enabled()))
+        rq->start_ns = c->lat_start_ns;
+    else
+        op_request_start(rq);
 }
 
 /* A storage request whose item could not be allocated (op_alloc's why),
