@@ -672,7 +672,8 @@ bool stats_group_named(const char *name, enum stats_group *out)
         { "latency", STATS_LATENCY },
     };
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-        if (strcmp(name, named[i].name) == 0) {
+        if (strcmp(name, named[i].name) == 0 &&
+            (named[i].group != STATS_LATENCY || latency_enabled())) {
             *out = named[i].group;
             return true;
         }

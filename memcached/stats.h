@@ -46,8 +46,10 @@ enum stats_group {
 };
 
 /* The group "stats <name>" asks for: settings, slabs, items, sizes, conns,
- * probes or latency. Returns false for any other name (the general group and the
- * detail dump have no name of their own). */
+ * probes or latency (only with -o latency_stats: memcached knows no such
+ * group, and a server without the option answers as memcached does).
+ * Returns false for any other name (the general group and the detail dump
+ * have no name of their own). */
 bool stats_group_named(const char *name, enum stats_group *out);
 
 /* Calls sink(ctx, stat) for each stat of group, in memcached's order.

@@ -3,7 +3,7 @@
 # request once under its command (ASCII by name, meta by verb, binary by
 # opcode family), in the fixed buckets docs/metrics.md lists, with
 # percentiles inside them; a slow request lands in a high bucket; stats
-# reset zeroes them; without the option nothing is recorded.
+# reset zeroes them; without the option the group does not exist.
 use strict;
 use warnings;
 use FindBin;
@@ -182,13 +182,17 @@ is($h->{stats}{count}, 1, 'stats:count 1');
 send_expect($s, "get k1\r\n", "VALUE k1 0 2\r\nv1\r\nEND\r\n", 'a get after reset');
 is(latency_stats($s)->{get}{count}, 1, 'get:count counts again from 0');
 
-# Off: without the option, and with no_latency_stats after it.
+# Off: without the option, and with no_latency_stats after it, the group
+# does not exist, as in memcached: ERROR over text, Not found over binary.
 for my $args ('', '-o latency_stats,no_latency_stats') {
     my $off = start_server(args => $args);
     my $o = $off->new_sock;
     is(mem_stats($o, 'settings')->{latency_stats}, 'no', "'$args': latency_stats no");
     send_expect($o, "get k1\r\n", "END\r\n", "'$args': a get");
-    send_expect($o, "stats latency\r\n", "END\r\n", "'$args': stats latency is empty");
+    send_expect($o, "stats latency\r\n", "ERROR\r\n", "'$args': stats latency is ERROR");
+    my $ob = $off->new_sock;
+    send_expect($ob, bin_req('stat', key => 'latency', opaque => 3),
+                bin_error_res('stat', 'not_found', opaque => 3), "'$args': stat latency is Not found");
 }
 
 done_testing();
