@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use McTest;
 use McBinary;
+use McNet;
 
 # The bucket bounds as docs/metrics.md gives them: 1 us, then 4 linear
 # steps per power of two up to 2^20 us, then +Inf; labels are seconds
@@ -181,6 +182,19 @@ is_deeply([sort keys %$h], ['stats'], 'after stats reset only the reset is liste
 is($h->{stats}{count}, 1, 'stats:count 1');
 send_expect($s, "get k1\r\n", "VALUE k1 0 2\r\nv1\r\nEND\r\n", 'a get after reset');
 is(latency_stats($s)->{get}{count}, 1, 'get:count counts again from 0');
+
+# UDP: each request of a datagram counts once, like a TCP one.
+{
+    my $u = start_server(udp => 1, args => '-o latency_stats');
+    my $t = $u->new_sock;
+    send_expect($t, "set uk 0 0 1\r\nu\r\n", "STORED\r\n", 'udp server: set over TCP');
+    my @d = udp_request($u->port, "get uk\r\n", id => 11);
+    like(join('', @d), qr/VALUE uk 0 1\r\nu\r\nEND\r\n/, 'a get over UDP');
+    @d = udp_request($u->port, "get uk\r\n", id => 12);
+    my $uh = latency_stats($t);
+    is($uh->{get}{count}, 2, 'get:count counts the 2 UDP gets');
+    is($uh->{set}{count}, 1, 'set:count the TCP set');
+}
 
 # Off: without the option, and with no_latency_stats after it, the group
 # does not exist, as in memcached: ERROR over text, Not found over binary.
