@@ -120,7 +120,9 @@ void usage(void)
            "   - sock_cookie_id:      attributes an ID (SO_MARK) to listening sockets for\n"
            "                          ip filtering/firewalls\n"
            "   - probe_sample_rate:   the request__sample probe fires for 1 in N key\n"
-           "                          operations per worker thread (default: 100; 0: never)\n");
+           "                          operations per worker thread (default: 100; 0: never)\n"
+           "   - latency_stats:       per-command latency histograms for 'stats latency'\n"
+           "                          (default: off; no_latency_stats: off)\n");
     tls_usage_options();
     printf("-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
            "                          connections are spread round-robin here)\n"
