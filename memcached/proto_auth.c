@@ -71,7 +71,8 @@ static enum parse_result read_login_line(conn *c)
         len--;
     line[len] = '\0';
 
-    conn_request_begin(c, line, (int)len);
+    if (!conn_request_begin(c, line, (int)len))     /* -o read_buf_mem_limit */
+        return PARSE_DONE;
     int64_t vlen = login_value_length(line, len);
     if (vlen < 0) {
         conn_error(c, "CLIENT_ERROR unauthenticated");

@@ -657,7 +657,8 @@ enum parse_result proto_binary_process(conn *c)
     else if (req->keylen > KEY_MAX_LENGTH || shape == 0)
         fault = ST_EINVAL;
     if (fault != 0 || shape < 0) {
-        conn_request_begin(c, c->rcurr, (int)head);
+        if (!conn_request_begin(c, c->rcurr, (int)head))     /* -o read_buf_mem_limit */
+            return PARSE_DONE;
         c->rcurr += head;
         c->rbytes -= head;
         if (fault != 0)
