@@ -309,6 +309,19 @@ void conn_close_after_reply(conn *c, const char *reason)
     conn_write_then(c, CONN_CLOSE);
 }
 
+void conn_reply_failed(conn *c)
+{
+    reply_rollback(&c->out);
+    c->out.failed = false;
+    if (c->udp != NULL || c->state == CONN_CLOSE)
+        return;
+    c->close_reason = "error";
+    if (c->state == CONN_WRITE)
+        c->next_state = CONN_CLOSE;
+    else
+        conn_write_then(c, CONN_CLOSE);
+}
+
 void conn_flush(conn *c)
 {
     assert(c->state == CONN_PARSE || c->state == CONN_SWALLOW);

@@ -229,6 +229,14 @@ void conn_await_value(conn *c);
  * item and ends the request. The driver's call (and the fuzz shim's). */
 void conn_value_in(conn *c);
 
+/* The request's reply ran out of memory while it was built (reply.failed):
+ * it is never sent in part. What the request queued is dropped; on a
+ * stream the replies queued before it leave and then the connection
+ * closes (reason "error"), as memcached hangs up when it cannot build a
+ * response; on UDP only that request's reply is lost. conn_request_end's
+ * call. */
+void conn_reply_failed(conn *c);
+
 /* True while c waits for a value asked for with conn_expect_value (a
  * storage request whose reply comes once the value is in). */
 static inline bool conn_awaits_value(const conn *c) { return c->state == CONN_NREAD; }
@@ -277,6 +285,8 @@ static inline void conn_request_end(conn *c)
 {
     if (conn_awaits_value(c))
         return;
+    if (__builtin_expect(c->out.failed, 0))
+        conn_reply_failed(c);
     if (c->lat_start_ns != 0) {
         latency_record(c->lat_cmd, c->lat_start_ns);
         c->lat_start_ns = 0;

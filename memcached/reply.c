@@ -222,6 +222,28 @@ static void queue(reply *r, const char *p, size_t n)
     r->iovcnt++;
 }
 
+#ifdef MC_DEBUG_BUILD
+/* memcached-debug's fault hook for tests: with MC_DEBUG_REPLY_BLOCKS=N in
+ * the environment, a reply never holds more than N text blocks, as if
+ * malloc had failed for the next one. */
+static bool debug_block_refused(const reply *r)
+{
+    static int limit = -1;      /* -1: not read yet; 0: no limit */
+    if (limit < 0) {
+        const char *e = getenv("MC_DEBUG_REPLY_BLOCKS");
+        limit = e ? atoi(e) : 0;
+    }
+    if (limit <= 0)
+        return false;
+    int held = 0;
+    for (const struct reply_block *b = r->blocks; b; b = b->next)
+        held++;
+    return held >= limit;
+}
+#else
+static inline bool debug_block_refused(const reply *r) { (void)r; return false; }
+#endif
+
 char *reply_space(reply *r, size_t n)
 {
     if (r->cur && r->cur->size - r->cur->used >= n)
@@ -229,7 +251,8 @@ char *reply_space(reply *r, size_t n)
     /* Move to the next block, making one if needed. */
     struct reply_block *next = r->cur ? r->cur->next : r->blocks;
     if (next == NULL || next->size < n) {
-        struct reply_block *b = block_new(n > BLOCK_BYTES ? n : BLOCK_BYTES);
+        struct reply_block *b = debug_block_refused(r) ? NULL
+                              : block_new(n > BLOCK_BYTES ? n : BLOCK_BYTES);
         if (b == NULL) {
             r->failed = true;
             return NULL;

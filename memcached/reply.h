@@ -53,7 +53,9 @@ typedef struct reply {
                                  * 16 KB buffers, so one more buffer of response
                                  * objects is left. Cleared by reply_mark(). */
     bool suppress;              /* noreply: drop text until cleared */
-    bool failed;                /* out of memory while queueing */
+    bool failed;                /* out of memory while queueing: part of
+                                 * the reply is missing, so it must not be
+                                 * sent (conn_request_end acts on it) */
     uint64_t *breaks;           /* UDP only (else NULL): offsets in queued
                                  * where a new message starts */
     int nbreaks, breakcap;
