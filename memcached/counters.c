@@ -1,6 +1,7 @@
 /* counters.c: owns the process-wide counters (global_stats). The
  * per-worker counters live in each worker's struct; this file only
  * defines their shape (counters.h) and knows nothing of output. */
+#include "config.h"
 #include "counters.h"
 
 struct global_stats global_stats = { .accepting_conns = 1 };
