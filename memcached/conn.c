@@ -63,7 +63,7 @@ static bool transition_legal(const conn *c, enum conn_state from, enum conn_stat
 static inline void conn_set_state(conn *c, enum conn_state to)
 {
     assert(transition_legal(c, c->state, to));
-    c->state = to;
+    __atomic_store_n(&c->state, to, __ATOMIC_RELAXED);     /* stats conns reads it */
 }
 
 /* -> WRITE; `then` once the queued reply is out. */
@@ -645,8 +645,8 @@ static void conn_drive_udp(conn *c)
             return;     /* the persistent read event calls again */
         if (r == 0)
             continue;
-        c->seen_data = true;
-        c->last_cmd_time = current_time;
+        __atomic_store_n(&c->seen_data, true, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->last_cmd_time, current_time, __ATOMIC_RELAXED);
         c->protocol = c->listener->protocol;    /* -B auto: each datagram decides */
         udp_serve_datagram(c, &hung_up);
     }
@@ -747,8 +747,8 @@ static bool step_read(conn *c, bool *readable)
      * more is there. */
     *readable = (size_t)n == c->rsize - c->rbytes;
     c->rbytes += (size_t)n;
-    c->last_cmd_time = current_time;
-    c->seen_data = true;
+    __atomic_store_n(&c->last_cmd_time, current_time, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->seen_data, true, __ATOMIC_RELAXED);
     conn_set_state(c, CONN_PARSE);
     return true;
 }

@@ -124,7 +124,7 @@ struct pending_store {
 
 typedef struct conn {
     int sfd;
-    enum conn_state state;
+    enum conn_state state;          /* relaxed-atomic stores: stats conns reads it */
     enum conn_state next_state;     /* after CONN_WRITE */
     enum conn_protocol protocol;    /* the protocol table's entry it speaks */
     const struct listener *listener;    /* where it came from: transport, TLS
@@ -142,12 +142,14 @@ typedef struct conn {
     struct bin_request bin;         /* binary protocol: the packet being served */
     size_t swallow_left;            /* bytes to discard in CONN_SWALLOW */
     int reqs_left;                  /* requests left in this event (-R) */
-    rel_time_t last_cmd_time;       /* for idle_timeout and stats conns */
+    rel_time_t last_cmd_time;       /* for idle_timeout and stats conns (relaxed-
+                                     * atomic stores: stats conns reads it) */
     const char *close_reason;       /* for conn__close */
     bool authenticated;             /* false until an ASCII login with -Y
                                      * or a binary SASL login with -S */
     uint32_t auth_value_len;        /* -Y login: size of the value block awaited (incl. "\r\n"); 0: none */
-    bool seen_data;                 /* stats conns: conn_new_cmd until first read */
+    bool seen_data;                 /* stats conns: conn_new_cmd until first read
+                                     * (relaxed-atomic stores: stats conns reads it) */
     struct udp_peer *udp;           /* UDP socket: sender of the current
                                      * datagram (NULL for stream sockets) */
     int udp_reads_left;             /* UDP: datagrams left in this event (-R) */

@@ -131,7 +131,8 @@ bool item_is_dead(const item *it, bool *flushed)
             return true;
         }
     }
-    return it->exptime != 0 && it->exptime <= current_time;
+    rel_time_t exp = item_exptime(it);
+    return exp != 0 && exp <= current_time;
 }
 
 static void flush_recent(void);
@@ -491,7 +492,7 @@ static bool reclaim_from(unsigned id, struct lru *l, bool evict)
         } else if (evict) {
             l->evictions++;
             l->evicted_time = current_time - it->time;
-            if (it->exptime != 0)
+            if (item_exptime(it) != 0)
                 l->evicted_nonzero++;
             if (!(it->it_flags & ITEM_FETCHED))
                 l->evicted_unfetched++;
@@ -628,7 +629,7 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     it->nkey = (uint8_t)nkey;
     item_set_lru_segment(it, SEG_COLD);
     it->nbytes = nbytes;
-    it->exptime = exptime;
+    item_set_exptime(it, exptime);
     it->client_flags = client_flags;
     item_set_time(it, current_time);
     item_set_cas(it, 0);

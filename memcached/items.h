@@ -44,7 +44,7 @@ typedef struct item {
     struct item *prev;      /* LRU: the next newer item */
     struct item *h_next;    /* hash table bucket chain */
     rel_time_t time;        /* last access (item_time: see below) */
-    rel_time_t exptime;     /* expiry; 0 never */
+    rel_time_t exptime;     /* expiry; 0 never (item_exptime: see below) */
     uint32_t nbytes;        /* value length including the trailing "\r\n" */
     uint32_t client_flags;  /* opaque flags the client stored */
     uint16_t refcount;      /* atomic: 1 for the link, 1 per user */
@@ -111,6 +111,17 @@ static inline rel_time_t item_time(const item *it)
 static inline void item_set_time(item *it, rel_time_t t)
 {
     __atomic_store_n(&it->time, t, __ATOMIC_RELAXED);
+}
+/* exptime: the same contract (metadump, stats cachedump and the LRU
+ * walkers read it under an LRU lock only; touch and gat change it under the
+ * stripe). */
+static inline rel_time_t item_exptime(const item *it)
+{
+    return __atomic_load_n(&it->exptime, __ATOMIC_RELAXED);
+}
+static inline void item_set_exptime(item *it, rel_time_t t)
+{
+    __atomic_store_n(&it->exptime, t, __ATOMIC_RELAXED);
 }
 static inline uint8_t item_lru_segment(const item *it)
 {

@@ -225,9 +225,10 @@ void logger_log_get(const char *key, size_t nkey, const char *status, const item
 
 static int ttl_left(const item *it, int never)
 {
-    if (it->exptime == 0)
+    rel_time_t exp = item_exptime(it);
+    if (exp == 0)
         return never;
-    return (int)((int64_t)it->exptime - (int64_t)current_time);
+    return (int)((int64_t)exp - (int64_t)current_time);
 }
 
 void logger_log_store(const item *it, const char *status, const char *cmd, int cfd)

@@ -40,7 +40,7 @@ void op_request_keys(op_request *rq, size_t nkeys)
 
 void op_set_sample_rate(uint32_t rate)
 {
-    __atomic_store_n(&settings.probe_sample_rate, rate, __ATOMIC_RELAXED);
+    atomic_store_explicit(&settings.probe_sample_rate, rate, memory_order_relaxed);
 }
 
 /* A gap uniform in [1, 2*rate-1]: mean rate, and no period for a periodic
@@ -61,7 +61,7 @@ static uint32_t sample_gap(uint32_t rate)
  * moves to the next operation, so every sample has its elapsed time. */
 static bool sample_due(const op_request *rq, uint32_t *rate)
 {
-    uint32_t r = __atomic_load_n(&settings.probe_sample_rate, __ATOMIC_RELAXED);
+    uint32_t r = atomic_load_explicit(&settings.probe_sample_rate, memory_order_relaxed);
     if (r != sample_rate_drawn || sample_left == 0) {
         sample_rate_drawn = r;
         sample_left = r ? sample_gap(r) : 0;
@@ -290,7 +290,7 @@ enum store_result op_store_ex(const op_request *rq, item *it, const struct op_st
     case STORE_PREPEND:
         if (old == NULL) {
             if (o->vivify) {
-                it->exptime = o->vivify_exptime;
+                item_set_exptime(it, o->vivify_exptime);
                 stored = it;
             }
             break;
@@ -392,7 +392,7 @@ void get_ex(const op_request *rq, const char *key, size_t nkey,
         stale = (it->it_flags & ITEM_STALE) != 0;
         token_sent_before = (it->it_flags & ITEM_TOKEN_SENT) != 0;
         if (o->touch)
-            it->exptime = o->touch_exptime;
+            item_set_exptime(it, o->touch_exptime);
         if (!token_sent_before && !o->no_token) {
             /* A stale item, or one expiring before R's time, goes to the
              * first client that asks; the rest see Z until it is replaced. */
@@ -531,7 +531,7 @@ enum delete_result op_delete_ex(const op_request *rq, const char *key, size_t nk
                 item_flags_clear(it, ITEM_TOKEN_SENT);
                 item_set_cas(it, o->has_new_cas ? o->new_cas : item_next_cas());
                 if (o->touch)
-                    it->exptime = o->touch_exptime;
+                    item_set_exptime(it, o->touch_exptime);
             } else {
                 /* A plain delete, or an x that found no memory for the
                  * empty item: the key goes. */
@@ -687,7 +687,7 @@ enum arith_result op_arith_ex(const op_request *rq, const char *key, size_t nkey
             memset(item_value(it) + len, ' ', it->nbytes - 2 - (size_t)len);
             uint64_t next = item_next_cas();    /* taken even with E, as memcached */
             item_set_cas(it, opts->has_new_cas ? opts->new_cas : next);
-            it->exptime = exptime;
+            item_set_exptime(it, exptime);
             out->cas = item_get_cas(it);
         } else {
             enum alloc_failure why;
@@ -780,7 +780,7 @@ bool op_touch(const op_request *rq, const char *key, size_t nkey, rel_time_t exp
     int size = -1;
     int64_t cas = 0;
     if (it != NULL) {
-        it->exptime = exptime;
+        item_set_exptime(it, exptime);
         size = value_len(it);
         cas = (int64_t)item_get_cas(it);
         if (flags_out != NULL)

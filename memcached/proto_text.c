@@ -699,7 +699,7 @@ static void metadump_item(item *it, void *arg)
     char key[UTIL_ENCODED_KEY_SIZE(KEY_MAX_LENGTH)];
     util_encode_key(item_key(it), it->nkey, key);
     reply_printf(r, "key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u size=%lu flags=%u \n",
-                 key, it->exptime ? (long)clock_abstime(it->exptime) : -1L,
+                 key, item_exptime(it) ? (long)clock_abstime(item_exptime(it)) : -1L,
                  (unsigned long long)clock_abstime(item_time(it)),
                  (unsigned long long)item_get_cas(it),
                  (item_flags(it) & ITEM_FETCHED) ? "yes" : "no", it->slabs_clsid,

@@ -72,9 +72,11 @@ struct settings {
     uint32_t temporary_ttl;
     int slab_reassign;        /* -o slab_reassign (always on) */
     _Atomic int slab_automove; /* -o slab_automove: 0, 1 or 2 (runtime) */
-    double slab_automove_ratio;
-    int slab_automove_window; /* samples (seconds) the automover looks back over */
-    double slab_automove_freeratio; /* -o slab_automove_freeratio: accepted (an extstore tunable in memcached) */
+    _Atomic double slab_automove_ratio; /* runtime: slabs automove ratio */
+    _Atomic int slab_automove_window; /* samples (seconds) the automover looks back over
+                                       * (runtime: slabs automove window) */
+    _Atomic double slab_automove_freeratio; /* -o slab_automove_freeratio: accepted (an
+                                             * extstore tunable in memcached; runtime) */
     int tail_repair_time;
     const char *hash_algorithm;
     uint32_t read_buf_mem_limit;  /* bytes (-o read_buf_mem_limit takes MB) */
@@ -87,8 +89,8 @@ struct settings {
     bool drop_privileges;     /* -o drop_privileges: seccomp filter after start-up
                                * (sandbox.h; off by default, as memcached) */
     uint32_t sock_cookie_id;  /* sock_cookie_id: SO_MARK for listening sockets; 0: none */
-    uint32_t probe_sample_rate; /* -o probe_sample_rate: request__sample fires for 1 in
-                                   this many key operations per worker; 0: never
+    _Atomic uint32_t probe_sample_rate; /* -o probe_sample_rate: request__sample fires
+                                   for 1 in this many key operations per worker; 0: never
                                    (runtime: probe_sample_rate; at most INT32_MAX) */
 };
 

@@ -87,9 +87,9 @@ SKIP: {
 {
     my $srv = start_server(args => '-k -r -t 3 -m 8');
     SKIP: {
-        # AddressSanitizer turns mlockall into a no-op.
+        # AddressSanitizer and ThreadSanitizer turn mlockall into a no-op.
         my $bin = $srv->binary;
-        skip 'AddressSanitizer build: mlockall does nothing', 1 if `ldd '$bin' 2>/dev/null` =~ /libasan/;
+        skip 'sanitizer build: mlockall does nothing', 1 if `ldd '$bin' 2>/dev/null` =~ /lib[at]san/;
         my $locked = proc_status($srv->pid, 'VmLck') // 0;
         ok($locked > 0 || $srv->stderr_text =~ /-k/,
            "-k: memory locked (VmLck $locked kB), or a warning that it could not be");
