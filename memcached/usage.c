@@ -120,6 +120,8 @@ void usage(void)
            "                          ip filtering/firewalls\n"
            "   - probe_sample_rate:   the request__sample probe fires for 1 in N key\n"
            "                          operations per worker thread (default: 100; 0: never)\n");
+    printf("   - metrics_listen:      HOST:PORT: serve Prometheus metrics over HTTP at\n"
+           "                          /metrics there (default: off; see docs/metrics.md)\n");
     tls_usage_options();
     printf("-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
            "                          connections are spread round-robin here)\n"
