@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "latency.h"
 #include "slabs.h"      /* SLAB_CLASS_MAX */
 #include "stats.h"
 
@@ -466,6 +467,45 @@ static void render_slabs(struct prom_buf *b, const struct collected *c)
     }
 }
 
+/* memcached_request_duration_seconds{command}: the latency module's
+ * histograms (latency.h), for the commands seen since start or stats reset,
+ * while recording is on. Buckets cumulative, le in seconds as %.9g (the
+ * same text on every server, so series from many servers add). _count is
+ * the +Inf bucket: a sum is not one instant's snapshot, and this keeps the
+ * buckets and the count of one scrape consistent. */
+static void render_latency(struct prom_buf *b)
+{
+    if (!latency_enabled())
+        return;
+    bool headed = false;
+    for (int cmd = 0; cmd < latency_ncmds(); cmd++) {
+        struct latency_totals t;
+        latency_sum(cmd, &t);
+        if (t.count == 0)
+            continue;
+        if (!headed) {
+            header(b, "memcached_request_duration_seconds", "histogram",
+                   "Request latency by command, from parsed to reply queued.");
+            headed = true;
+        }
+        const char *name = latency_cmd_name(cmd);
+        uint64_t cumulative = 0;
+        for (int k = 0; k < LATENCY_BUCKETS; k++) {
+            cumulative += t.buckets[k];
+            if (k == LATENCY_BUCKETS - 1)
+                addf(b, "memcached_request_duration_seconds_bucket{command=\"%s\",le=\"+Inf\"} %llu\n",
+                     name, (unsigned long long)cumulative);
+            else
+                addf(b, "memcached_request_duration_seconds_bucket{command=\"%s\",le=\"%.9g\"} %llu\n",
+                     name, latency_bucket_le_seconds(k), (unsigned long long)cumulative);
+        }
+        addf(b, "memcached_request_duration_seconds_sum{command=\"%s\"} %.9f\n",
+             name, (double)t.sum_ns / 1e9);
+        addf(b, "memcached_request_duration_seconds_count{command=\"%s\"} %llu\n",
+             name, (unsigned long long)cumulative);
+    }
+}
+
 bool prom_render(struct prom_buf *out)
 {
     struct collected *c = calloc(1, sizeof(*c));
@@ -481,6 +521,7 @@ bool prom_render(struct prom_buf *out)
     render_scalars(out, c);
     render_commands(out, c);
     render_slabs(out, c);
+    render_latency(out);
     free(c);
     return !out->failed;
 }
