@@ -241,6 +241,55 @@ SKIP: {
        'after the busy loop: get hits equal stats');
 }
 
+# ------------------------------------------------------------ the latency histogram
+# Latency recording is -o latency_stats where the build has that option
+# (the latency module's); without it, histograms show only if recording is
+# on by default.
+{
+    my $hport = McTest::_free_port();
+    my $with_opt = 1;
+    my $hs = eval { start_server(args => "-o latency_stats,metrics_listen=127.0.0.1:$hport") };
+    if (!$hs) {
+        $with_opt = 0;
+        $hs = start_server(args => "-o metrics_listen=127.0.0.1:$hport");
+    }
+    my $c = $hs->new_sock;
+    send_expect($c, "set lat 0 0 2\r\nhi\r\n", "STORED\r\n", undef);
+    mem_get_is($c, 'lat', 'hi') for 1 .. 40;
+    my ($hm, $hbody) = scrape($hport);
+    SKIP: {
+        skip 'this build records no latency (no -o latency_stats, not on by default)', 8
+            if !$with_opt && $hbody !~ /^memcached_request_duration_seconds/m;
+        my $n = $hm->{'memcached_request_duration_seconds_count{command="get"}'};
+        is($n, 40, 'histogram count for get: the 40 gets sent');
+        is($hm->{'memcached_request_duration_seconds_count{command="set"}'}, 1, 'and 1 set');
+        my @le = map { /le="([^"]+)"/ ? $1 : () }
+                 grep { /^memcached_request_duration_seconds_bucket\{command="get",/ } split /\n/, $hbody;
+        is($le[-1], '+Inf', 'the last bucket is +Inf');
+        is($hm->{'memcached_request_duration_seconds_bucket{command="get",le="+Inf"}'}, 40,
+           '+Inf bucket equals the count');
+        my @cum = map { $hm->{"memcached_request_duration_seconds_bucket{command=\"get\",le=\"$_\"}"} } @le;
+        my $mono = 1;
+        $mono &&= $cum[$_] >= $cum[$_ - 1] for 1 .. $#cum;
+        ok($mono, 'buckets are cumulative (never decrease)');
+        my $bounds_up = 1;
+        $bounds_up &&= ($le[$_] eq '+Inf' || $le[$_] > $le[$_ - 1]) for 1 .. $#le;
+        ok($bounds_up && $le[0] == 1e-6, 'le bounds rise from 1 us');
+        my $sum = $hm->{'memcached_request_duration_seconds_sum{command="get"}'} // -1;
+        ok($sum > 0 && $sum < 40, "sum in seconds ($sum) is positive and under 1 s per request");
+        my $promtool = McTest::_in_path('promtool');
+        skip 'promtool not installed', 1 unless $promtool;
+        my $file = "/tmp/mctest-metrics-h-$$.txt";
+        open my $fh, '>', $file or die;
+        print $fh $hbody;
+        close $fh;
+        my $out = `'$promtool' check metrics < '$file' 2>&1`;
+        is($?, 0, 'promtool accepts the output with histograms') or diag($out);
+        unlink $file;
+    }
+    $hs->stop;
+}
+
 # ------------------------------------------------------------ bad values
 for my $bad ('nonsense', '127.0.0.1:0', '127.0.0.1:70000', '127.0.0.1:', 'host.invalid:9150',
              '[::1:9150') {
