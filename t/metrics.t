@@ -290,6 +290,30 @@ SKIP: {
     $hs->stop;
 }
 
+# ------------------------------------------------------------ seccomp, IPv6
+SKIP: {
+    my $help = `'$bin' -h 2>&1`;
+    skip 'built without the seccomp sandbox', 2 unless $help =~ /drop_privileges/;
+    my $p = McTest::_free_port();
+    my $s = start_server(args => "-o drop_privileges,metrics_listen=127.0.0.1:$p");
+    my ($st) = http($p, "GET /metrics HTTP/1.1\r\n\r\n");
+    is($st, 200, 'with drop_privileges: the endpoint serves (its calls are allowed)');
+    ok(kill(0, $s->pid), '... and the server is still running');
+    $s->stop;
+}
+SKIP: {
+    my $l6 = eval { require IO::Socket::IP; IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0, Listen => 1) };
+    skip 'no IPv6 loopback', 1 unless $l6;
+    my $p = $l6->sockport;
+    close $l6;
+    my $s = start_server(args => "-o metrics_listen=[::1]:$p");
+    my $c = IO::Socket::IP->new(PeerHost => '::1', PeerPort => $p) or die "connect [::1]:$p: $!";
+    $c->syswrite("GET /metrics HTTP/1.0\r\n\r\n");
+    my ($st) = read_reply($c, 10);
+    is($st, 200, 'metrics_listen=[::1]:PORT serves over IPv6');
+    $s->stop;
+}
+
 # ------------------------------------------------------------ bad values
 for my $bad ('nonsense', '127.0.0.1:0', '127.0.0.1:70000', '127.0.0.1:', 'host.invalid:9150',
              '[::1:9150') {
