@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "latency.h"
 #include "ops.h"
 #include "probes.h"
 #include "proto_binary.h"
@@ -157,6 +158,9 @@ typedef struct conn {
                                      * "lru_crawler metadump" must come first) */
     unsigned watch_kinds;           /* "watch": on close, the socket goes to
                                      * the logger (logger.h) with these kinds */
+    int64_t lat_start_ns;           /* -o latency_stats: when the open request
+                                     * frame began (latency_now_ns); 0: none */
+    int lat_cmd;                    /* ... and the command it counts under */
     struct conn *next, *prev;       /* the worker's list */
 } conn;
 
@@ -243,30 +247,48 @@ static inline void conn_expect_value(conn *c, item *it, const struct value_reque
 
 /* Opens a request's frame: marks the reply (process__command__end measures
  * what is queued from here; reply_rollback drops it) and fires
- * process__command__start with its bytes. */
+ * process__command__start with its bytes: an ASCII line, or a binary
+ * packet's header. With latency_stats on, stamps the clock (one read) and
+ * notes the command the request's latency counts under. */
 static inline void conn_request_begin(conn *c, const char *bytes, int len)
 {
     reply_mark(&c->out);
     probe_process_command_start(c->sfd, bytes, len);
+    if (latency_enabled()) {
+        c->lat_cmd = c->protocol == PROTO_BINARY ? latency_cmd_binary((uint8_t)bytes[1])
+                                                 : latency_cmd_text(bytes, (size_t)len);
+        c->lat_start_ns = latency_now_ns();
+    }
 }
 
-/* Closes it: fires process__command__end, unless the request now waits for
- * its value (conn_value_in closes it then). */
+/* Closes it: fires process__command__end and records the request's latency
+ * (one clock read), unless the request now waits for its value
+ * (conn_value_in closes it then). */
 static inline void conn_request_end(conn *c)
 {
-    if (!conn_awaits_value(c) && probe_process_command_end_enabled())
+    if (conn_awaits_value(c))
+        return;
+    if (c->lat_start_ns != 0) {
+        latency_record(c->lat_cmd, c->lat_start_ns);
+        c->lat_start_ns = 0;
+    }
+    if (probe_process_command_end_enabled())
         probe_process_command_end(c->sfd, c->out.mark_first, reply_marked_size(&c->out));
 }
 
 /* Starts an operation for c's request (ops.h): who asks, for probes and
- * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced. */
+ * stats; meta: a meta command (mg, ms, ...). Stamps the clock when traced;
+ * with latency_stats the request probes take the frame's stamp instead. */
 static inline void conn_op_request(conn *c, op_request *rq, const char *cmd, bool meta)
 {
     rq->connid = c->sfd;
     rq->cmd = cmd;
     rq->stats = &c->worker->stats;
     rq->meta = meta;
-    op_request_start(rq);
+    if (c->lat_start_ns != 0 && (probe_request_done_enabled() || probe_request_sample_enabled()))
+        rq->start_ns = c->lat_start_ns;
+    else
+        op_request_start(rq);
 }
 
 /* A storage request whose item could not be allocated (op_alloc's why),

@@ -174,20 +174,25 @@ void latency_reset(void)
     pthread_mutex_unlock(&lock);
 }
 
-/* Whether the token of len bytes at p is the text s. */
-#define TOKEN_IS(p, len, s) ((len) == sizeof(s) - 1 && memcmp((p), (s), sizeof(s) - 1) == 0)
+/* Whether the line (len bytes, NUL after them) starts with the token s. */
+#define TOKEN_IS(s) (len >= sizeof(s) - 1 && memcmp(line, (s), sizeof(s) - 1) == 0 && \
+                     (line[sizeof(s) - 1] == ' ' || len == sizeof(s) - 1))
 
 int latency_cmd_text(const char *line, size_t len)
 {
-    size_t n = 0;
-    while (n < len && line[n] != ' ')
-        n++;
-    const char *p = line;
-    switch (n) {
-    case 2:
-        if (p[0] != 'm')
+    if (len < 2)
+        return LAT_OTHER;
+    switch (line[0]) {
+    case 'g':
+        if (TOKEN_IS("get")) return LAT_GET;
+        if (TOKEN_IS("gets")) return LAT_GETS;
+        if (TOKEN_IS("gat")) return LAT_GAT;
+        if (TOKEN_IS("gats")) return LAT_GATS;
+        break;
+    case 'm':
+        if (len > 2 && line[2] != ' ')
             break;
-        switch (p[1]) {
+        switch (line[1]) {
         case 'g': return LAT_MG;
         case 's': return LAT_MS;
         case 'd': return LAT_MD;
@@ -196,35 +201,39 @@ int latency_cmd_text(const char *line, size_t len)
         case 'e': return LAT_ME;
         }
         break;
-    case 3:
-        if (TOKEN_IS(p, n, "get")) return LAT_GET;
-        if (TOKEN_IS(p, n, "gat")) return LAT_GAT;
-        if (TOKEN_IS(p, n, "set")) return LAT_SET;
-        if (TOKEN_IS(p, n, "add")) return LAT_ADD;
-        if (TOKEN_IS(p, n, "cas")) return LAT_CAS;
+    case 's':
+        if (TOKEN_IS("set")) return LAT_SET;
+        if (TOKEN_IS("stats")) return LAT_STATS;
         break;
-    case 4:
-        if (TOKEN_IS(p, n, "gets")) return LAT_GETS;
-        if (TOKEN_IS(p, n, "gats")) return LAT_GATS;
-        if (TOKEN_IS(p, n, "incr")) return LAT_INCR;
-        if (TOKEN_IS(p, n, "decr")) return LAT_DECR;
+    case 'a':
+        if (TOKEN_IS("add")) return LAT_ADD;
+        if (TOKEN_IS("append")) return LAT_APPEND;
         break;
-    case 5:
-        if (TOKEN_IS(p, n, "touch")) return LAT_TOUCH;
-        if (TOKEN_IS(p, n, "stats")) return LAT_STATS;
+    case 'r':
+        if (TOKEN_IS("replace")) return LAT_REPLACE;
         break;
-    case 6:
-        if (TOKEN_IS(p, n, "append")) return LAT_APPEND;
-        if (TOKEN_IS(p, n, "delete")) return LAT_DELETE;
+    case 'p':
+        if (TOKEN_IS("prepend")) return LAT_PREPEND;
         break;
-    case 7:
-        if (TOKEN_IS(p, n, "replace")) return LAT_REPLACE;
-        if (TOKEN_IS(p, n, "prepend")) return LAT_PREPEND;
-        if (TOKEN_IS(p, n, "version")) return LAT_VERSION;
+    case 'c':
+        if (TOKEN_IS("cas")) return LAT_CAS;
         break;
-    case 9:
-        if (TOKEN_IS(p, n, "flush_all")) return LAT_FLUSH_ALL;
-        if (TOKEN_IS(p, n, "verbosity")) return LAT_VERBOSITY;
+    case 'd':
+        if (TOKEN_IS("delete")) return LAT_DELETE;
+        if (TOKEN_IS("decr")) return LAT_DECR;
+        break;
+    case 'i':
+        if (TOKEN_IS("incr")) return LAT_INCR;
+        break;
+    case 't':
+        if (TOKEN_IS("touch")) return LAT_TOUCH;
+        break;
+    case 'f':
+        if (TOKEN_IS("flush_all")) return LAT_FLUSH_ALL;
+        break;
+    case 'v':
+        if (TOKEN_IS("version")) return LAT_VERSION;
+        if (TOKEN_IS("verbosity")) return LAT_VERBOSITY;
         break;
     }
     return LAT_OTHER;

@@ -39,7 +39,8 @@ double latency_bucket_le_seconds(int b);
  *   SASL_LIST_MECHS SASL_AUTH SASL_STEP -> bin_sasl
  *   any other opcode -> bin_other
  * Any other ASCII line (unknown commands, errors, the debug and admin
- * commands, -Y logins) counts as "other". */
+ * commands) counts as "other"; a -Y login under the command it is sent
+ * as (set). */
 #define LATENCY_COMMANDS(X) \
     X(GET, "get") X(GETS, "gets") X(GAT, "gat") X(GATS, "gats") \
     X(SET, "set") X(ADD, "add") X(REPLACE, "replace") X(APPEND, "append") \

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "latency.h"
 #include "metrics.h"
 #include "settings.h"
 #include "sasl.h"
@@ -429,6 +430,19 @@ static enum applied probe_sample_rate(const char *value)
     return APPLIED;
 }
 
+/* This server's own: per-command latency histograms (latency.h). */
+static enum applied latency_stats(const char *value)
+{
+    latency_set_enabled(true);
+    return APPLIED;
+}
+
+static enum applied no_latency_stats(const char *value)
+{
+    latency_set_enabled(false);
+    return APPLIED;
+}
+
 /* ---- slab classes ---- */
 
 static enum applied slab_sizes(const char *value)
@@ -504,6 +518,8 @@ static const struct suboption {
     { "slab_sizes", slab_sizes },
     { "slab_chunk_max", slab_chunk_max },
     { "probe_sample_rate", probe_sample_rate },
+    { "latency_stats", latency_stats },
+    { "no_latency_stats", no_latency_stats },
     { "sock_cookie_id", sock_cookie_id },
     { "metrics_listen", metrics_listen },
 };

@@ -22,6 +22,7 @@
 #include "counters.h"
 #include "crawler.h"
 #include "items.h"
+#include "latency.h"
 #include "listen.h"
 #include "logger.h"
 #include "prefix_stats.h"
@@ -117,6 +118,7 @@ void stats_reset(void)
     global_stats_reset();
     prefix_stats_clear();
     stats_reset_storage();
+    latency_reset();
 }
 
 /* Where the stats of one stats_emit call go. */
@@ -417,7 +419,8 @@ static void emit_settings(const struct emitter *e)
     X("num_napi_ids", "%d", settings.num_napi_ids) \
     X("memory_file", "%s", settings.memory_file ? settings.memory_file : "(null)") \
     X("client_flags_size", "%d", 4) \
-    X("probe_sample_rate", "%u", settings.probe_sample_rate)
+    X("probe_sample_rate", "%u", settings.probe_sample_rate) \
+    X("latency_stats", "%s", YESNO(latency_enabled()))
 
 /* TLS builds list ssl_* where memcached does: before num_napi_ids. */
 #ifdef ENABLE_SECCOMP       /* memcached lists it where it can drop privileges */
@@ -589,14 +592,88 @@ static void emit_prefix(void *ctx, const struct prefix_counts *p)
          ULL(p->gets), ULL(p->hits), ULL(p->sets), ULL(p->deletes));
 }
 
+/* A latency bucket's upper bound as a label: seconds without trailing
+ * zeros ("0.00000125", "1.048576"), or "+Inf". */
+static void latency_le_label(int b, char *buf, size_t size)
+{
+    double le = latency_bucket_le_seconds(b);
+    if (b == LATENCY_BUCKETS - 1) {
+        snprintf(buf, size, "+Inf");
+        return;
+    }
+    snprintf(buf, size, "%.8f", le);
+    char *end = buf + strlen(buf);
+    while (end[-1] == '0')
+        *--end = '\0';
+}
+
+/* The p-quantile (0 < p < 1) of t in microseconds, interpolated linearly
+ * within its bucket (the lower bound of the +Inf bucket). Needs count > 0. */
+static double latency_quantile_us(const struct latency_totals *t, double p)
+{
+    double want = p * (double)t->count;
+    uint64_t rank = (uint64_t)want;
+    if ((double)rank < want)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    uint64_t below = 0;
+    for (int b = 0; b < LATENCY_BUCKETS; b++) {
+        uint64_t n = t->buckets[b];
+        if (n == 0 || below + n < rank) {
+            below += n;
+            continue;
+        }
+        double lo = b > 0 ? latency_bucket_le_seconds(b - 1) * 1e6 : 0.0;
+        if (b == LATENCY_BUCKETS - 1)
+            return lo;
+        double hi = latency_bucket_le_seconds(b) * 1e6;
+        return lo + (hi - lo) * (double)(rank - below) / (double)n;
+    }
+    return latency_bucket_le_seconds(LATENCY_BUCKETS - 2) * 1e6;   /* racing writers */
+}
+
+/* stats latency: the commands that have requests, in latency.h's order. */
+static void emit_latency(const struct emitter *e)
+{
+    static const struct { const char *name; double p; } quantiles[] = {
+        { "p50_us", 0.5 }, { "p90_us", 0.9 }, { "p99_us", 0.99 }, { "p99.9_us", 0.999 },
+    };
+    struct latency_totals t;
+    char name[64], le[24];
+    for (int cmd = 0; cmd < latency_ncmds(); cmd++) {
+        latency_sum(cmd, &t);
+        if (t.count == 0)
+            continue;
+        const char *cn = latency_cmd_name(cmd);
+        for (int b = 0; b < LATENCY_BUCKETS; b++) {
+            if (t.buckets[b] == 0)
+                continue;
+            latency_le_label(b, le, sizeof(le));
+            snprintf(name, sizeof(name), "%s:le_%s", cn, le);
+            emit(e, name, CTR, U64, ULL(t.buckets[b]));
+        }
+        snprintf(name, sizeof(name), "%s:count", cn);
+        emit(e, name, CTR, U64, ULL(t.count));
+        snprintf(name, sizeof(name), "%s:sum_ns", cn);
+        emit(e, name, CTR, U64, ULL(t.sum_ns));
+        for (size_t q = 0; q < sizeof(quantiles) / sizeof(quantiles[0]); q++) {
+            snprintf(name, sizeof(name), "%s:%s", cn, quantiles[q].name);
+            emit(e, name, GAU, "%.2f", latency_quantile_us(&t, quantiles[q].p));
+        }
+    }
+}
+
 bool stats_group_named(const char *name, enum stats_group *out)
 {
     static const struct { const char *name; enum stats_group group; } named[] = {
         { "settings", STATS_SETTINGS }, { "slabs", STATS_SLABS }, { "items", STATS_ITEMS },
         { "sizes", STATS_SIZES }, { "conns", STATS_CONNS }, { "probes", STATS_PROBES },
+        { "latency", STATS_LATENCY },
     };
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-        if (strcmp(name, named[i].name) == 0) {
+        if (strcmp(name, named[i].name) == 0 &&
+            (named[i].group != STATS_LATENCY || latency_enabled())) {
             *out = named[i].group;
             return true;
         }
@@ -615,6 +692,7 @@ bool stats_emit(enum stats_group group, stat_sink *sink, void *ctx)
     case STATS_CONNS: return conn_stats_foreach(emit_conn, (void *)&e);
     case STATS_PROBES: emit_probes(&e); break;
     case STATS_DETAIL_DUMP: prefix_stats_foreach(emit_prefix, (void *)&e); break;
+    case STATS_LATENCY: emit_latency(&e); break;
     }
     return true;
 }

@@ -38,13 +38,18 @@ enum stats_group {
     STATS_SIZES,        /* "stats sizes" */
     STATS_CONNS,        /* "stats conns" */
     STATS_PROBES,       /* "stats probes": who traces which probe */
-    STATS_DETAIL_DUMP   /* "stats detail dump": name is a key prefix, value
+    STATS_DETAIL_DUMP,  /* "stats detail dump": name is a key prefix, value
                          * "get N hit N set N del N"; shown as PREFIX lines */
+    STATS_LATENCY       /* "stats latency": per command with requests (latency.h),
+                         * CMD:le_SECONDS (non-zero buckets, not cumulative),
+                         * CMD:count, CMD:sum_ns, CMD:p50_us p90_us p99_us p99.9_us */
 };
 
-/* The group "stats <name>" asks for: settings, slabs, items, sizes, conns
- * or probes. Returns false for any other name (the general group and the
- * detail dump have no name of their own). */
+/* The group "stats <name>" asks for: settings, slabs, items, sizes, conns,
+ * probes or latency (only with -o latency_stats: memcached knows no such
+ * group, and a server without the option answers as memcached does).
+ * Returns false for any other name (the general group and the detail dump
+ * have no name of their own). */
 bool stats_group_named(const char *name, enum stats_group *out);
 
 /* Calls sink(ctx, stat) for each stat of group, in memcached's order.

@@ -119,7 +119,9 @@ void usage(void)
            "   - sock_cookie_id:      attributes an ID (SO_MARK) to listening sockets for\n"
            "                          ip filtering/firewalls\n"
            "   - probe_sample_rate:   the request__sample probe fires for 1 in N key\n"
-           "                          operations per worker thread (default: 100; 0: never)\n");
+           "                          operations per worker thread (default: 100; 0: never)\n"
+           "   - latency_stats:       per-command latency histograms for 'stats latency'\n"
+           "                          (default: off; no_latency_stats: off)\n");
     printf("   - metrics_listen:      HOST:PORT: serve Prometheus metrics over HTTP at\n"
            "                          /metrics there (default: off; see docs/metrics.md)\n");
     tls_usage_options();

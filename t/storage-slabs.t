@@ -336,6 +336,7 @@ sub stat_names {
     }
     # Ours alone, last: the request__sample probe's rate (docs/probes.md).
     push @want_settings, 'probe_sample_rate';
+    push @want_settings, 'latency_stats';   # ours: -o latency_stats (docs/metrics.md)
     is_deeply($settings, \@want_settings, 'stats settings: memcached\'s names, in order');
         is_deeply(stat_names($s, 'slabs'), [ (map { "N:$_" } @SLABS_CLASS) x 2, @SLABS_TOTAL ],
                   'stats slabs: memcached\'s names, in order');
