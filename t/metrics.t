@@ -141,6 +141,28 @@ for my $name (qw(memcached_commands_total memcached_current_items memcached_slab
     is(scalar @type, 1, "$name typed once");
 }
 
+# ------------------------------------------------------------ probe state
+SKIP: {
+    my $why = McTest::probes_skip_reason($srv->binary);
+    if (defined $why) {
+        fail("probes required (MEMCACHED_REQUIRE_PROBES) but unusable: $why")
+            if $ENV{MEMCACHED_REQUIRE_PROBES};
+        skip $why, 2;
+    }
+    my $during;
+    trap_probe($srv, 'usdt:{BIN}:memcached:command__get { @n = count(); }',
+               sub { $during = scrape($mport)->{memcached_probes_enabled} });
+    is($during, 1, 'while bpftrace traces a probe: memcached_probes_enabled 1');
+    my $deadline = time + 20;
+    my $after;
+    while (1) {
+        $after = scrape($mport)->{memcached_probes_enabled};
+        last if $after == 0 || time > $deadline;
+        sleep 0.1;
+    }
+    is($after, 0, 'once bpftrace has gone: 0 again');
+}
+
 # ------------------------------------------------------------ promtool
 SKIP: {
     my $promtool = McTest::_in_path('promtool');
