@@ -25,6 +25,7 @@
 #include "items.h"
 #include "listen.h"
 #include "memfile.h"
+#include "metrics.h"
 #include "options.h"
 #include "portfile.h"
 #include "probes.h"
@@ -481,6 +482,8 @@ static int open_listeners(void)
     if (settings.socketpath == NULL)
         portfile_begin();       /* MEMCACHED_PORT_FILENAME */
     listen_open(main_base);
+    if (metrics_configured() && !metrics_start())   /* -o metrics_listen */
+        return EX_OSERR;
     portfile_finish();
     if (settings.pid_file)
         write_pid_file(settings.pid_file);

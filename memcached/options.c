@@ -14,6 +14,7 @@
 #include <sysexits.h>
 
 #include "latency.h"
+#include "metrics.h"
 #include "settings.h"
 #include "sasl.h"
 #include "slabs.h"
@@ -407,6 +408,17 @@ static enum applied sock_cookie_id(const char *value)
     return APPLIED;
 }
 
+/* -o metrics_listen=HOST:PORT: the Prometheus endpoint (metrics.h). */
+static enum applied metrics_listen(const char *value)
+{
+    if (missing(value, "Missing metrics_listen argument (HOST:PORT)"))
+        return FAILED;
+    if (!metrics_configure(value))
+        return refuse("metrics_listen: bad value \"%s\": want HOST:PORT, [IPv6]:PORT or :PORT "
+                      "(port 1-65535, a host that resolves)\n", value);
+    return APPLIED;
+}
+
 static enum applied probe_sample_rate(const char *value)
 {
     if (missing(value, "Missing probe_sample_rate argument"))
@@ -509,6 +521,7 @@ static const struct suboption {
     { "latency_stats", latency_stats },
     { "no_latency_stats", no_latency_stats },
     { "sock_cookie_id", sock_cookie_id },
+    { "metrics_listen", metrics_listen },
 };
 
 /* Applies name[=value]; value is NULL without '='. Prints the message of

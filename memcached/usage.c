@@ -123,6 +123,8 @@ void usage(void)
            "                          operations per worker thread (default: 100; 0: never)\n"
            "   - latency_stats:       per-command latency histograms for 'stats latency'\n"
            "                          (default: off; no_latency_stats: off)\n");
+    printf("   - metrics_listen:      HOST:PORT: serve Prometheus metrics over HTTP at\n"
+           "                          /metrics there (default: off; see docs/metrics.md)\n");
     tls_usage_options();
     printf("-N, --napi_ids            number of napi ids (accepted for compatibility;\n"
            "                          connections are spread round-robin here)\n"
