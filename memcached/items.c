@@ -534,8 +534,10 @@ static bool make_room(unsigned id)
 {
     if (reclaim_from(id, &lrus[id][SEG_COLD], settings.evict_to_free))
         return true;
-    if (!settings.lru_segmented)
-        return false;
+    if (!settings.lru_segmented)    /* lru mode flat: items left in HOT/WARM/TEMP go too */
+        return reclaim_from(id, &lrus[id][SEG_HOT], settings.evict_to_free) ||
+               reclaim_from(id, &lrus[id][SEG_WARM], settings.evict_to_free) ||
+               reclaim_from(id, &lrus[id][SEG_TEMP], false);
     if (!settings.evict_to_free)
         return reclaim_dead_tails(id, 1) > 0;
     if (reclaim_from(id, &lrus[id][SEG_HOT], false) ||
@@ -849,6 +851,16 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
     }
 }
 
+void items_foreach_cold(unsigned id, bool (*fn)(item *it, void *arg), void *arg)
+{
+    struct lru *l = &lrus[id][SEG_COLD];
+    pthread_mutex_lock(&l->lock);
+    for (item *it = l->head; it != NULL; it = it->next)
+        if (!(item_flags(it) & ITEM_CRAWLER) && !fn(it, arg))
+            break;
+    pthread_mutex_unlock(&l->lock);
+}
+
 /* Evicts a linked, idle item whose chunk the page mover needs. Caller
  * holds item_lock(hv). */
 static void evict_for_move_locked(item *it, uint32_t hv)
@@ -1051,13 +1063,15 @@ static int maintain_class(unsigned id)
     /* Expired and flushed items at the tails give their memory back
      * without waiting to be fetched or pushed out. */
     int moved = reclaim_dead_tails(id, 500);
-    /* With COLD empty, nothing is old relative to it: limits only. */
+    /* With COLD empty, nothing is old relative to it: limits only. After
+     * "lru mode flat" (settings read once per pass), HOT and WARM drain. */
+    bool flat = !settings.lru_segmented;
     rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
     rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
-    moved += juggle_segment(id, SEG_HOT, total * (uint64_t)settings.hot_lru_pct / 100,
-                            hot_age, 500);
-    moved += juggle_segment(id, SEG_WARM, total * (uint64_t)settings.warm_lru_pct / 100,
-                            warm_age, 500);
+    moved += juggle_segment(id, SEG_HOT, flat ? 0 : total * (uint64_t)settings.hot_lru_pct / 100,
+                            flat ? 0 : hot_age, 500);
+    moved += juggle_segment(id, SEG_WARM, flat ? 0 : total * (uint64_t)settings.warm_lru_pct / 100,
+                            flat ? 0 : warm_age, 500);
     return moved;
 }
 
