@@ -1045,6 +1045,14 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
     return moved;
 }
 
+/* cold_age times factor, or no limit (UINT32_MAX) when COLD is empty or
+ * the product does not fit (lru tune accepts inf and nan, as memcached). */
+static rel_time_t age_limit(rel_time_t cold_age, double factor)
+{
+    double age = (double)cold_age * factor;
+    return cold_age && age < (double)UINT32_MAX ? (rel_time_t)age : UINT32_MAX;
+}
+
 /* One look at class id: reclaims dead tail items and moves HOT and WARM
  * tails down. Returns how many items it reclaimed or moved. */
 static int maintain_class(unsigned id)
@@ -1066,8 +1074,8 @@ static int maintain_class(unsigned id)
     /* With COLD empty, nothing is old relative to it: limits only. After
      * "lru mode flat" (settings read once per pass), HOT and WARM drain. */
     bool flat = !settings.lru_segmented;
-    rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
-    rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
+    rel_time_t hot_age = age_limit(cold_age, settings.hot_max_factor);
+    rel_time_t warm_age = age_limit(cold_age, settings.warm_max_factor);
     moved += juggle_segment(id, SEG_HOT, flat ? 0 : total * (uint64_t)settings.hot_lru_pct / 100,
                             flat ? 0 : hot_age, 500);
     moved += juggle_segment(id, SEG_WARM, flat ? 0 : total * (uint64_t)settings.warm_lru_pct / 100,

@@ -97,6 +97,8 @@ for my $bad ('lru tune', 'lru tune 10', 'lru tune 10 20 0.5', 'lru tune -1 20 0.
              'lru tune 4294967296 20 0.5 3') {
     then_mn($bad, "ERROR\r\n");
 }
+then_mn('lru tune 10 20 nan inf', "OK\r\n", 'lru tune takes nan and inf, as memcached');
+is(setting('hot_max_factor') . ' ' . setting('warm_max_factor'), 'nan inf', 'lru tune nan inf');
 then_mn('lru tune 11 21 0.6 4 noreply', '');
 is(setting('warm_lru_pct'), '21', 'lru tune noreply: applied');
 then_mn('lru tune 20 40 0.2 2', "OK\r\n");
