@@ -170,6 +170,34 @@ is(setting('temporary_ttl'), '57', 'lru temp_ttl noreply: applied');
                 "CLIENT_ERROR stats cachedump not allowed\r\n", 'cachedump with -X');
 }
 
+# Switching a full cache to flat: new sets still evict, and the maintainer
+# drains HOT and WARM into COLD.
+{
+    my $srv5 = start_server(args => '-m 8');
+    my $c = $srv5->new_sock;
+    my $v = 'x' x 20000;
+    my $stored = 0;
+    for my $i (1 .. 300) {
+        send_bytes($c, "set a$i 0 0 20000\r\n$v\r\n");
+        $stored++ if (read_line($c) // '') eq "STORED\r\n";
+    }
+    send_expect($c, "get a299\r\n", "VALUE a299 0 20000\r\n$v\r\nEND\r\n");
+    send_expect($c, "get a299\r\n", "VALUE a299 0 20000\r\n$v\r\nEND\r\n");
+    send_expect($c, "lru mode flat\r\n", "OK\r\n");
+    for my $i (1 .. 600) {
+        send_bytes($c, "set b$i 0 0 20000\r\n$v\r\n");
+        $stored++ if (read_line($c) // '') eq "STORED\r\n";
+    }
+    is($stored, 900, 'lru mode flat on a full cache: every set stored');
+    my ($cls) = grep { /^items:(\d+):number$/ } keys %{ mem_stats($c, 'items') };
+    ($cls) = $cls =~ /items:(\d+):/;
+    my $st = poll_stats($c, 'items', sub {
+        ($_[0]{"items:$cls:number_hot"} // 1) == 0 && ($_[0]{"items:$cls:number_warm"} // 1) == 0 });
+    is(($st->{"items:$cls:number_hot"} // '') . ' ' . ($st->{"items:$cls:number_warm"} // ''), '0 0',
+       'lru mode flat: HOT and WARM drained into COLD');
+    cmp_ok($st->{"items:$cls:evicted"}, '>', 0, 'lru mode flat: evictions from COLD');
+}
+
 # Without the LRU maintainer, mode and temp_ttl are refused; tune is not.
 {
     my $srv4 = start_server(args => '-o no_lru_maintainer');
