@@ -539,8 +539,10 @@ static bool make_room(unsigned id)
 {
     if (reclaim_from(id, &lrus[id][SEG_COLD], settings.evict_to_free))
         return true;
-    if (!settings.lru_segmented)
-        return false;
+    if (!settings.lru_segmented)    /* lru mode flat: items left in HOT/WARM/TEMP go too */
+        return reclaim_from(id, &lrus[id][SEG_HOT], settings.evict_to_free) ||
+               reclaim_from(id, &lrus[id][SEG_WARM], settings.evict_to_free) ||
+               reclaim_from(id, &lrus[id][SEG_TEMP], false);
     if (!settings.evict_to_free)
         return reclaim_dead_tails(id, 1) > 0;
     if (reclaim_from(id, &lrus[id][SEG_HOT], false) ||
@@ -854,6 +856,16 @@ void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)
     }
 }
 
+void items_foreach_cold(unsigned id, bool (*fn)(item *it, void *arg), void *arg)
+{
+    struct lru *l = &lrus[id][SEG_COLD];
+    pthread_mutex_lock(&l->lock);
+    for (item *it = l->head; it != NULL; it = it->next)
+        if (!(item_flags(it) & ITEM_CRAWLER) && !fn(it, arg))
+            break;
+    pthread_mutex_unlock(&l->lock);
+}
+
 /* Evicts a linked, idle item whose chunk the page mover needs. Caller
  * holds item_lock(hv). */
 static void evict_for_move_locked(item *it, uint32_t hv)
@@ -1038,6 +1050,14 @@ static int juggle_segment(unsigned id, enum lru_segment seg, uint64_t limit_byte
     return moved;
 }
 
+/* cold_age times factor, or no limit (UINT32_MAX) when COLD is empty or
+ * the product does not fit (lru tune accepts inf and nan, as memcached). */
+static rel_time_t age_limit(rel_time_t cold_age, double factor)
+{
+    double age = (double)cold_age * factor;
+    return cold_age && age < (double)UINT32_MAX ? (rel_time_t)age : UINT32_MAX;
+}
+
 /* One look at class id: reclaims dead tail items and moves HOT and WARM
  * tails down. Returns how many items it reclaimed or moved. */
 static int maintain_class(unsigned id)
@@ -1056,13 +1076,15 @@ static int maintain_class(unsigned id)
     /* Expired and flushed items at the tails give their memory back
      * without waiting to be fetched or pushed out. */
     int moved = reclaim_dead_tails(id, 500);
-    /* With COLD empty, nothing is old relative to it: limits only. */
-    rel_time_t hot_age = cold_age ? (rel_time_t)(cold_age * settings.hot_max_factor) : UINT32_MAX;
-    rel_time_t warm_age = cold_age ? (rel_time_t)(cold_age * settings.warm_max_factor) : UINT32_MAX;
-    moved += juggle_segment(id, SEG_HOT, total * (uint64_t)settings.hot_lru_pct / 100,
-                            hot_age, 500);
-    moved += juggle_segment(id, SEG_WARM, total * (uint64_t)settings.warm_lru_pct / 100,
-                            warm_age, 500);
+    /* With COLD empty, nothing is old relative to it: limits only. After
+     * "lru mode flat" (settings read once per pass), HOT and WARM drain. */
+    bool flat = !settings.lru_segmented;
+    rel_time_t hot_age = age_limit(cold_age, settings.hot_max_factor);
+    rel_time_t warm_age = age_limit(cold_age, settings.warm_max_factor);
+    moved += juggle_segment(id, SEG_HOT, flat ? 0 : total * (uint64_t)settings.hot_lru_pct / 100,
+                            flat ? 0 : hot_age, 500);
+    moved += juggle_segment(id, SEG_WARM, flat ? 0 : total * (uint64_t)settings.warm_lru_pct / 100,
+                            flat ? 0 : warm_age, 500);
     return moved;
 }
 

@@ -288,6 +288,11 @@ void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t 
  * Used by lru_crawler metadump/mgdump. */
 void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg);
 
+/* Calls fn for the items of class id's COLD LRU (every item without the
+ * segmented LRU), newest first, until fn returns false; under the LRU
+ * lock (fn must not block or take item locks). Used by stats cachedump. */
+void items_foreach_cold(unsigned id, bool (*fn)(item *it, void *arg), void *arg);
+
 /* Items linked in class id (for the slab mover and stats). */
 uint64_t items_class_count(unsigned id);
 /* Evictions so far in class id. */

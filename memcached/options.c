@@ -301,7 +301,7 @@ static enum applied lru_crawler_tocrawl(const char *value)
 }
 
 /* hot_lru_pct and warm_lru_pct. */
-static enum applied lru_pct(const char *value, const char *name, int *pct)
+static enum applied lru_pct(const char *value, const char *name, _Atomic int *pct)
 {
     char msg[40];
     snprintf(msg, sizeof(msg), "Missing %s argument", name);
@@ -325,7 +325,7 @@ static enum applied warm_lru_pct(const char *value)
 }
 
 /* hot_max_factor and warm_max_factor. */
-static enum applied max_factor(const char *value, const char *name, double *factor)
+static enum applied max_factor(const char *value, const char *name, _Atomic double *factor)
 {
     char msg[40];
     snprintf(msg, sizeof(msg), "Missing %s argument", name);

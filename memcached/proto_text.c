@@ -547,6 +547,50 @@ static void process_stats_detail(conn *c, const char *sub)
     }
 }
 
+#define CACHEDUMP_MAX_BYTES (2 * 1024 * 1024)   /* memcached's bound on one dump */
+
+struct cachedump {
+    reply *r;
+    uint64_t left;      /* lines still wanted; 0: no limit */
+    size_t bytes;       /* written so far */
+};
+
+/* One "ITEM <key> [<value bytes> b; <exptime> s]" line of stats cachedump. */
+static bool cachedump_item(item *it, void *arg)
+{
+    struct cachedump *d = arg;
+    char line[KEY_MAX_LENGTH + 64];
+    int n = snprintf(line, sizeof(line), "ITEM %.*s [%u b; %ld s]\r\n", (int)it->nkey,
+                     item_key(it), it->nbytes - 2,
+                     it->exptime ? (long)clock_abstime(it->exptime) : 0L);
+    if (d->bytes + (size_t)n + 5 > CACHEDUMP_MAX_BYTES)
+        return false;
+    reply_text(d->r, line, (size_t)n);
+    d->bytes += (size_t)n;
+    return d->left == 0 || --d->left > 0;
+}
+
+/* stats cachedump <class> <limit>: the class's COLD items, newest first
+ * (limit 0: all, within 2 MB), then "END". Class 0 lists nothing. */
+static void process_stats_cachedump(conn *c, token *tokens, int ntokens)
+{
+    uint64_t id, limit;
+    if (!settings.dump_enabled) {
+        conn_error(c, "CLIENT_ERROR stats cachedump not allowed");
+    } else if (ntokens < 4) {
+        conn_error(c, "CLIENT_ERROR bad command line");
+    } else if (!parse_u32(tokens[2].value, &id) || !parse_u32(tokens[3].value, &limit)) {
+        conn_error(c, "CLIENT_ERROR bad command line format");
+    } else if (id >= SLAB_CLASS_MAX) {
+        conn_error(c, "CLIENT_ERROR Illegal slab id");
+    } else {
+        struct cachedump d = { .r = &c->out, .left = limit, .bytes = 0 };
+        if (id > 0)
+            items_foreach_cold((unsigned)id, cachedump_item, &d);
+        out(c, "END\r\n");
+    }
+}
+
 /* stats [group]: memcached answers a group it does not know with "ERROR". */
 static void process_stats(conn *c, token *tokens, int ntokens)
 {
@@ -558,6 +602,8 @@ static void process_stats(conn *c, token *tokens, int ntokens)
         out(c, "RESET\r\n");
     } else if (strcmp(tokens[1].value, "detail") == 0) {
         process_stats_detail(c, ntokens > 2 ? tokens[2].value : "");
+    } else if (strcmp(tokens[1].value, "cachedump") == 0) {
+        process_stats_cachedump(c, tokens, ntokens);
     } else if (stats_group_named(tokens[1].value, &group)) {
         stats_reply(c, group, stat_line_sink);
     } else {
@@ -665,7 +711,8 @@ static void process_debugsleep(conn *c, token *tokens, int ntokens)
 }
 
 /* Parses "all" or a comma list of slab class ids (1-63; empty elements
- * are skipped, as memcached does) into want[]. */
+ * are skipped, as memcached does) into want[]. A list of commas only
+ * selects nothing (the caller answers NOTSTARTED). */
 static bool parse_class_list(const char *arg, bool want[SLAB_CLASS_MAX])
 {
     memset(want, 0, sizeof(bool) * SLAB_CLASS_MAX);
@@ -706,6 +753,17 @@ static void metadump_item(item *it, void *arg)
                  (unsigned long)item_ntotal(it), it->client_flags);
 }
 
+static bool any_class(const bool want[SLAB_CLASS_MAX])
+{
+    for (unsigned id = 1; id < SLAB_CLASS_MAX; id++)
+        if (want[id])
+            return true;
+    return false;
+}
+
+/* lru_crawler crawl|metadump|mgdump|enable|disable|sleep|tocrawl: each
+ * takes exactly its arguments; anything more (a trailing noreply too, which
+ * only silences the reply) is "ERROR", as memcached answers. */
 static void process_lru_crawler(conn *c, token *tokens, int ntokens)
 {
     if (ntokens < 2) {
@@ -714,11 +772,13 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
     }
     const char *sub = tokens[1].value;
     bool want[SLAB_CLASS_MAX];
-    if (strcmp(sub, "crawl") == 0 && ntokens >= 3) {
+    if (strcmp(sub, "crawl") == 0 && ntokens == 3) {
         if (!crawler_enabled())
             conn_error(c, "CLIENT_ERROR lru crawler disabled");
         else if (!parse_class_list(tokens[2].value, want))
             out(c, "BADCLASS invalid class id\r\n");
+        else if (!any_class(want))
+            out(c, "NOTSTARTED no items to crawl\r\n");
         else if (!crawler_request(want))
             out(c, "BUSY currently processing crawler request\r\n");
         else
@@ -735,6 +795,8 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
         } else if (strcmp(tokens[2].value, "hash") != 0 &&
                    !parse_class_list(tokens[2].value, want)) {
             out(c, "BADCLASS invalid class id\r\n");
+        } else if (strcmp(tokens[2].value, "hash") != 0 && !any_class(want)) {
+            out(c, "NOTSTARTED no items to crawl\r\n");
         } else {
             /* "hash" (walk the hash table) lists the same live items. */
             if (strcmp(tokens[2].value, "hash") == 0)
@@ -745,13 +807,17 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
                     items_foreach(id, meta ? proto_meta_mgdump_item : metadump_item, &c->out);
             out(c, meta ? "EN\r\n" : "END\r\n");
         }
-    } else if (strcmp(sub, "enable") == 0) {
+    } else if (strcmp(sub, "enable") == 0 && ntokens == 2) {
+        if (crawler_enabled()) {    /* memcached cannot start its thread twice */
+            conn_error(c, "ERROR failed to start lru crawler thread");
+            return;
+        }
         crawler_set_enabled(true);
         out(c, "OK\r\n");
-    } else if (strcmp(sub, "disable") == 0) {
+    } else if (strcmp(sub, "disable") == 0 && ntokens == 2) {
         crawler_set_enabled(false);
         out(c, "OK\r\n");
-    } else if (strcmp(sub, "sleep") == 0 && ntokens >= 3) {
+    } else if (strcmp(sub, "sleep") == 0 && ntokens == 3) {
         uint64_t us;
         if (!parse_u32(tokens[2].value, &us)) {
             conn_error(c, "CLIENT_ERROR bad command line format");
@@ -763,7 +829,7 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
         }
         settings.lru_crawler_sleep = (int)us;
         out(c, "OK\r\n");
-    } else if (strcmp(sub, "tocrawl") == 0 && ntokens >= 3) {
+    } else if (strcmp(sub, "tocrawl") == 0 && ntokens == 3) {
         uint64_t n;
         if (!parse_u32(tokens[2].value, &n)) {
             conn_error(c, "CLIENT_ERROR bad command line format");
@@ -776,9 +842,59 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
     }
 }
 
+/* lru tune <hot pct> <warm pct> <hot factor> <warm factor> | mode
+ * flat|segmented | temp_ttl <seconds>: changes what the LRU code reads
+ * (atomics in settings.h) from the next item on; mode and temp_ttl only
+ * with the LRU maintainer running (after "mode flat" it drains HOT and
+ * WARM into COLD). Tokens past the needed ones are ignored, as memcached
+ * ignores them. */
+static void process_lru(conn *c, token *tokens, int ntokens)
+{
+    const char *sub = ntokens > 1 ? tokens[1].value : "";
+    uint64_t hot, warm;
+    int32_t ttl;
+    if (strcmp(sub, "tune") == 0 && ntokens >= 6) {
+        char *end1, *end2;
+        double hot_factor = strtod(tokens[4].value, &end1);
+        double warm_factor = strtod(tokens[5].value, &end2);
+        if (!parse_u32(tokens[2].value, &hot) || !parse_u32(tokens[3].value, &warm) ||
+            end1 == tokens[4].value || *end1 != '\0' || end2 == tokens[5].value ||
+            *end2 != '\0') {
+            conn_error(c, "ERROR");
+        } else if (hot + warm > 80) {
+            conn_error(c, "ERROR hot and warm pcts must not exceed 80");
+        } else if (hot_factor <= 0 || warm_factor <= 0) {
+            conn_error(c, "ERROR hot/warm age factors must be greater than 0");
+        } else {
+            settings.hot_lru_pct = (int)hot;
+            settings.warm_lru_pct = (int)warm;
+            settings.hot_max_factor = hot_factor;
+            settings.warm_max_factor = warm_factor;
+            out(c, "OK\r\n");
+        }
+    } else if (!settings.lru_maintainer_thread) {
+        conn_error(c, "ERROR");     /* mode and temp_ttl need the maintainer */
+    } else if (strcmp(sub, "mode") == 0 && ntokens >= 3 &&
+               (strcmp(tokens[2].value, "flat") == 0 ||
+                strcmp(tokens[2].value, "segmented") == 0)) {
+        settings.lru_segmented = tokens[2].value[0] == 's';
+        out(c, "OK\r\n");
+    } else if (strcmp(sub, "temp_ttl") == 0 && ntokens >= 3 &&
+               parse_i32(tokens[2].value, &ttl)) {
+        /* A negative ttl switches the TEMP LRU off and keeps the ttl. */
+        if (ttl >= 0)
+            settings.temporary_ttl = (uint32_t)ttl;
+        settings.temp_lru = ttl >= 0;
+        out(c, "OK\r\n");
+    } else {
+        conn_error(c, "ERROR");     /* also a missing or unknown mode (CVE-2019-11596) */
+    }
+}
+
 static void process_slabs(conn *c, token *tokens, int ntokens)
 {
-    if (ntokens >= 4 && strcmp(tokens[1].value, "reassign") == 0) {
+    int args = ntokens - (is_noreply(&tokens[ntokens - 1]) ? 1 : 0);
+    if (args == 4 && strcmp(tokens[1].value, "reassign") == 0) {
         int32_t src, dst;
         if (!settings.slab_reassign) {      /* -o no_slab_reassign */
             conn_error(c, "CLIENT_ERROR slab reassignment disabled");
@@ -837,6 +953,48 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
     }
 }
 
+/* The admin commands (and "ERROR" for one we do not know), with a
+ * trailing noreply silencing whatever they answer. */
+static void process_admin(conn *c, const char *cmd, size_t clen, token *tokens, int ntokens,
+                          bool noreply)
+{
+#define IS(name) (clen == sizeof(name) - 1 && memcmp(cmd, name, clen) == 0)
+    c->out.suppress = noreply;
+    if (IS("lru_crawler"))
+        process_lru_crawler(c, tokens, ntokens);
+    else if (IS("lru"))
+        process_lru(c, tokens, ntokens);
+    else if (IS("slabs"))
+        process_slabs(c, tokens, ntokens);
+    else if (IS("shutdown")) {
+        /* -A: "shutdown" and "shutdown graceful" both stop the server as
+         * SIGTERM does; no reply, the connection closes. */
+        if (!settings.shutdown_command) {
+            conn_error(c, "SERVER_ERROR: shutdown not enabled");
+        } else if (ntokens > 2 || (ntokens == 2 && strcmp(tokens[1].value, "graceful") != 0)) {
+            conn_error(c, "CLIENT_ERROR invalid shutdown mode");
+        } else {
+            conn_close_after_reply(c, "client");
+            server_shutdown();
+        }
+    } else if (IS("refresh_certs") && tls_built())
+        process_refresh_certs(c);
+    else if (IS("debugtime"))
+        process_debugtime(c, tokens, ntokens);
+    else if (IS("debugsleep"))
+        process_debugsleep(c, tokens, ntokens);
+    else if (IS("misbehave"))
+        process_misbehave(c);
+    else if (tokens[ntokens - 1].length >= 5 &&
+             memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
+        /* Someone pointed a web client at us: hang up, as memcached does. */
+        conn_close_now(c, "error");
+    } else
+        conn_error(c, "ERROR");
+    c->out.suppress = false;
+#undef IS
+}
+
 /* Dispatches one command line line[0..len) (NUL at line[len], no "\r\n"). */
 static void process_command(conn *c, char *line, size_t len)
 {
@@ -871,6 +1029,11 @@ static void process_command(conn *c, char *line, size_t len)
         conn_error(c, "ERROR");     /* a line starting with a space */
         return;
     }
+    /* memcached: a trailing "noreply" silences every command but stats,
+     * watch, version and the retrievals, even one it does not know. The
+     * storage commands and the handlers that parse it set suppress
+     * themselves; the rest of the admin commands get it here. */
+    bool noreply = is_noreply(&tokens[ntokens - 1]);
     if (IS("set"))
         process_update(c, tokens, ntokens, STORE_SET, "set");
     else if (IS("add"))
@@ -907,35 +1070,8 @@ static void process_command(conn *c, char *line, size_t len)
         process_probe_sample_rate(c, tokens, ntokens);
     else if (IS("cache_memlimit"))
         process_cache_memlimit(c, tokens, ntokens);
-    else if (IS("lru_crawler"))
-        process_lru_crawler(c, tokens, ntokens);
-    else if (IS("slabs"))
-        process_slabs(c, tokens, ntokens);
-    else if (IS("shutdown")) {
-        /* -A: "shutdown" and "shutdown graceful" both stop the server as
-         * SIGTERM does; no reply, the connection closes. */
-        if (!settings.shutdown_command) {
-            conn_error(c, "SERVER_ERROR: shutdown not enabled");
-        } else if (ntokens > 2 || (ntokens == 2 && strcmp(tokens[1].value, "graceful") != 0)) {
-            conn_error(c, "CLIENT_ERROR invalid shutdown mode");
-        } else {
-            conn_close_after_reply(c, "client");
-            server_shutdown();
-        }
-    } else if (IS("refresh_certs") && tls_built())
-        process_refresh_certs(c);
-    else if (IS("debugtime"))
-        process_debugtime(c, tokens, ntokens);
-    else if (IS("debugsleep"))
-        process_debugsleep(c, tokens, ntokens);
-    else if (IS("misbehave"))
-        process_misbehave(c);
-    else if (tokens[ntokens - 1].length >= 5 &&
-             memcmp(tokens[ntokens - 1].value, "HTTP/", 5) == 0) {
-        /* Someone pointed a web client at us: hang up, as memcached does. */
-        conn_close_now(c, "error");
-    } else
-        conn_error(c, "ERROR");
+    else
+        process_admin(c, cmd, clen, tokens, ntokens, noreply);
 #undef IS
 }
 

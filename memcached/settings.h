@@ -63,13 +63,13 @@ struct settings {
     _Atomic int lru_crawler_sleep;      /* runtime: lru_crawler sleep */
     _Atomic uint32_t lru_crawler_tocrawl; /* runtime: lru_crawler tocrawl */
     bool lru_maintainer_thread;
-    bool lru_segmented;
-    int hot_lru_pct;
-    int warm_lru_pct;
-    double hot_max_factor;
-    double warm_max_factor;
-    bool temp_lru;
-    uint32_t temporary_ttl;
+    _Atomic bool lru_segmented;         /* runtime: lru mode flat|segmented */
+    _Atomic int hot_lru_pct;            /* runtime: lru tune (with the next three) */
+    _Atomic int warm_lru_pct;
+    _Atomic double hot_max_factor;
+    _Atomic double warm_max_factor;
+    _Atomic bool temp_lru;              /* runtime: lru temp_ttl (a negative ttl: off) */
+    _Atomic uint32_t temporary_ttl;     /* runtime: lru temp_ttl */
     int slab_reassign;        /* -o slab_reassign (always on) */
     _Atomic int slab_automove; /* -o slab_automove: 0, 1 or 2 (runtime) */
     _Atomic double slab_automove_ratio; /* runtime: slabs automove ratio */

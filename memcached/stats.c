@@ -476,9 +476,9 @@ static void emit_items(const struct emitter *e)
             continue;
         char name[64];
         /* X(field, kind, format, value, shown): memcached's "items:<class>:<field>"
-         * lines; the segment lines only with the segmented LRU, TEMP's only
-         * with temporary_ttl. */
-        bool seg = settings.lru_segmented, temp = seg && settings.temp_lru;
+         * lines; the segment lines only with the LRU maintainer (segmented
+         * at start; "lru mode flat" keeps them), TEMP's only with temporary_ttl. */
+        bool seg = settings.lru_maintainer_thread, temp = seg && settings.temp_lru;
 #define ITEMS_STATS(X) \
         X("number", GAU, U64, ULL(s.number), true) \
         X("number_hot", GAU, U64, ULL(s.number_hot), seg) \
