@@ -213,8 +213,13 @@ static void emit_general(const struct emitter *e)
     struct slab_mover_stats mover;
     struct crawler_stats crawler;
     stats_aggregate(&t);
-    items_totals(&it);
+    /* The mover's counters before the item counts: a reply that shows a
+     * move done (slabs_moved up, slab_reassign_running 0) then also holds
+     * all of that move's evictions in curr_items and evictions. Read the
+     * other way round, curr_items could be taken mid-move and evictions
+     * after it. */
     slab_mover_stats(&mover);
+    items_totals(&it);
     crawler_stats(&crawler);
     uint64_t log_watchers, log_sent, log_skipped;
     logger_stats(&log_watchers, &log_sent, &log_skipped);
