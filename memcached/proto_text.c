@@ -150,14 +150,22 @@ static void out(conn *c, const char *s) { reply_str(&c->out, s); }
 /* Writes the decimal digits of v at p; returns how many. */
 static int put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
+    if (v < 10) {           /* the usual flags */
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {          /* small values' lengths */
+        p[0] = (char)('0' + v / 10);
+        p[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    int n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
+    }
     return n;
 }
 
