@@ -437,12 +437,12 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
-    if (!reply_pending(&c->out))
-        reply_reset(&c->out);   /* noreply requests' response objects go, as when sent */
-    if (reply_pending(&c->out))
+    if (reply_pending(&c->out)) {
         conn_write_then(c, CONN_READ);
-    else
+    } else {
+        reply_reset(&c->out);   /* noreply requests' response objects go, as when sent */
         conn_set_state(c, CONN_READ);
+    }
 }
 
 /* Sends what the socket takes of the queued reply, counting the bytes.
@@ -701,11 +701,12 @@ static bool step_yield(conn *c)
 
 static bool step_parse(conn *c)
 {
-    if (c->rbytes == 0 && c->reqs_left >= 0 && reply_pending(&c->out))
-        c->reqs_left--;     /* sending a batch's replies costs a request */
     if (c->rbytes == 0 && c->reqs_left >= 0) {
-        conn_need_more(c);
-        return true;
+        c->reqs_left -= reply_pending(&c->out);     /* sending a batch's replies costs a request */
+        if (c->reqs_left >= 0) {
+            conn_need_more(c);
+            return true;
+        }
     }
     if (c->reqs_left < 0)
         return step_yield(c);

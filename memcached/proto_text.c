@@ -38,6 +38,21 @@
 /* Number fields, read as memcached 1.6.45 reads each (util.h); all need
  * a NUL-terminated token and return false, *out untouched, on refusal. */
 
+/* The hot path's shortcut: a token of 1 to 9 decimal digits and nothing
+ * else, which every reader below takes as its plain value (within each
+ * one's range); false for anything else, left to the full parser. */
+static inline bool small_decimal(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    int i = 0;
+    for (; i < 9 && (unsigned)(s[i] - '0') < 10; i++)
+        v = v * 10 + (uint32_t)(s[i] - '0');
+    if (i == 0 || s[i] != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
 /* Digits only, at most 2^64-1: cas unique, incr/decr delta. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
@@ -64,6 +79,11 @@ static bool parse_i64(const char *s, int64_t *out)
  * reassign class ids. */
 static bool parse_i32(const char *s, int32_t *out)
 {
+    uint32_t small;
+    if (small_decimal(s, &small)) {
+        *out = (int32_t)small;
+        return true;
+    }
     int64_t v = 0;
     if (strcmp(s, "-") != 0 &&
         !util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_MINUS, INT32_MIN, INT32_MAX, &v))
@@ -88,6 +108,11 @@ static bool all_space(const char *s)
  * keeps the low 32 bits, so "4294967296" is 0. */
 static bool parse_flags(const char *s, uint64_t *out)
 {
+    uint32_t small;
+    if (small_decimal(s, &small)) {
+        *out = small;
+        return true;
+    }
     if (all_space(s)) {
         *out = 0;
         return true;
@@ -100,6 +125,11 @@ static bool parse_flags(const char *s, uint64_t *out)
  * "4294967296" is 0 (never expires) and "4294967295" is -1. */
 static bool parse_store_exptime(const char *s, int32_t *out)
 {
+    uint32_t small;
+    if (small_decimal(s, &small)) {
+        *out = (int32_t)small;
+        return true;
+    }
     int64_t v = 0;
     if (!all_space(s) &&
         !util_parse_i64(s, UTIL_NUL_TERMINATED, UTIL_NUM_SAFE, INT64_MIN, INT64_MAX, &v))
@@ -120,14 +150,22 @@ static void out(conn *c, const char *s) { reply_str(&c->out, s); }
 /* Writes the decimal digits of v at p; returns how many. */
 static int put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
+    if (v < 10) {           /* the usual flags */
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {          /* small values' lengths */
+        p[0] = (char)('0' + v / 10);
+        p[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    int n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
+    }
     return n;
 }
 
@@ -183,7 +221,6 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             p++;
         exptime = clock_realtime(seconds);
     }
-    c->out.grown_read = c->rsize > REPLY_LIMIT_BUFFER_BYTES;
     int nkeys = 0;
     while (p < end) {
         while (p < end && *p == ' ')
@@ -207,7 +244,7 @@ static void process_get(conn *c, char *args, char *end, bool return_cas, bool to
             out(c, "\r\n");
             return;
         }
-        if (nkeys > 0 && !reply_take_object(&c->out)) {
+        if (nkeys > 0 && !reply_take_object(&c->out, c->rsize > REPLY_LIMIT_BUFFER_BYTES)) {
             /* -o read_buf_mem_limit: as memcached, all queued replies go. */
             reply_reset(&c->out);
             reply_mark(&c->out);

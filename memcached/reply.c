@@ -52,7 +52,7 @@ static struct reply_budget *budget_here(void)
 }
 
 /* Gives back every object r holds. */
-static void objects_release(reply *r)
+static __attribute__((noinline, cold)) void objects_release(reply *r)
 {
     if (r->nobj > r->nfreed && r->budget)
         r->budget->held -= r->nobj - r->nfreed;
@@ -63,9 +63,10 @@ static void objects_release(reply *r)
 
 /* Gives back the objects whose bytes are all sent: object i ends where
  * object i + 1 starts; the last one ends with the reply (reset). */
-static void objects_sent(reply *r)
+static __attribute__((noinline, cold)) void objects_sent(reply *r, uint64_t n)
 {
-    if (r->obj_untracked)
+    r->sent += n;
+    if (r->nobj <= r->nfreed + 1 || r->obj_untracked)
         return;
     while (r->nfreed + 1 < r->nobj && r->obj_at[r->nfreed + 1] <= r->sent) {
         r->nfreed++;
@@ -92,13 +93,13 @@ static void object_note_start(reply *r)
     r->obj_at[r->nobj] = r->queued;
 }
 
-bool reply_take_object(reply *r)
+static bool take_object(reply *r, bool grown_read)
 {
-    if (settings.read_buf_mem_limit == 0 || r->breaks)
-        return true;    /* no limit, or UDP (one datagram at a time) */
+    if (r->breaks)
+        return true;    /* UDP (one datagram at a time) */
     if (r->budget == NULL)
         r->budget = budget_here();
-    if (r->budget->held >= r->budget->cap + (r->grown_read ? OBJECTS_PER_BUFFER : 0)) {
+    if (r->budget->held >= r->budget->cap + (grown_read ? OBJECTS_PER_BUFFER : 0)) {
         atomic_fetch_add_explicit(&global_stats.response_obj_oom, 1, memory_order_relaxed);
         return false;
     }
@@ -106,6 +107,14 @@ bool reply_take_object(reply *r)
     r->budget->held++;
     r->nobj++;
     return true;
+}
+
+bool reply_take_object_counted(reply *r, bool grown_read, bool first)
+{
+    bool ok = take_object(r, grown_read);
+    if (first)
+        r->mark_nobj = r->nobj;
+    return ok;
 }
 
 struct reply_block {
@@ -159,7 +168,8 @@ void reply_reset(reply *r)
     r->mark_block = NULL;
     r->failed = false;
     r->nbreaks = 0;
-    objects_release(r);
+    if (__builtin_expect(settings.read_buf_mem_limit != 0, 0))
+        objects_release(r);     /* with no limit no object is ever taken */
     /* Keep the first standard block; free oversized or extra ones, so an
      * idle connection holds one block at most. */
     struct reply_block *b = r->blocks, *keep = NULL;
@@ -362,9 +372,8 @@ int reply_send(reply *r, int fd, int64_t *written)
             return -1;
         }
         *written += n;
-        r->sent += (uint64_t)n;
-        if (r->nobj > r->nfreed + 1)
-            objects_sent(r);
+        if (__builtin_expect(settings.read_buf_mem_limit != 0, 0))  /* else no object is taken */
+            objects_sent(r, (uint64_t)n);
         /* Advance past what was written. */
         size_t left = (size_t)n;
         while (left > 0 && r->sent_iov < r->iovcnt) {
@@ -383,11 +392,8 @@ int reply_send(reply *r, int fd, int64_t *written)
     return 1;
 }
 
-bool reply_mark(reply *r)
+void reply_mark_frame(reply *r)
 {
-    r->grown_read = false;
-    bool ok = reply_take_object(r);
-    r->mark_nobj = r->nobj;
     r->mark_queued = r->queued;
     r->mark_first = NULL;
     r->mark_iovcnt = r->iovcnt;
@@ -395,7 +401,6 @@ bool reply_mark(reply *r)
     r->mark_nitems = r->nitems;
     r->mark_block = r->cur;
     r->mark_block_used = r->cur ? r->cur->used : 0;
-    return ok;
 }
 
 void reply_rollback(reply *r)

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "items.h"
+#include "settings.h"
 
 struct reply_block;
 struct reply_budget;
@@ -47,11 +48,6 @@ typedef struct reply {
     uint64_t sent;              /* bytes sent since the last reset */
     struct reply_budget *budget; /* the worker's count of held objects, set at
                                  * the first reply_mark() on that worker */
-    bool grown_read;            /* the request being served was read into a
-                                 * grown buffer (a line over 16 KB): memcached's
-                                 * connection then holds none of the worker's
-                                 * 16 KB buffers, so one more buffer of response
-                                 * objects is left. Cleared by reply_mark(). */
     bool suppress;              /* noreply: drop text until cleared */
     bool failed;                /* out of memory while queueing: part of
                                  * the reply is missing, so it must not be
@@ -104,10 +100,37 @@ void reply_reset(reply *r);
  * counted per worker without a lock. With no limit (0) nothing is counted.
  * Returns false, counting response_obj_oom, when the worker has no object
  * left: memcached then hangs up without sending what is queued. */
-bool reply_mark(reply *r);
+static inline bool reply_mark(reply *r);
 /* One more response object for the request being served (a multiget's
- * next key). False, counting response_obj_oom, when none is left. */
-bool reply_take_object(reply *r);
+ * next key); grown_read: the request was read into a grown buffer (a line
+ * over 16 KB), where memcached's connection holds none of the worker's
+ * 16 KB buffers, so one more buffer of objects is left. False, counting
+ * response_obj_oom, when none is left. */
+static inline bool reply_take_object(reply *r, bool grown_read);
+
+/* reply_mark's and reply_take_object's work when a limit is set (the
+ * inline callers test settings.read_buf_mem_limit first, so with no limit
+ * a request pays one load and a branch): take one object; first: the
+ * request's own (also notes where its objects start, for rollback). */
+bool reply_take_object_counted(reply *r, bool grown_read, bool first);
+/* reply_mark's part that notes where the request's reply starts. */
+void reply_mark_frame(reply *r);
+
+static inline bool reply_mark(reply *r)
+{
+    bool ok = true;
+    if (__builtin_expect(settings.read_buf_mem_limit != 0, 0))  /* fixed at start-up */
+        ok = reply_take_object_counted(r, false, true);
+    reply_mark_frame(r);
+    return ok;
+}
+
+static inline bool reply_take_object(reply *r, bool grown_read)
+{
+    if (__builtin_expect(settings.read_buf_mem_limit == 0, 1))
+        return true;
+    return reply_take_object_counted(r, grown_read, false);
+}
 /* Drops everything queued since reply_mark(), releasing its items and the
  * objects taken since, but not the request's own object. */
 void reply_rollback(reply *r);
