@@ -540,6 +540,9 @@ BT
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $ofile or _exit(127);
         open STDERR, '>', $efile or _exit(127);
+        # A bigger perf ring (default 64 pages per CPU) so that a busy
+        # machine does not make bpftrace drop events ("Lost N events").
+        $ENV{BPFTRACE_PERF_RB_PAGES} //= 1024;
         no warnings 'exec';
         exec 'bpftrace', '-B', 'line', '-p', $server->pid, $pfile;
         _exit(127);
