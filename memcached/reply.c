@@ -238,10 +238,14 @@ static void queue(reply *r, const char *p, size_t n)
  * malloc had failed for the next one. */
 static bool debug_block_refused(const reply *r)
 {
-    static int limit = -1;      /* -1: not read yet; 0: no limit */
+    /* -1: not read yet; 0: no limit. Workers may read it first at once;
+     * each computes the same value. */
+    static _Atomic int limit_cache = -1;
+    int limit = atomic_load_explicit(&limit_cache, memory_order_relaxed);
     if (limit < 0) {
         const char *e = getenv("MC_DEBUG_REPLY_BLOCKS");
         limit = e ? atoi(e) : 0;
+        atomic_store_explicit(&limit_cache, limit, memory_order_relaxed);
     }
     if (limit <= 0)
         return false;
