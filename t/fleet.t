@@ -54,6 +54,7 @@ sub spawn {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $log or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT;
+        no warnings 'exec';    # the _exit after it is for a failed exec
         exec @argv;
         POSIX::_exit(127);
     }
@@ -204,7 +205,8 @@ SKIP: {
             open STDIN, '<', '/dev/null';
             open STDOUT, '>', $out or POSIX::_exit(127);
             open STDERR, '>', "$out.err" or POSIX::_exit(127);
-            exec $MCTOP, '--batch', '--json', '-p', $srv[$i]->pid, '-d', 600;
+                no warnings 'exec';
+        exec $MCTOP, '--batch', '--json', '-p', $srv[$i]->pid, '-d', 600;
             POSIX::_exit(127);
         }
         push @children, $pid;
