@@ -205,8 +205,8 @@ SKIP: {
             open STDIN, '<', '/dev/null';
             open STDOUT, '>', $out or POSIX::_exit(127);
             open STDERR, '>', "$out.err" or POSIX::_exit(127);
-                no warnings 'exec';
-        exec $MCTOP, '--batch', '--json', '-p', $srv[$i]->pid, '-d', 600;
+            no warnings 'exec';
+            exec $MCTOP, '--batch', '--json', '-p', $srv[$i]->pid, '-d', 600;
             POSIX::_exit(127);
         }
         push @children, $pid;
