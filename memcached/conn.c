@@ -664,6 +664,21 @@ static void read_ended(conn *c, ssize_t n)
     conn_set_state(c, CONN_CLOSE);
 }
 
+/* Sends c's queued reply (c in WRITE). Returns 1 when all of it is sent,
+ * 0 when c now waits for its socket to take more, -1 when c is set to
+ * close (a socket error). */
+static int send_or_wait(conn *c)
+{
+    int r = conn_send(c);
+    if (r < 0) {
+        c->close_reason = "error";
+        conn_set_state(c, CONN_CLOSE);
+    } else if (r == 0) {
+        conn_wait(c, EV_WRITE);
+    }
+    return r;
+}
+
 /* -R: requests are left but this event's share is used up. */
 static bool step_yield(conn *c)
 {
@@ -674,16 +689,9 @@ static bool step_yield(conn *c)
         reply_reset(&c->out);   /* as conn_need_more */
     if (reply_pending(&c->out)) {
         conn_write_then(c, CONN_PARSE);
-        int r = conn_send(c);
-        if (r < 0) {
-            c->close_reason = "error";
-            conn_set_state(c, CONN_CLOSE);
-            return true;
-        }
-        if (r == 0) {
-            conn_wait(c, EV_WRITE);
-            return false;
-        }
+        int r = send_or_wait(c);
+        if (r <= 0)
+            return r < 0;
         conn_set_state(c, CONN_PARSE);
     }
     if (c->rbytes == 0) {   /* nothing left: the next batch gets R + 1 */
@@ -805,16 +813,9 @@ static bool step_swallow(conn *c, bool *readable)
 
 static bool step_write(conn *c, bool *readable)
 {
-    int r = conn_send(c);
-    if (r < 0) {
-        c->close_reason = "error";
-        conn_set_state(c, CONN_CLOSE);
-        return true;
-    }
-    if (r == 0) {
-        conn_wait(c, EV_WRITE);
-        return false;
-    }
+    int r = send_or_wait(c);
+    if (r <= 0)
+        return r < 0;
     conn_set_state(c, c->next_state);
     *readable = false;
     if (c->state == CONN_READ) {
