@@ -824,8 +824,10 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
         bool meta = sub[1] == 'g';
         if (ntokens != 3) {
             conn_error(c, "ERROR");
+        } else if (!crawler_enabled()) {    /* memcached dumps through its crawler */
+            conn_error(c, "CLIENT_ERROR lru crawler disabled");
         } else if (!settings.dump_enabled) {
-            conn_error(c, meta ? "ERROR mgdump not allowed" : "ERROR metadump not allowed");
+            conn_error(c, meta ? "ERROR key dump not allowed" : "ERROR metadump not allowed");
         } else if (c->stacked > 0) {
             conn_error(c, meta ? "ERROR cannot pipeline other commands before mgdump"
                                : "ERROR cannot pipeline other commands before metadump");

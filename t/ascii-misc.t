@@ -176,6 +176,28 @@ send_expect($alive, "version\r\n", $vline, 'server still serves new connections 
     send_expect($c, "mn\r\nlru_crawler mgdump 1\r\n",
                 "MN\r\nOK\r\nmg d1\r\nmg YmluYXJ5a2V5 b\r\nmg sp%ace\r\nEN\r\n",
                 'mgdump after mn: served');
+    # The dumps run on the LRU crawler: switched off, they are refused
+    # before anything else is looked at (pipelining, -X, the class list).
+    send_expect($c, "lru_crawler disable\r\n", "OK\r\n", 'crawler off');
+    for my $cmd ('lru_crawler metadump all', 'lru_crawler metadump hash', 'lru_crawler mgdump 1',
+                 'lru_crawler metadump 99', "version\r\nlru_crawler mgdump all") {
+        my $before = $cmd =~ /^version/ ? $vline : '';
+        send_expect($c, "$cmd\r\n", $before . "CLIENT_ERROR lru crawler disabled\r\n",
+                    "crawler off: $cmd refused");
+    }
+    send_expect($c, "lru_crawler metadump all x\r\n", "ERROR\r\n", 'crawler off: extra token still ERROR');
+}
+{
+    my $srv4 = start_server(args => '-X');
+    my $c = $srv4->new_sock;
+    send_expect($c, "lru_crawler metadump all\r\n", "ERROR metadump not allowed\r\n", '-X: metadump refused');
+    send_expect($c, "lru_crawler mgdump all\r\n", "ERROR key dump not allowed\r\n", '-X: mgdump refused');
+}
+{
+    my $srv5 = start_server(args => '-X -o no_lru_crawler');
+    my $c = $srv5->new_sock;
+    send_expect($c, "lru_crawler mgdump all\r\n", "CLIENT_ERROR lru crawler disabled\r\n",
+                '-X without a crawler: the crawler is named first');
 }
 
 # --- which lines "stats" prints --------------------------------------------------
