@@ -42,10 +42,7 @@ done
 for n in "$REQUESTS" "$KEYS" "$VALUE" "$TPUT_ROUNDS"; do
     [[ $n =~ ^[0-9]+$ ]] || die "-n, -k, -v and -T want whole numbers"
 done
-need_cmd valgrind valgrind
-need_cmd callgrind_control valgrind
-need_cmd callgrind_annotate valgrind
-need_cmd awk mawk
+cg_need_cmds
 ensure_mcload
 if [ -z "${MC_SERVER:-}" ] && [ -x "$BENCH_DIR/../_build/memcached/memcached" ]; then
     MC_SERVER=$BENCH_DIR/../_build/memcached/memcached
@@ -59,41 +56,6 @@ fi
 trap 'stop_all_servers' EXIT
 trap 'exit 130' INT TERM
 
-# measure LABEL OPTION: runs the sequence under callgrind; leaves the
-# dumps in OUT_DIR/cg.LABEL.PID.{1,2}-THREAD (1: gets, 2: sets).
-declare -A PID_OF
-measure() {
-    local label=$1 opt=$2 pid port
-    note "$label: $BIN -o $opt under callgrind"
-    START_WAIT=60 start_server "$BIN" "$OUT_DIR/server.$label.log" \
-        valgrind --tool=callgrind --separate-threads=yes \
-        --callgrind-out-file="$OUT_DIR/cg.$label.%p" -- -t 1 -m 64 "${SRV_OPTS[@]}" -o "$opt"
-    pid=$SERVER_PID port=$SERVER_PORT
-    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >"$OUT_DIR/prefill.$label" ||
-        die "prefill failed against $label"
-    callgrind_control -z "$pid" >/dev/null
-    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 1 \
-        >"$OUT_DIR/load.$label.gets" || die "get phase failed against $label"
-    callgrind_control -d "$pid" >/dev/null
-    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 0:1 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 2 \
-        >"$OUT_DIR/load.$label.sets" || die "set phase failed against $label"
-    callgrind_control -d "$pid" >/dev/null
-    stop_server "$pid"
-    PID_OF[$label]=$pid
-}
-
-# worker_dump LABEL PHASE -> the dump of the thread with the most
-# instructions (the one worker; the others only tick timers).
-worker_dump() {
-    local f best='' max=-1 t
-    for f in "$OUT_DIR/cg.$1.${PID_OF[$1]}.$2"-*; do
-        t=$(awk '$1 == "totals:" { print $2; exit }' "$f")
-        if [ "${t:-0}" -gt "$max" ]; then max=$t best=$f; fi
-    done
-    [ -n "$best" ] || die "no callgrind dump for $1 phase $2"
-    echo "$best"
-}
-total_ir() { awk '$1 == "totals:" { print $2; exit }' "$1"; }
 # fn_ir DUMP REGEX -> the instructions spent in the functions (file:name)
 # that match, not counting what they call.
 fn_ir() {
@@ -102,32 +64,12 @@ fn_ir() {
                         END { print s + 0 }'
 }
 
-# user_share RATIO: runs (a) natively (server pinned to cpu 0, mcload to
-# cpu 1 when taskset exists) with 50 connections at depth 1 and the
-# phase's get:set RATIO for 3 s; prints the server's user CPU time as a
-# fraction of its user + system time, from /proc/PID/stat.
-user_share() {
-    local srv=() ld=() pid port u0 s0 u1 s1
-    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-        srv=(taskset -c 0) ld=(taskset -c 1)
-    fi
-    start_server "$BIN" "$OUT_DIR/server.native.log" "${srv[@]}" -- -t 4 -m 64 -o no_latency_stats
-    pid=$SERVER_PID port=$SERVER_PORT
-    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >/dev/null
-    read -r u0 s0 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
-    "${ld[@]}" "$MCLOAD" -q -p "$port" -D 3 -r "$1" -k "$KEYS" -v "$VALUE" -c 50 -d 1 >/dev/null ||
-        die "native load failed"
-    read -r u1 s1 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
-    stop_server "$pid"
-    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) 'BEGIN { printf "%.3f\n", (u + s > 0) ? u / (u + s) : 1 }'
-}
-
-measure a no_latency_stats
-measure b latency_stats
+cg_measure a "$BIN" -o no_latency_stats
+cg_measure b "$BIN" -o latency_stats
 note "user/system split of (a), natively"
 declare -A SHARE
-SHARE[gets]=$(user_share 1:0)
-SHARE[sets]=$(user_share 0:1)
+SHARE[gets]=$(user_share 1:0 "$BIN" -o no_latency_stats)
+SHARE[sets]=$(user_share 0:1 "$BIN" -o no_latency_stats)
 {
     echo "# $BIN, -t 1 -m 64 $SERVER_OPTS under callgrind; $KEYS keys of $VALUE B prefilled;"
     echo "# per phase $REQUESTS requests, one connection, depth 1.  Ir: user-space"

@@ -187,3 +187,85 @@ spread_pct() {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         if (m == 0) print "nan"; else printf "%.1f\n", 100 * (v[NR] - v[1]) / m }'
 }
+
+# ---- callgrind harness (probe-idle-cost.sh, latency-cost.sh) ----------------
+# Instruction counts of one worker thread over a fixed request sequence.
+# Uses the caller's OUT_DIR, REQUESTS, KEYS, VALUE, SRV_OPTS (array) and
+# PIPE_DEPTH (0: no pipelined phase); mcload must be built (ensure_mcload).
+
+# The valgrind and awk commands the harness runs.
+cg_need_cmds() {
+    need_cmd valgrind valgrind
+    need_cmd callgrind_control valgrind
+    need_cmd callgrind_annotate valgrind
+    need_cmd awk mawk
+}
+
+# cg_measure LABEL BINARY [SERVER-ARGS...]: runs BINARY -t 1 -m 64
+# SRV_OPTS SERVER-ARGS under callgrind and plays the sequence: KEYS keys
+# prefilled, counters zeroed, REQUESTS gets (hits), a dump, REQUESTS sets,
+# a dump, and with PIPE_DEPTH > 0 REQUESTS gets that deep, a dump. Leaves
+# the dumps in OUT_DIR/cg.LABEL.PID.{1,2,3}-THREAD; PID_OF[LABEL] = PID.
+declare -A PID_OF
+cg_measure() {
+    local label=$1 bin=$2 pid port
+    shift 2
+    note "$label: $bin${*:+ $*} under callgrind"
+    START_WAIT=60 start_server "$bin" "$OUT_DIR/server.$label.log" \
+        valgrind --tool=callgrind --separate-threads=yes \
+        --callgrind-out-file="$OUT_DIR/cg.$label.%p" -- -t 1 -m 64 "${SRV_OPTS[@]}" "$@"
+    pid=$SERVER_PID port=$SERVER_PORT
+    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >"$OUT_DIR/prefill.$label" ||
+        die "prefill failed against $label"
+    callgrind_control -z "$pid" >/dev/null
+    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 1 \
+        >"$OUT_DIR/load.$label.gets" || die "get phase failed against $label"
+    callgrind_control -d "$pid" >/dev/null
+    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 0:1 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 2 \
+        >"$OUT_DIR/load.$label.sets" || die "set phase failed against $label"
+    callgrind_control -d "$pid" >/dev/null
+    if [ "${PIPE_DEPTH:-0}" -gt 0 ]; then
+        "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d "$PIPE_DEPTH" -S 3 \
+            >"$OUT_DIR/load.$label.pgets" || die "pipelined get phase failed against $label"
+        callgrind_control -d "$pid" >/dev/null
+    fi
+    stop_server "$pid"
+    PID_OF[$label]=$pid
+}
+
+# worker_dump LABEL PHASE -> the thread's dump with the most instructions
+# (the one worker thread; the others only tick timers).
+worker_dump() {
+    local f best='' max=-1 t
+    for f in "$OUT_DIR/cg.$1.${PID_OF[$1]}.$2"-*; do
+        t=$(awk '$1 == "totals:" { print $2; exit }' "$f")
+        if [ "${t:-0}" -gt "$max" ]; then max=$t best=$f; fi
+    done
+    [ -n "$best" ] || die "no callgrind dump for $1 phase $2"
+    echo "$best"
+}
+
+# total_ir DUMP -> the dump's total instructions.
+total_ir() { awk '$1 == "totals:" { print $2; exit }' "$1"; }
+
+# user_share RATIO BINARY [SERVER-ARGS...]: runs BINARY -t 4 -m 64
+# SERVER-ARGS natively (pinned to cpu 0, mcload to cpu 1 when taskset
+# exists) with 50 connections at depth 1 and the get:set RATIO for 3 s;
+# prints the server's user CPU time as a fraction of its user + system
+# time, from /proc/PID/stat.
+user_share() {
+    local ratio=$1 bin=$2 srv=() ld=() pid port u0 s0 u1 s1
+    shift 2
+    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+        srv=(taskset -c 0) ld=(taskset -c 1)
+    fi
+    start_server "$bin" "$OUT_DIR/server.native.log" "${srv[@]}" -- -t 4 -m 64 "$@"
+    pid=$SERVER_PID port=$SERVER_PORT
+    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >/dev/null
+    read -r u0 s0 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
+    "${ld[@]}" "$MCLOAD" -q -p "$port" -D 3 -r "$ratio" -k "$KEYS" -v "$VALUE" -c 50 -d 1 >/dev/null ||
+        die "native load against $bin failed"
+    read -r u1 s1 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
+    stop_server "$pid"
+    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) 'BEGIN { printf "%.3f\n", (u + s > 0) ? u / (u + s) : 1 }'
+}

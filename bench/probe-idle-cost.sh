@@ -66,10 +66,7 @@ done
 for n in "$REQUESTS" "$KEYS" "$VALUE" "$TPUT_ROUNDS" "$PIPE_DEPTH"; do
     [[ $n =~ ^[0-9]+$ ]] || die "-n, -k, -v, -P and -T want whole numbers"
 done
-need_cmd valgrind valgrind
-need_cmd callgrind_control valgrind
-need_cmd callgrind_annotate valgrind
-need_cmd awk mawk
+cg_need_cmds
 ensure_mcload
 if [ -z "$OUT_DIR" ]; then
     OUT_DIR=$(mktemp -d /tmp/probe-idle.XXXXXX)
@@ -115,47 +112,6 @@ fi
 trap 'stop_all_servers' EXIT
 trap 'exit 130' INT TERM
 
-# measure LABEL BINARY: runs the sequence under callgrind; leaves the
-# dumps in OUT_DIR/cg.LABEL.PID.{1,2,3}-THREAD (1: gets, 2: sets, 3:
-# pipelined gets with -P).
-measure() {
-    local label=$1 bin=$2 pid port
-    note "$label: $bin under callgrind"
-    START_WAIT=60 start_server "$bin" "$OUT_DIR/server.$label.log" \
-        valgrind --tool=callgrind --separate-threads=yes \
-        --callgrind-out-file="$OUT_DIR/cg.$label.%p" -- -t 1 -m 64 "${SRV_OPTS[@]}"
-    pid=$SERVER_PID port=$SERVER_PORT
-    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >"$OUT_DIR/prefill.$label" ||
-        die "prefill failed against $label"
-    callgrind_control -z "$pid" >/dev/null
-    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 1 \
-        >"$OUT_DIR/load.$label.gets" || die "get phase failed against $label"
-    callgrind_control -d "$pid" >/dev/null
-    "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 0:1 -k "$KEYS" -v "$VALUE" -c 1 -d 1 -S 2 \
-        >"$OUT_DIR/load.$label.sets" || die "set phase failed against $label"
-    callgrind_control -d "$pid" >/dev/null
-    if [ "$PIPE_DEPTH" -gt 0 ]; then
-        "$MCLOAD" -q -p "$port" -n "$REQUESTS" -r 1:0 -k "$KEYS" -v "$VALUE" -c 1 -d "$PIPE_DEPTH" -S 3 \
-            >"$OUT_DIR/load.$label.pgets" || die "pipelined get phase failed against $label"
-        callgrind_control -d "$pid" >/dev/null
-    fi
-    stop_server "$pid"
-    PID_OF[$label]=$pid
-}
-
-# worker_dump LABEL PHASE -> the thread's dump with the most instructions
-# (the one worker thread; the others only tick timers).
-worker_dump() {
-    local f best='' max=-1 t
-    for f in "$OUT_DIR/cg.$1.${PID_OF[$1]}.$2"-*; do
-        t=$(awk '$1 == "totals:" { print $2; exit }' "$f")
-        if [ "${t:-0}" -gt "$max" ]; then max=$t best=$f; fi
-    done
-    [ -n "$best" ] || die "no callgrind dump for $1 phase $2"
-    echo "$best"
-}
-total_ir() { awk '$1 == "totals:" { print $2; exit }' "$1"; }
-
 # probe_lines DUMP -> "Ir name" per probes.c line with a cost, from
 # callgrind_annotate's annotation of probes.c.
 probe_lines() {
@@ -167,33 +123,12 @@ probe_lines() {
                  print n, tolower(name) }'
 }
 
-# user_share RATIO: runs (a) natively (server pinned to cpu 0, mcload to
-# cpu 1 when taskset exists) with 50 connections at depth 1 and the
-# phase's get:set RATIO for 3 s; prints the server's user CPU time as a
-# fraction of its user + system time, from /proc/PID/stat.
-user_share() {
-    local srv=() ld=() pid port u0 s0 u1 s1
-    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-        srv=(taskset -c 0) ld=(taskset -c 1)
-    fi
-    start_server "$A_BIN" "$OUT_DIR/server.native.log" "${srv[@]}" -- -t 4 -m 64
-    pid=$SERVER_PID port=$SERVER_PORT
-    "$MCLOAD" -q -p "$port" -O -k "$KEYS" -v "$VALUE" -c 1 -d 1 >/dev/null
-    read -r u0 s0 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
-    "${ld[@]}" "$MCLOAD" -q -p "$port" -D 3 -r "$1" -k "$KEYS" -v "$VALUE" -c 50 -d 1 >/dev/null ||
-        die "native load against (a) failed"
-    read -r u1 s1 < <(awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
-    stop_server "$pid"
-    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) 'BEGIN { printf "%.3f\n", (u + s > 0) ? u / (u + s) : 1 }'
-}
-
-declare -A PID_OF
-measure a "$A_BIN"
-measure b "$B_BIN"
+cg_measure a "$A_BIN"
+cg_measure b "$B_BIN"
 note "user/system split of (a), natively"
 declare -A SHARE
-SHARE[gets]=$(user_share 1:0)
-SHARE[sets]=$(user_share 0:1)
+SHARE[gets]=$(user_share 1:0 "$A_BIN")
+SHARE[sets]=$(user_share 0:1 "$A_BIN")
 PHASES="1 2"
 if [ "$PIPE_DEPTH" -gt 0 ]; then
     PHASES="1 2 3"

@@ -193,7 +193,7 @@ conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *
     probe_conn_allocate(sfd);
     probe_conn_open(sfd, transport_name(l->transport), c->peer);
     if (logger_wants(LOG_CONNEVENTS) && l->transport != TRANSPORT_UDP)
-        logger_log_conn_new(sfd, c->peer, transport_name(l->transport));
+        logger_log_conn_new(sfd, c->peer, l->transport);
     return c;
 }
 
@@ -201,7 +201,7 @@ void conn_close(conn *c, const char *reason)
 {
     probe_conn_close(c->sfd, reason);
     if (!c->udp && !c->watch_kinds && logger_wants(LOG_CONNEVENTS))
-        logger_log_conn_close(c->sfd, c->peer, transport_name(c->listener->transport), reason);
+        logger_log_conn_close(c->sfd, c->peer, c->listener->transport, reason);
     event_free(c->event);
     if (c->store.it) {
         item_release(c->store.it);

@@ -257,10 +257,10 @@ void logger_log_eviction(const item *it)
 
 /* Splits peer "addr:port" (addr maybe in brackets) for rip= and rport=;
  * a unix socket's client shows as "unix", port 0, as in memcached. */
-static void split_peer(const char *peer, const char *transport, char *addr, size_t asize,
+static void split_peer(const char *peer, enum transport t, char *addr, size_t asize,
                        const char **port)
 {
-    if (strcmp(transport, "unix") == 0) {
+    if (t == TRANSPORT_UNIX) {
         snprintf(addr, asize, "unix");
         *port = "0";
         return;
@@ -275,30 +275,33 @@ static void split_peer(const char *peer, const char *transport, char *addr, size
     *port = colon ? colon + 1 : "0";
 }
 
-static const char *transport_name(const char *transport)
-{
-    return strcmp(transport, "unix") == 0 ? "local" : transport;
-}
+/* The transport= word of connection events, as memcached's watch names
+ * each transport (a unix socket is "local"). */
+static const char *const watch_transport[] = {
+    [TRANSPORT_TCP] = "tcp",
+    [TRANSPORT_UNIX] = "local",
+    [TRANSPORT_UDP] = "udp",
+};
 
-void logger_log_conn_new(int cfd, const char *peer, const char *transport)
+void logger_log_conn_new(int cfd, const char *peer, enum transport t)
 {
     char addr[64];
     const char *port;
-    split_peer(peer, transport, addr, sizeof(addr), &port);
+    split_peer(peer, t, addr, sizeof(addr), &port);
     log_line(LOG_CONNEVENTS, "type=conn_new rip=%s rport=%s transport=%s cfd=%d",
-             addr, port, transport_name(transport), cfd);
+             addr, port, watch_transport[t], cfd);
 }
 
-void logger_log_conn_close(int cfd, const char *peer, const char *transport, const char *reason)
+void logger_log_conn_close(int cfd, const char *peer, enum transport t, const char *reason)
 {
     char addr[64];
     const char *port;
-    split_peer(peer, transport, addr, sizeof(addr), &port);
+    split_peer(peer, t, addr, sizeof(addr), &port);
     const char *why = strcmp(reason, "client") == 0 ? "normal" :
                       strcmp(reason, "idle_timeout") == 0 ? "idle_timeout" :
                       strcmp(reason, "shutdown") == 0 ? "shutdown" : "error";
     log_line(LOG_CONNEVENTS, "type=conn_close rip=%s rport=%s transport=%s reason=%s cfd=%d",
-             addr, port, transport_name(transport), why, cfd);
+             addr, port, watch_transport[t], why, cfd);
 }
 
 /* Sends what w has queued, without blocking. Returns false when the

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listener.h"
+
 struct item;
 
 /* Event kinds a watcher can ask for ("watch fetchers mutations ..."). */
@@ -65,8 +67,9 @@ void logger_log_delete(const struct item *it, const char *cmd);
 /* it is being evicted. */
 void logger_log_eviction(const struct item *it);
 /* A client connection opened or closed. peer: "addr:port" or a path;
- * reason: the server's close reason ("client", "error", ...). */
-void logger_log_conn_new(int cfd, const char *peer, const char *transport);
-void logger_log_conn_close(int cfd, const char *peer, const char *transport, const char *reason);
+ * t: its listener's transport; reason: the server's close reason
+ * ("client", "error", ...). */
+void logger_log_conn_new(int cfd, const char *peer, enum transport t);
+void logger_log_conn_close(int cfd, const char *peer, enum transport t, const char *reason);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -636,12 +637,41 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
     return 0;
 }
 
+/* The pid of process pid in its innermost PID namespace (a container's
+ * view of it); pid itself when it has no namespace of its own or that
+ * cannot be read. */
+static int namespace_pid(int pid)
+{
+    char path[64], line[256];
+    int ns = pid;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return pid;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "NSpid:", 6) == 0) {
+            char *p = line + 6, *end;
+            for (long v; (v = strtol(p, &end, 10)), end != p; p = end)
+                ns = (int)v;    /* the last one is the innermost */
+            break;
+        }
+    fclose(f);
+    return ns;
+}
+
+/* Attaches to -p's binary, as /proc/PID/exe (which also reaches a binary
+ * only visible in the process's mount namespace), or to -b's; with -p, a
+ * -b path missing here is looked up under /proc/PID/root, where the
+ * process sees it (a container's path). Exits on failure. */
 static void attach(void)
 {
-    char path[64];
+    char path[PATH_MAX + 64];
     const char *binary = opt.binary;
     if (!binary) {
         snprintf(path, sizeof(path), "/proc/%d/exe", opt.pid);
+        binary = path;
+    } else if (opt.pid && binary[0] == '/' && access(binary, F_OK) != 0) {
+        snprintf(path, sizeof(path), "/proc/%d/root%s", opt.pid, binary);
         binary = path;
     }
     struct bpf_program *prog = opt.exact ? skel->progs.on_done : skel->progs.on_sample;
@@ -658,8 +688,12 @@ static void attach(void)
         skel->links.on_done = link;
     else
         skel->links.on_sample = link;
+    int ns = opt.pid ? namespace_pid(opt.pid) : 0;
+    char in_ns[48] = "";
+    if (ns != opt.pid)
+        snprintf(in_ns, sizeof(in_ns), " (%d in its PID namespace)", ns);
     if (opt.pid)
-        snprintf(opt.target, sizeof(opt.target), "PID %d%s%s", opt.pid,
+        snprintf(opt.target, sizeof(opt.target), "PID %d%s%s%s", opt.pid, in_ns,
                  opt.binary ? " of " : "", opt.binary ? opt.binary : "");
     else
         snprintf(opt.target, sizeof(opt.target), "%s (every process)", opt.binary);
