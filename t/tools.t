@@ -30,9 +30,10 @@ require_probes_or_skip('all');
 
 my $TOOLS = "$FindBin::Bin/../tools";
 # Seconds each tool runs (-d): room for nine bpftraces to attach on a busy
-# 2-core machine (over 10 s seen at load average 60) and then the load (up
+# 2-core machine (over 20 s seen at load average 50) and then the load (up
 # to 9 s seen).
-my $DURATION = 40;
+my $ATTACH = 40;        # seconds a tool may take to attach
+my $DURATION = 60;
 my $ROUNDS = 20;        # rounds of the hot-key load
 my $HOT = 'hot:key';
 my $MISS = 'miss:key';  # never stored: every get of it is a miss
@@ -73,7 +74,7 @@ sub start_tool {
 sub wait_attached {
     my ($t, $srv, @probes) = @_;
     my $s = $srv->new_sock;
-    my $deadline = time + 20;
+    my $deadline = time + $ATTACH;
     while (time < $deadline) {
         my $st = mem_stats($s, 'probes');
         if (!grep { ($st->{"probe:$_"} // 0) < 1 } @probes) {
@@ -87,7 +88,7 @@ sub wait_attached {
         }
         sleep 0.05;
     }
-    diag("$t->{name}: probes not attached after 20 s");
+    diag("$t->{name}: probes not attached after $ATTACH s");
     return 0;
 }
 
