@@ -549,8 +549,9 @@ static bool make_room(unsigned id)
 /* A chunk of class id for size bytes. Without the segmented LRU an
  * expired item at COLD's tail is reused before new memory is taken; when
  * memory is full, room is made (make_room) and the allocation retried, at
- * most ALLOC_TRIES times. NULL when nothing could be freed. */
-static void *alloc_evicting(size_t size, unsigned id)
+ * most ALLOC_TRIES times. NULL when nothing could be freed; counted as
+ * the class's outofmemory when count_oom. */
+static void *alloc_evicting_counted(size_t size, unsigned id, bool count_oom)
 {
     void *chunk = NULL;
     int tries;
@@ -558,8 +559,17 @@ static void *alloc_evicting(size_t size, unsigned id)
         if (!settings.lru_segmented)
             reclaim_from(id, &lrus[id][SEG_COLD], false);
         chunk = slabs_alloc(size, id);
-        if (chunk != NULL || !make_room(id))
+        if (chunk != NULL)
             break;
+        if (!make_room(id)) {
+            /* Nothing to free. With the segmented LRU memcached tries on
+             * to ALLOC_TRIES all the same (under -M, say), and counts
+             * every try as a direct reclaim: so do we, without the tries
+             * (slabs__allocate__failed fires once per failed request). */
+            if (settings.lru_segmented)
+                tries = ALLOC_TRIES;
+            break;
+        }
     }
     if (tries > 0) {
         struct lru *l = &lrus[id][SEG_COLD];
@@ -567,9 +577,13 @@ static void *alloc_evicting(size_t size, unsigned id)
         l->direct_reclaims += (uint64_t)tries;
         pthread_mutex_unlock(&l->lock);
     }
-    if (chunk == NULL)
+    if (chunk == NULL && count_oom)
         items_count_outofmemory(id);
     return chunk;
+}
+static void *alloc_evicting(size_t size, unsigned id)
+{
+    return alloc_evicting_counted(size, id, true);
 }
 
 /* Allocates the chunks that hold a chunked item's value. False when memory ran out (the chunks taken so far stay on the
@@ -586,8 +600,16 @@ static bool alloc_value_chunks(item *it)
         if (take > chunk_max)
             take = chunk_max;
         unsigned id = slabs_clsid(take);
-        struct item_chunk *ch = alloc_evicting(take, id);
-        if (ch == NULL)
+        struct item_chunk *ch = alloc_evicting_counted(take, id, false);
+        if (ch == NULL && id != slabs_class_count()) {
+            /* As memcached: when the class that fits the rest has no
+             * chunk to give (its LRU holds no items to evict: a chained
+             * value's last chunk lives there), the rest takes a chunk of
+             * the largest class, whose LRU holds the chained items. */
+            id = slabs_class_count();
+            ch = alloc_evicting_counted(take, id, false);
+        }
+        if (ch == NULL)     /* not an outofmemory: memcached counts none for chunks */
             return false;
         ch->next = NULL;
         ch->head = it;

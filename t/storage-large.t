@@ -276,6 +276,15 @@ sub slab_usage {
     my $after = mem_stats($s);
     is($after->{store_no_memory} - $before->{store_no_memory}, 0, 'not counted as store_no_memory');
     is($after->{cmd_set} - $before->{cmd_set}, 4, 'counted as sets (cmd_set)');
+    # memcached counts each in the largest class's cmd_set (stats slabs) and,
+    # in stats items, as ten direct reclaims (its allocation tries, none of
+    # which could free anything under -M), not as an outofmemory.
+    my $refused = 4 + 1;    # and the fill that found memory full
+    my $c = slab_usage($s);
+    is($c->{39}{cmd_set}, $stored + $refused, 'stats slabs: class 39 counts the refused sets too');
+    my $items = mem_stats($s, 'items');
+    is($items->{'items:39:outofmemory'}, 0, 'stats items: no outofmemory for a chained value');
+    is($items->{'items:39:direct_reclaims'}, 10 * $refused, '  but ten direct reclaims per refused set');
     send_expect($s, "set small 0 0 5\r\nhello\r\n", "STORED\r\n", 'a small value still fits');
 
     # Binary protocol: status 0x82 with memcached's text.
@@ -392,6 +401,22 @@ for my $case (['-m 64', [ [ 'c600', 0, 600 * 1024 ] ]],
     send_expect($s, "delete $_->[0]\r\n", "DELETED\r\n", "  delete $_->[0]") for @$items;
     $c = slab_usage($s);
     is(scalar(grep { $c->{$_}{used_chunks} } keys %$c), 0, '  no chunk is used after the deletes');
+}
+
+# A class whose items all went (evicted, then deleted) is not listed in
+# stats items any more, as memcached lists only classes holding items.
+{
+    my $srv = start_server(args => '-m 8');
+    my $s = $srv->new_sock;
+    my $v = 'e' x 700000;
+    send_expect($s, "set e$_ 0 0 700000\r\n$v\r\n", "STORED\r\n", "-m 8: chained value e$_ stored")
+        for 1 .. 16;
+    my $st = mem_stats($s);
+    cmp_ok($st->{evictions}, '>', 0, "  the oldest were evicted ($st->{evictions})");
+    send_bytes($s, "delete e$_ noreply\r\n") for 1 .. 16;
+    send_expect($s, "mn\r\n", "MN\r\n", '  every key deleted');
+    my @listed = grep { /^items:/ } keys %{ mem_stats($s, 'items') };
+    is_deeply(\@listed, [], '  stats items lists no class');
 }
 
 done_testing;
