@@ -10,17 +10,23 @@
 # Nothing else is running in the server meanwhile; evictions keep the items
 # within the limit, so what is above it is the server's own overhead.
 #
-# Usage: bench/rss-over-limit.sh [-r ROUNDS] [-m MB] [-k KEYS]
+# With -s, the last round of each server also prints where its resident
+# memory is (from /proc/PID/smaps): anonymous memory (heap, thread stacks,
+# the hash table, the item pages) and each file-backed object's resident
+# pages (the binary and every shared library), in kB.
+#
+# Usage: bench/rss-over-limit.sh [-r ROUNDS] [-m MB] [-k KEYS] [-s]
 # Env: MC_SERVER (ours), MC_REFERENCE (default /usr/bin/memcached), MC_EXTRA.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROUNDS=3 MB=8 KEYS=20000
-while getopts "r:m:k:h" o; do
+ROUNDS=3 MB=8 KEYS=20000 SMAPS=0
+while getopts "r:m:k:sh" o; do
     case $o in
     r) ROUNDS=$OPTARG ;;
     m) MB=$OPTARG ;;
     k) KEYS=$OPTARG ;;
+    s) SMAPS=1 ;;
     *) sed -n '/^# Usage/,/^# Env/s/^# \{0,1\}//p' "$0"; exit 1 ;;
     esac
 done
@@ -35,6 +41,17 @@ trap 'stop_all_servers' EXIT
 
 vmrss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
+# smaps_by_object PID: resident kB per backing object, largest first (heap,
+# stacks and other anonymous mappings as one [anon]); a file's mappings
+# (text, data, relro) are summed under its name.
+smaps_by_object() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6) ? $6 : "[anon]"
+                                   if (name ~ /^\[(heap|stack)/ || name ~ /^\[anon/) name = "[anon]" }
+         $1 == "Rss:" { rss[name] += $2 }
+         END { for (n in rss) if (rss[n] > 0) printf "    %8d kB  %s\n", rss[n], n }' \
+        "/proc/$1/smaps" | sort -k3,3 -s | sort -rn -s
+}
+
 printf '%-40s %5s %12s %16s %10s\n' server round rss_kB over_limit_kB evictions
 for bin in "${SERVERS[@]}"; do
     over=()
@@ -45,6 +62,9 @@ for bin in "${SERVERS[@]}"; do
         ev=$(mc_stat "$SERVER_PORT" evictions)
         over+=($((rss - MB * 1024)))
         printf '%-40s %5d %12d %16d %10d\n' "$bin" "$r" "$rss" "${over[-1]}" "$ev"
+        if [ "$SMAPS" = 1 ] && [ "$r" = "$ROUNDS" ]; then
+            smaps_by_object "$SERVER_PID"
+        fi
         stop_server "$SERVER_PID"
     done
     lo=$(printf '%s\n' "${over[@]}" | sort -n | head -1)

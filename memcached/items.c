@@ -161,11 +161,10 @@ static struct item_chunk **first_chunk_slot(item *it)
     return (struct item_chunk **)(void *)(it->data + item_chunk_link_offset(it));
 }
 
-/* Value bytes held in a chunked item's own chunk. */
-static uint32_t head_value_bytes(item *it)
+/* The bytes a chunked item's own chunk was allocated for. */
+static size_t head_alloc_size(const item *it)
 {
-    size_t used = sizeof(item) + item_chunk_link_offset(it) + sizeof(struct item_chunk *);
-    return (uint32_t)(slabs_chunk_size(it->slabs_clsid) - used);
+    return item_chunked_head_size(it->nkey, item_flags(it) & ITEM_CAS, it->client_flags != 0);
 }
 
 /* The bytes a chunk was allocated for (what slabs_free is told). */
@@ -180,12 +179,6 @@ char *item_value_span_chunked(item *it, uint32_t offset, uint32_t *len)
         *len = it->nbytes - offset;
         return item_value(it) + offset;
     }
-    uint32_t head = head_value_bytes(it);
-    if (offset < head) {
-        *len = head - offset;
-        return item_value(it) + offset;
-    }
-    offset -= head;
     struct item_chunk *ch = *first_chunk_slot(it);
     while (offset >= ch->size) {
         offset -= ch->size;
@@ -253,7 +246,7 @@ static void item_free(item *it)
             slabs_free(ch, chunk_alloc_size(ch), ch->slabs_clsid);
             ch = next;
         }
-        slabs_free(it, slabs_chunk_size(it->slabs_clsid), it->slabs_clsid);
+        slabs_free(it, head_alloc_size(it), it->head_clsid);
         return;
     }
     slabs_free(it, item_ntotal(it), it->slabs_clsid);
@@ -556,8 +549,9 @@ static bool make_room(unsigned id)
 /* A chunk of class id for size bytes. Without the segmented LRU an
  * expired item at COLD's tail is reused before new memory is taken; when
  * memory is full, room is made (make_room) and the allocation retried, at
- * most ALLOC_TRIES times. NULL when nothing could be freed. */
-static void *alloc_evicting(size_t size, unsigned id)
+ * most ALLOC_TRIES times. NULL when nothing could be freed; counted as
+ * the class's outofmemory when count_oom. */
+static void *alloc_evicting_counted(size_t size, unsigned id, bool count_oom)
 {
     void *chunk = NULL;
     int tries;
@@ -565,8 +559,17 @@ static void *alloc_evicting(size_t size, unsigned id)
         if (!settings.lru_segmented)
             reclaim_from(id, &lrus[id][SEG_COLD], false);
         chunk = slabs_alloc(size, id);
-        if (chunk != NULL || !make_room(id))
+        if (chunk != NULL)
             break;
+        if (!make_room(id)) {
+            /* Nothing to free. With the segmented LRU memcached tries on
+             * to ALLOC_TRIES all the same (under -M, say), and counts
+             * every try as a direct reclaim: so do we, without the tries
+             * (slabs__allocate__failed fires once per failed request). */
+            if (settings.lru_segmented)
+                tries = ALLOC_TRIES;
+            break;
+        }
     }
     if (tries > 0) {
         struct lru *l = &lrus[id][SEG_COLD];
@@ -574,28 +577,39 @@ static void *alloc_evicting(size_t size, unsigned id)
         l->direct_reclaims += (uint64_t)tries;
         pthread_mutex_unlock(&l->lock);
     }
-    if (chunk == NULL)
+    if (chunk == NULL && count_oom)
         items_count_outofmemory(id);
     return chunk;
 }
+static void *alloc_evicting(size_t size, unsigned id)
+{
+    return alloc_evicting_counted(size, id, true);
+}
 
-/* Allocates the chunks that hold a chunked item's value past its own
- * chunk. False when memory ran out (the chunks taken so far stay on the
+/* Allocates the chunks that hold a chunked item's value. False when memory ran out (the chunks taken so far stay on the
  * item, so item_free gives them back). */
 static bool alloc_value_chunks(item *it)
 {
     size_t chunk_max = slabs_chunk_size(slabs_class_count());
     struct item_chunk **link = first_chunk_slot(it);
     *link = NULL;
-    uint32_t left = it->nbytes - head_value_bytes(it);
+    uint32_t left = it->nbytes;
     while (left > 0) {
         /* What slabs is asked for is what chunk_alloc_size() gives back. */
         size_t take = sizeof(struct item_chunk) + left;
         if (take > chunk_max)
             take = chunk_max;
         unsigned id = slabs_clsid(take);
-        struct item_chunk *ch = alloc_evicting(take, id);
-        if (ch == NULL)
+        struct item_chunk *ch = alloc_evicting_counted(take, id, false);
+        if (ch == NULL && id != slabs_class_count()) {
+            /* As memcached: when the class that fits the rest has no
+             * chunk to give (its LRU holds no items to evict: a chained
+             * value's last chunk lives there), the rest takes a chunk of
+             * the largest class, whose LRU holds the chained items. */
+            id = slabs_class_count();
+            ch = alloc_evicting_counted(take, id, false);
+        }
+        if (ch == NULL)     /* not an outofmemory: memcached counts none for chunks */
             return false;
         ch->next = NULL;
         ch->head = it;
@@ -619,13 +633,17 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
         return NULL;
     }
     bool chunked = ntotal > slabs_chunk_size(id);
-    item *it = alloc_evicting(chunked ? slabs_chunk_size(id) : ntotal, id);
+    size_t head_size = chunked ? item_chunked_head_size(nkey, settings.use_cas, client_flags != 0)
+                               : ntotal;
+    unsigned head_id = chunked ? slabs_clsid(head_size) : id;
+    item *it = alloc_evicting(head_size, head_id);
     if (it == NULL) {
         *why = chunked ? ALLOC_NO_MEMORY_CHUNKED : ALLOC_NO_MEMORY;
         return NULL;
     }
     it->next = it->prev = it->h_next = NULL;
     it->slabs_clsid = (uint8_t)id;
+    it->head_clsid = (uint8_t)head_id;
     it->refcount = 1;
     item_flags_store(it, settings.use_cas ? ITEM_CAS : 0);
     it->nkey = (uint8_t)nkey;
@@ -952,11 +970,11 @@ int item_evict_for_move(item *it)
         result = 0;
     } else {
         struct lru *l = LRU_OF(it);
-        size_t ntotal = (it->it_flags & ITEM_CHUNKED) ? slabs_chunk_size(it->slabs_clsid)
-                                                      : item_ntotal(it);
+        bool chunked = (it->it_flags & ITEM_CHUNKED) != 0;
+        size_t ntotal = chunked ? head_alloc_size(it) : item_ntotal(it);
         /* The page being emptied hands out no chunks, so a free chunk of
          * the class, if any, is elsewhere: move the item there. */
-        item *copy = slabs_alloc_existing(ntotal, it->slabs_clsid);
+        item *copy = slabs_alloc_existing(ntotal, chunked ? it->head_clsid : it->slabs_clsid);
         if (copy != NULL) {
             memcpy(copy, it, ntotal);
             copy->refcount = 1;
@@ -1154,10 +1172,10 @@ void items_set_cas_counter(uint64_t cas) { atomic_store(&cas_counter, cas); }
  * (see item_restore). False when the chain is not whole. */
 static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
 {
-    uint32_t head_bytes = head_value_bytes(it);
-    if (it->nbytes <= head_bytes)
+    if (it->nbytes == 0 || it->slabs_clsid != slabs_class_count() ||
+        it->head_clsid != slabs_clsid(head_alloc_size(it)))
         return false;
-    uint32_t left = it->nbytes - head_bytes;
+    uint32_t left = it->nbytes;
     item *old_head = (item *)(void *)((char *)it - delta);
     struct item_chunk **link = first_chunk_slot(it);
     unsigned kept = 0;
@@ -1207,7 +1225,7 @@ size_t item_restore(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
     if (it->it_flags & ITEM_CHUNKED) {
         if (!restore_chain(it, delta, chunk_ok))
             return 0;
-        held = slabs_chunk_size(it->slabs_clsid);
+        held = head_alloc_size(it);
     } else if (held > slabs_chunk_size(it->slabs_clsid)) {
         return 0;
     }

@@ -49,19 +49,24 @@ typedef struct item {
     uint32_t client_flags;  /* opaque flags the client stored */
     uint16_t refcount;      /* atomic: 1 for the link, 1 per user */
     uint16_t it_flags;      /* ITEM_* bits (item_flags: see below) */
-    uint8_t slabs_clsid;    /* slab class of the chunk */
+    uint8_t slabs_clsid;    /* slab class of the chunk; of a chunked item,
+                             * the largest class, whose LRU and stats hold it */
     uint8_t nkey;           /* key length, without its NUL */
     uint8_t lru_segment;    /* which of its class's LRUs holds it (HOT, WARM, ...;
                              * item_lru_segment: see below) */
+    uint8_t head_clsid;     /* chunked item: slab class of its own chunk */
     /* [cas if ITEM_CAS] key NUL value "\r\n"; 8-aligned for the CAS. */
     char data[] __attribute__((aligned(8)));
 } item;
 
-/* Items larger than the largest slab chunk (slab_chunk_max) are chunked:
- * the item itself fills a whole chunk of the largest class, holding the
- * key, a pointer to the first item_chunk and as much of the value as fits;
- * the rest follows in item_chunks, full chunks of the largest class and a
- * last one from the class that fits what remains. Chunks are freed with
+/* Items larger than the largest slab chunk (slab_chunk_max) are chunked,
+ * laid out over the slab classes as memcached does, so that stats slabs
+ * and stats items read the same: the item itself is a small header (the
+ * key and a pointer to the first item_chunk) in the class that fits
+ * item_chunked_head_size() (head_clsid), while it is counted and kept on
+ * the LRU of the largest class (slabs_clsid). The whole value follows in
+ * item_chunks: full chunks of the largest class, then one from the class
+ * that fits what remains plus its item_chunk header. Chunks are freed with
  * their item. A chunk's it_flags and slabs_clsid sit where an item's do, so
  * the slab allocator and the page mover can tell the two apart. */
 struct item_chunk {
@@ -194,6 +199,13 @@ static inline size_t item_total_size(size_t nkey, uint32_t nbytes, bool with_cas
                                      bool with_flags)
 {
     return sizeof(item) + (with_cas ? 8 : 0) + (with_flags ? 4 : 0) + nkey + 1 + nbytes;
+}
+/* Bytes a chunked item's header chunk is taken for: as memcached sizes
+ * it (an item with its key and room for one item_chunk header), which
+ * picks its slab class (head_clsid). */
+static inline size_t item_chunked_head_size(size_t nkey, bool with_cas, bool with_flags)
+{
+    return item_total_size(nkey, 0, with_cas, with_flags) + sizeof(struct item_chunk);
 }
 static inline size_t item_ntotal(const item *it)
 {

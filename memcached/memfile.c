@@ -21,7 +21,7 @@
 #include "settings.h"
 #include "slabs.h"
 
-#define META_MAGIC "memcached-sdt warm restart 4"   /* 4: the hash table's power saved */
+#define META_MAGIC "memcached-sdt warm restart 5"   /* 5: chunked items keep their key in a small class */
 
 static char *mapping;
 static size_t mapping_size;

@@ -14,6 +14,7 @@
 #include "probe_keys.h"
 #include "probes.h"
 #include "settings.h"
+#include "slabs.h"
 #include "util.h"
 
 /* request__sample, per worker thread: key operations left until the next
@@ -161,8 +162,10 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
             STAT_INC(rq->stats, store_too_large);
         else if (*why == ALLOC_NO_MEMORY)
             STAT_INC(rq->stats, store_no_memory);
-        else
-            STAT_INC(rq->stats, set_cmds);  /* memcached read it: a set, not a no_memory */
+        else {   /* memcached read it: a set, not a no_memory, of the largest class */
+            STAT_INC(rq->stats, set_cmds);
+            STAT_INC(rq->stats, slab_ops[slabs_class_count()].cmd_set);
+        }
     }
     return it;
 }

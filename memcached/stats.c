@@ -477,7 +477,7 @@ static void emit_items(const struct emitter *e)
         uint64_t hits[4];
         items_class_stats(id, &s);
         stats_lru_hits(id, hits);
-        if (s.number == 0 && s.evicted == 0 && s.outofmemory == 0)
+        if (s.number == 0)      /* as memcached: only classes holding items */
             continue;
         char name[64];
         /* X(field, kind, format, value, shown): memcached's "items:<class>:<field>"

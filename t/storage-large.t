@@ -188,7 +188,7 @@ sub slab_usage {
     $bytes += $c->{$_}{used_chunks} * $c->{$_}{chunk_size} for @used;
     my ($max) = sort { $b <=> $a } map { $c->{$_}{chunk_size} } keys %$c;
     is($max, 524288, 'no chunk is larger than slab_chunk_max (512 KB)');
-    is(scalar @used, 2, 'the value spans two chunks of two classes');
+    is(scalar @used, 3, 'the item takes chunks of three classes: key, 512 KB, the rest');
     cmp_ok($bytes, '>=', 600 * 1024, 'they hold the whole value');
     cmp_ok($bytes, '<', 2 * 524288, 'the last chunk is sized to what remains, not a whole 512 KB');
     big_get_is($s, 'c600', $v, 'the chained value reads back byte-exact');
@@ -276,6 +276,15 @@ sub slab_usage {
     my $after = mem_stats($s);
     is($after->{store_no_memory} - $before->{store_no_memory}, 0, 'not counted as store_no_memory');
     is($after->{cmd_set} - $before->{cmd_set}, 4, 'counted as sets (cmd_set)');
+    # memcached counts each in the largest class's cmd_set (stats slabs) and,
+    # in stats items, as ten direct reclaims (its allocation tries, none of
+    # which could free anything under -M), not as an outofmemory.
+    my $refused = 4 + 1;    # and the fill that found memory full
+    my $c = slab_usage($s);
+    is($c->{39}{cmd_set}, $stored + $refused, 'stats slabs: class 39 counts the refused sets too');
+    my $items = mem_stats($s, 'items');
+    is($items->{'items:39:outofmemory'}, 0, 'stats items: no outofmemory for a chained value');
+    is($items->{'items:39:direct_reclaims'}, 10 * $refused, '  but ten direct reclaims per refused set');
     send_expect($s, "set small 0 0 5\r\nhello\r\n", "STORED\r\n", 'a small value still fits');
 
     # Binary protocol: status 0x82 with memcached's text.
@@ -306,6 +315,108 @@ for my $case ([ '-m 64 -I 2m', [ 524288, 700000, 1048576, 2000000 ], 39 ],
         is(mem_stats($s, q{items})->{"items:$want:mem_requested"}, $size + 66,
            '  with mem_requested its whole size (value, key, header)');
     }
+}
+
+# --- where a chained item's chunks go: stats slabs and stats items exactly -------------------
+# memcached's layout, from its documented sizes: an item header is 48 bytes
+# (+8 for the CAS unique, +4 when the client flags are not 0), then the key
+# and its NUL; slab classes start at 48 + 48 (-n) bytes and grow by -f
+# (1.25), 8-aligned, up to slab_chunk_max (half the 1 MB page), which is the
+# last class. A chained item keeps its header in the class that fits the
+# header plus one 48-byte chunk header; its value ("\r\n" included) follows
+# in chunks that each start with a 48-byte chunk header: full
+# slab_chunk_max chunks, then one from the class that fits what remains.
+# The item itself is counted in stats items under the largest class.
+sub class_sizes {
+    my ($max) = @_;
+    my @sizes = (undef);
+    my $size = 96;
+    while ($size < $max / 1.25) {
+        $size += 8 - $size % 8 if $size % 8;
+        push @sizes, $size;
+        $size = int($size * 1.25);
+    }
+    push @sizes, $max;
+    return \@sizes;
+}
+sub class_of {
+    my ($sizes, $bytes) = @_;
+    for my $id (1 .. $#$sizes) {
+        return $id if $sizes->[$id] >= $bytes;
+    }
+    die "no class holds $bytes bytes";
+}
+# Adds the chunks a chained item takes to $used (class => chunks).
+sub chained_chunks {
+    my ($sizes, $used, $nkey, $flags, $vlen) = @_;
+    my $header = 48 + 8 + ($flags ? 4 : 0) + $nkey + 1;
+    $used->{ class_of($sizes, $header + 48) }++;
+    my $max = $sizes->[-1];
+    for (my $left = $vlen + 2; $left > 0;) {
+        my $take = $left + 48 > $max ? $max : $left + 48;
+        $used->{ class_of($sizes, $take) }++;
+        $left -= $take - 48;
+    }
+    return $header + $vlen + 2;     # mem_requested: header, key, value
+}
+is(scalar(@{ class_sizes(524288) }) - 1, 39, '39 classes with the defaults');
+is_deeply([ @{ class_sizes(524288) }[1, 2, 32] ], [ 96, 120, 103496 ], '  of 96, 120, ..., 103496, ... bytes');
+for my $case (['-m 64', [ [ 'c600', 0, 600 * 1024 ] ]],
+              ['-m 64', [ [ 'k', 0, 524300 ], [ 'k2', 0, 524251 ], [ 'sixteen-byte-key', 5, 600000 ] ]],
+              ['-m 64 -I 2m', [ [ 'k0', 0, 614400 ], [ 'k1', 0, 2097000 ] ]],
+              ['-m 64 -I 4m', [ [ 'k0', 0, 2097152 ], [ 'k2', 9, 3000000 ] ]]) {
+    my ($args, $items) = @$case;
+    my $sizes = class_sizes(524288);
+    my $srv = start_server(args => $args);
+    my $s = $srv->new_sock;
+    my (%want, $requested);
+    for my $it (@$items) {
+        my ($key, $flags, $len) = @$it;
+        send_expect($s, "set $key $flags 0 $len\r\n" . ('v' x $len) . "\r\n", "STORED\r\n",
+                    "$args: set a $len B value under a " . length($key) . " B key");
+        $requested += chained_chunks($sizes, \%want, length($key), $flags, $len);
+    }
+    my $c = slab_usage($s);
+    my %got = map { ($_ => $c->{$_}{used_chunks}) } grep { $c->{$_}{used_chunks} } keys %$c;
+    is_deeply(\%got, \%want, '  stats slabs: used_chunks per class')
+        or diag(explain(\%got));
+    is($c->{$_}{chunk_size}, $sizes->[$_], "  class $_ chunks are $sizes->[$_] B") for sort { $a <=> $b } keys %want;
+    my $pages = 0;
+    for my $id (sort { $a <=> $b } keys %want) {
+        my $per = int(1048576 / $sizes->[$id]);
+        my $p = int(($want{$id} + $per - 1) / $per);
+        is($c->{$id}{total_pages}, $p, "  class $id: $p pages for $want{$id} chunks");
+        $pages += $p;
+    }
+    my $st = mem_stats($s, 'slabs');
+    is($st->{active_slabs}, scalar(keys %want), '  active_slabs: the classes with chunks');
+    is($st->{total_malloced}, $pages * 1048576, '  total_malloced: their pages');
+    is($c->{39}{cmd_set}, scalar(@$items), '  the sets are counted in the largest class');
+    my $istats = mem_stats($s, 'items');
+    my @classes = sort map { /^items:(\d+):number$/ ? $1 : () } keys %$istats;
+    is_deeply(\@classes, [39], '  stats items lists class 39 only');
+    is($istats->{'items:39:number'}, scalar(@$items), '  with every item');
+    is($istats->{'items:39:mem_requested'}, $requested, '  and their whole size');
+    # Deleting gives every chunk back.
+    send_expect($s, "delete $_->[0]\r\n", "DELETED\r\n", "  delete $_->[0]") for @$items;
+    $c = slab_usage($s);
+    is(scalar(grep { $c->{$_}{used_chunks} } keys %$c), 0, '  no chunk is used after the deletes');
+}
+
+# A class whose items all went (evicted, then deleted) is not listed in
+# stats items any more, as memcached lists only classes holding items.
+{
+    my $srv = start_server(args => '-m 8');
+    my $s = $srv->new_sock;
+    my $v = 'e' x 700000;
+    send_expect($s, "set e$_ 0 0 700000\r\n$v\r\n", "STORED\r\n", "-m 8: chained value e$_ stored")
+        for 1 .. 16;
+    my $st = mem_stats($s);
+    cmp_ok($st->{evictions}, '>', 0, "  the oldest were evicted ($st->{evictions})");
+    send_bytes($s, "delete e$_ noreply\r\n") for 1 .. 16;
+    send_expect($s, "mn\r\n", "MN\r\n", '  every key deleted');
+    my @listed = grep { /^items:/ } keys %{ mem_stats($s, 'items') };
+    is_deeply(\@listed, [], '  stats items lists no class');
 }
 
 done_testing;
