@@ -257,6 +257,22 @@ is(setting('temporary_ttl'), '57', 'lru temp_ttl noreply: applied');
     is(mem_stats($c, 'settings')->{oldest}, $oldest, 'a refused flush_all leaves oldest alone');
 }
 
+# An item read within a minute of its last access keeps that access time
+# (memcached bumps at most once a minute), from the server's first second on:
+# here without the LRU maintainer, whose moves between LRUs set it too.
+{
+    my $srv7 = start_server(args => '-m 32 -o no_lru_maintainer');
+    my $c = $srv7->new_sock;
+    send_expect($c, "set a 0 0 1\r\nx\r\n", "STORED\r\n", 'no_lru_maintainer: set a');
+    my $at = mem_stats($c)->{uptime};
+    poll_stats($c, undef, sub { $_[0]{uptime} > $at });
+    send_expect($c, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", 'get a a second later');
+    send_expect($c, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", 'get a again');
+    send_bytes($c, "me a\r\n");
+    my ($la) = (read_line($c) // '') =~ /\bla=(\d+)/;
+    cmp_ok($la // -1, '>=', 1, "me a: la=" . ($la // 'none') . ", not reset by the reads in its first minute");
+}
+
 # Without CAS (-C), an immediate flush_all drops what was stored before it
 # and keeps what is stored after it in the same second.
 {
