@@ -1,13 +1,13 @@
-/* clock.c: current_time and exptime conversion. The relative clock starts a
- * few seconds in, so that an item stamped at 0 is never mistaken for one
- * stamped "now". */
+/* clock.c: current_time and exptime conversion. The relative clock starts
+ * CLOCK_UPTIME_BASE + 2 seconds in, as memcached's does, so that an item
+ * stamped at 0 is never mistaken for one stamped "now" and uptime starts at 2. */
 #include "config.h"
 #include "clock.h"
 
 #include <stdatomic.h>
 
 #define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
-#define CLOCK_START_OFFSET 2
+#define CLOCK_START_OFFSET (CLOCK_UPTIME_BASE + 2)
 
 /* Seconds current_time had when monotonic_start was read. */
 static int64_t start_offset = CLOCK_START_OFFSET;

@@ -1,6 +1,7 @@
 /* clock.h: the server's notion of time. current_time counts seconds since
- * process start (rel_time_t), ticked once a second by the main thread;
- * expiry times are stored in it. The debug build can move it forward. */
+ * a point CLOCK_UPTIME_BASE seconds before process start (rel_time_t), ticked
+ * once a second by the main thread; expiry times are stored in it. The debug
+ * build can move it forward. */
 #ifndef MC_CLOCK_H
 #define MC_CLOCK_H
 
@@ -10,12 +11,21 @@
 
 typedef uint32_t rel_time_t;
 
+/* current_time minus this is the uptime. memcached's relative clock reads
+ * 62 at start, uptime 2 (so `stats settings` oldest, a rel_time_t, shows the
+ * same numbers), and an item stamped in the first minute is never "older
+ * than a minute" by wrap-around. */
+#define CLOCK_UPTIME_BASE 60
+
 /* Seconds since process_started; read by every thread, written by the
  * clock tick only (and debugtime). */
 extern _Atomic rel_time_t current_time;
 
 /* Unix time at which current_time was 0. */
 extern time_t process_started;
+
+/* Seconds since the server started (stats uptime). */
+static inline unsigned clock_uptime(void) { return (unsigned)(current_time - CLOCK_UPTIME_BASE); }
 
 /* Sets process_started and current_time; call once before threads start. */
 void clock_init(void);

@@ -437,6 +437,7 @@ static void conn_need_more(conn *c)
 {
     rbuf_shrink(c);
     c->stacked = 0;     /* what was queued is sent before the next read */
+    c->unflushed = false;
     if (reply_pending(&c->out)) {
         conn_write_then(c, CONN_READ);
     } else {
@@ -455,8 +456,10 @@ static int conn_send(conn *c)
         STAT_ADD(&c->worker->stats, bytes_written, (uint64_t)written);
         probe_conn_write(c->sfd, written);
     }
-    if (r == 1)
+    if (r == 1) {
         c->stacked = 0;
+        c->unflushed = false;
+    }
     return r;
 }
 
@@ -685,8 +688,10 @@ static bool step_yield(conn *c)
     /* -R: let the worker's other connections run. */
     STAT_INC(&c->worker->stats, conn_yields);
     probe_conn_yield(c->sfd);
-    if (!reply_pending(&c->out))
+    if (!reply_pending(&c->out)) {
         reply_reset(&c->out);   /* as conn_need_more */
+        c->unflushed = false;
+    }
     if (reply_pending(&c->out)) {
         conn_write_then(c, CONN_PARSE);
         int r = send_or_wait(c);
@@ -710,7 +715,9 @@ static bool step_yield(conn *c)
 static bool step_parse(conn *c)
 {
     if (c->rbytes == 0 && c->reqs_left >= 0) {
-        c->reqs_left -= reply_pending(&c->out);     /* sending a batch's replies costs a request */
+        /* Sending a batch's replies costs a request, even when all were
+         * noreply (memcached still frees their response objects). */
+        c->reqs_left -= reply_pending(&c->out) || c->unflushed;
         if (c->reqs_left >= 0) {
             conn_need_more(c);
             return true;
@@ -719,10 +726,17 @@ static bool step_parse(conn *c)
     if (c->reqs_left < 0)
         return step_yield(c);
     enum parse_result pr = conn_parse_one(c);
-    if (pr == PARSE_NEED_MORE)
+    if (pr == PARSE_NEED_MORE) {
+        /* A request cut at the end of the buffer: flushing the replies
+         * before reading its rest costs a request as at the end of a
+         * batch, and may use up the event's share. */
+        if ((reply_pending(&c->out) || c->unflushed) && --c->reqs_left < 0)
+            return step_yield(c);
         conn_need_more(c);
-    else
+    } else {
         c->reqs_left--;
+        c->unflushed = true;
+    }
     return true;
 }
 

@@ -142,6 +142,9 @@ typedef struct conn {
     struct bin_request bin;         /* binary protocol: the packet being served */
     size_t swallow_left;            /* bytes to discard in CONN_SWALLOW */
     int reqs_left;                  /* requests left in this event (-R) */
+    bool unflushed;                 /* requests (noreply ones too) served since
+                                     * the replies were last flushed: flushing
+                                     * costs one of -R's requests */
     rel_time_t last_cmd_time;       /* for idle_timeout and stats conns (relaxed-
                                      * atomic stores: stats conns reads it) */
     const char *close_reason;       /* for conn__close */

@@ -59,8 +59,10 @@ static _Atomic uint64_t class_items[SLAB_CLASS_MAX], class_bytes[SLAB_CLASS_MAX]
 /* memcached hands out 2 as its first CAS unique: so do we. */
 static _Atomic uint64_t cas_counter = 1;
 /* flush_all: items last touched at or before oldest_live are dead once
- * current_time reaches it; for an immediate flush, only those whose CAS is
- * below oldest_cas (so items stored later in the same second survive). */
+ * current_time reaches it (an immediate flush sets it to the second before
+ * the flush's, as memcached does: `stats settings` oldest shows it); for an
+ * immediate flush, also those whose CAS is below oldest_cas (stored earlier
+ * in the flush's second; without CAS, flush_recent unlinks those). */
 static _Atomic rel_time_t oldest_live;
 static _Atomic uint64_t oldest_cas;
 
@@ -124,9 +126,11 @@ bool item_is_dead(const item *it, bool *flushed)
 {
     rel_time_t live = atomic_load_explicit(&oldest_live, memory_order_relaxed);
     *flushed = false;
-    if (live != 0 && live <= current_time && item_time(it) <= live) {
-        uint64_t ocas = atomic_load_explicit(&oldest_cas, memory_order_relaxed);
-        if (ocas == 0 || !(item_flags(it) & ITEM_CAS) || item_get_cas(it) < ocas) {
+    if (live != 0 && live <= current_time) {
+        uint64_t ocas;
+        if (item_time(it) <= live ||
+            ((ocas = atomic_load_explicit(&oldest_cas, memory_order_relaxed)) != 0 &&
+             (item_flags(it) & ITEM_CAS) && item_get_cas(it) < ocas)) {
             *flushed = true;
             return true;
         }
@@ -141,7 +145,7 @@ void items_flush(rel_time_t when, bool immediate)
 {
     if (immediate) {
         atomic_store(&oldest_cas, settings.use_cas ? atomic_load(&cas_counter) + 1 : 0);
-        atomic_store(&oldest_live, current_time);
+        atomic_store(&oldest_live, current_time - 1);
         flush_recent();
     } else {
         atomic_store(&oldest_cas, 0);
@@ -1168,6 +1172,20 @@ void items_start_maintainer(void)
 uint64_t items_cas_counter(void) { return atomic_load(&cas_counter); }
 void items_set_cas_counter(uint64_t cas) { atomic_store(&cas_counter, cas); }
 
+rel_time_t items_oldest_live(void) { return atomic_load(&oldest_live); }
+
+void items_flush_state(rel_time_t *live, uint64_t *cas)
+{
+    *live = atomic_load(&oldest_live);
+    *cas = atomic_load(&oldest_cas);
+}
+
+void items_set_flush_state(rel_time_t live, uint64_t cas)
+{
+    atomic_store(&oldest_cas, cas);
+    atomic_store(&oldest_live, live);
+}
+
 /* Moves a restored chunked item's chain by delta, checking every link
  * (see item_restore). False when the chain is not whole. */
 static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
@@ -1241,11 +1259,14 @@ size_t item_restore(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
 
 /* After an immediate flush_all: unlinks the items touched in this second
  * at once (they sit at the heads of the LRUs), as memcached does; older
- * ones are reclaimed lazily. */
+ * ones are reclaimed lazily. Without CAS, nothing else tells this second's
+ * items stored before the flush from those stored after it. */
 static void flush_recent(void)
 {
     /* The last two seconds: the clock may have ticked since the stores. */
-    rel_time_t since = atomic_load(&oldest_live) - 1;
+    rel_time_t live = atomic_load(&oldest_live);
+    rel_time_t since = live;
+    bool by_time = atomic_load(&oldest_cas) == 0;
     for (unsigned id = 1; id <= slabs_class_count(); id++) {
         for (unsigned seg = 0; seg < SEGMENTS; seg++) {
             struct lru *l = &lrus[id][seg];
@@ -1262,8 +1283,10 @@ static void flush_recent(void)
                 uint32_t hv = hash_key(item_key(it), it->nkey);
                 bool flushed;
                 if (item_trylock(hv)) {
-                    if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 1 &&
-                        item_is_dead(it, &flushed)) {
+                    bool dead = item_is_dead(it, &flushed);
+                    if (!dead && by_time && item_time(it) > live)
+                        dead = flushed = true;
+                    if (dead && __atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 1) {
                         if (probe_item_expire_enabled())
                             probe_item_expire(item_key(it), it->nkey, value_len(it), (int)id,
                                               flushed ? "flushed" : "expired");

@@ -290,6 +290,10 @@ uint64_t item_next_cas(void);
 /* Invalidates every item at rel time `when` (0: now); see flush_all. */
 void items_flush(rel_time_t when, bool immediate);
 
+/* The last flush_all's cut-off (`stats settings` oldest): items touched at
+ * or before it are dead once current_time reaches it; 0: none. */
+rel_time_t items_oldest_live(void);
+
 /* Walks class id's LRU from its tail to its head, reclaiming expired and
  * flushed items, at most limit items (0: all). Counts what it looked at
  * and freed. Takes the class's LRU lock for one item at a time. */
@@ -329,6 +333,9 @@ int item_evict_for_move(item *it);
  * item_chunk_restore. */
 uint64_t items_cas_counter(void);
 void items_set_cas_counter(uint64_t cas);
+/* The flush_all state (cut-off, CAS bound) a warm restart carries over. */
+void items_flush_state(rel_time_t *live, uint64_t *cas);
+void items_set_flush_state(rel_time_t live, uint64_t cas);
 size_t item_restore(item *it, intptr_t delta, bool (*chunk_ok)(const void *chunk));
 /* For an item_chunk found in a restored page: the bytes it holds when a
  * restored item kept it, else 0 (the caller frees it). */

@@ -21,7 +21,9 @@
 #include "settings.h"
 #include "slabs.h"
 
-#define META_MAGIC "memcached-sdt warm restart 5"   /* 5: chunked items keep their key in a small class */
+/* 5: chunked items keep their key in a small class; 6: clock origin 62,
+ * flush_all state saved */
+#define META_MAGIC "memcached-sdt warm restart 6"
 
 static char *mapping;
 static size_t mapping_size;
@@ -33,6 +35,8 @@ static struct {
     uint64_t cas;
     uintptr_t base;         /* where the file was mapped when saved */
     unsigned hashpower;     /* the hash table's power when saved */
+    unsigned oldest;        /* flush_all cut-off (rel_time_t), 0: none */
+    uint64_t oldest_cas;    /* flush_all CAS bound, 0: none */
     size_t npages;
     uint8_t *owners;
 } saved;
@@ -123,8 +127,9 @@ static enum meta_state read_meta(FILE *f, const char **why)
                 line);
         return META_MISMATCH;
     }
-    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu\n",
-               &saved.started, &saved.cas, &saved.base, &saved.hashpower, &saved.npages) != 5)
+    if (fscanf(f, "started=%lld cas=%" SCNu64 " base=%" SCNxPTR " hashpower=%u pages=%zu oldest=%u ocas=%" SCNu64 "\n",
+               &saved.started, &saved.cas, &saved.base, &saved.hashpower, &saved.npages, &saved.oldest,
+               &saved.oldest_cas) != 7)
         return META_CORRUPT;
     if (saved.npages > mapping_size / (size_t)settings.slab_page_size)
         return META_CORRUPT;
@@ -266,6 +271,7 @@ void memfile_restore(void)
         return;
     clock_restore((time_t)saved.started);
     items_set_cas_counter(saved.cas);
+    items_set_flush_state(saved.oldest, saved.oldest_cas);
     /* Every page goes back to its class before any item is looked at, so
      * chunk_in_file accepts only chunks of pages that are really back. */
     for (size_t n = 0; n < saved.npages; n++)
@@ -301,9 +307,12 @@ void memfile_save(void)
         const uint8_t *owners;
         size_t npages = slabs_region_pages(&owners);
         settings_fingerprint(fp, sizeof(fp));
-        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " base=%" PRIxPTR " hashpower=%u pages=%zu\n",
+        rel_time_t oldest;
+        uint64_t oldest_cas;
+        items_flush_state(&oldest, &oldest_cas);
+        fprintf(f, "%s\n%s\nstarted=%lld cas=%" PRIu64 " base=%" PRIxPTR " hashpower=%u pages=%zu oldest=%u ocas=%" PRIu64 "\n",
                 META_MAGIC, fp, (long long)process_started, items_cas_counter(),
-                (uintptr_t)mapping, assoc_hashpower(), npages);
+                (uintptr_t)mapping, assoc_hashpower(), npages, (unsigned)oldest, oldest_cas);
         for (size_t i = 0; i < npages; i++)
             fprintf(f, "%u%c", owners[i], (i + 1) % 32 == 0 ? '\n' : ' ');
         fprintf(f, "\n");

@@ -228,7 +228,7 @@ static void emit_general(const struct emitter *e)
     /* X(name, kind, format, value): one stat each, memcached's order. */
 #define GENERAL_STATS(X) \
     X("pid", INF, "%ld", (long)getpid()) \
-    X("uptime", CTR, "%u", (unsigned)current_time) \
+    X("uptime", CTR, "%u", clock_uptime()) \
     X("time", GAU, "%ld", (long)clock_abstime(current_time)) \
     X("version", INF, "%s", MEMCACHED_VERSION) \
     X("libevent", INF, "%s", event_get_version()) \
@@ -374,7 +374,7 @@ static void emit_settings(const struct emitter *e)
     X("udpport", "%d", settings.udpport) \
     X("inter", "%s", settings.inter ? settings.inter : "NULL") \
     X("verbosity", "%d", settings.verbose) \
-    X("oldest", "%lu", 0UL) \
+    X("oldest", "%lu", (unsigned long)items_oldest_live()) \
     X("evictions", "%s", settings.evict_to_free ? "on" : "off") \
     X("domain_socket", "%s", settings.socketpath ? settings.socketpath : "NULL") \
     X("umask", "%o", (unsigned)settings.access) \

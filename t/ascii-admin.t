@@ -207,5 +207,81 @@ is(setting('temporary_ttl'), '57', 'lru temp_ttl noreply: applied');
     send_expect($c, "lru tune 10 20 0.1 2\r\n", "OK\r\n", 'no_lru_maintainer: lru tune');
 }
 
+# --- stats settings oldest: the last flush_all's cut-off on the relative clock ----
+# memcached's relative clock reads uptime + 60 (62 at start).  An immediate
+# flush_all shows the second before its own, a delayed one (relative or
+# absolute) the second before it takes effect, one at an absolute time already
+# past shows 0 (and cancels a pending one).
+{
+    my $srv5 = start_server(args => '-m 32');
+    my $c = $srv5->new_sock;
+    is(mem_stats($c, 'settings')->{oldest}, 0, 'oldest is 0 before any flush_all');
+    # Sends $cmd between two stats; returns the first stats and oldest once
+    # both stats read the same clock second (so the cut-off is exact).
+    my $flush = sub {
+        my ($cmd, $reply) = @_;
+        my $deadline = time + 10;
+        while (1) {
+            my $before = mem_stats($c);
+            my $cmdline = ref $cmd ? $cmd->($before) : $cmd;
+            send_expect($c, "$cmdline\r\n", $reply // "OK\r\n", $cmdline);
+            my $after = mem_stats($c);
+            my $oldest = mem_stats($c, 'settings')->{oldest};
+            return ($before, $oldest, $cmdline)
+                if ($before->{uptime} == $after->{uptime} && $before->{time} == $after->{time})
+                    || time > $deadline;
+        }
+    };
+    my ($st, $oldest) = $flush->('flush_all');
+    is($oldest, $st->{uptime} + 60 - 1, "flush_all: oldest $oldest = uptime $st->{uptime} + 60 - 1");
+    cmp_ok($oldest, '>=', 61, 'flush_all: the relative clock starts at 62');
+    ($st, $oldest) = $flush->('flush_all 10');
+    is($oldest, $st->{uptime} + 60 + 10 - 1, "flush_all 10: oldest $oldest");
+    ($st, $oldest) = $flush->('flush_all 0');
+    is($oldest, $st->{uptime} + 60 - 1, "flush_all 0 is immediate: oldest $oldest");
+    ($st, $oldest) = $flush->('flush_all -1');
+    is($oldest, $st->{uptime} + 60 - 1, "flush_all -1 is immediate: oldest $oldest");
+    ($st, $oldest, my $cmd) = $flush->(sub { 'flush_all ' . ($_[0]{time} + 100) });
+    is($oldest, $st->{uptime} + 60 + 100 - 1, "$cmd (time + 100): oldest $oldest");
+    ($st, $oldest, $cmd) = $flush->(sub { 'flush_all ' . ($_[0]{time} - 2) });
+    is($oldest, $st->{uptime} + 60 - 2 - 1, "$cmd (time - 2): oldest $oldest");
+    ($st, $oldest, $cmd) = $flush->(sub { 'flush_all ' . ($_[0]{time} - $_[0]{uptime} - 61) });
+    is($oldest, 0, "$cmd (1 s after the clock's origin): oldest 0");
+    ($st, $oldest, $cmd) = $flush->(sub { 'flush_all ' . ($_[0]{time} - 100) });
+    is($oldest, 0, "$cmd (time - 100, before the clock's origin): oldest 0");
+    ($st, $oldest) = $flush->('flush_all 2592000');
+    is($oldest, $st->{uptime} + 60 + 2592000 - 1, "flush_all 2592000 (30 days) is relative: oldest $oldest");
+    ($st, $oldest) = $flush->('flush_all 5 noreply', '');
+    is($oldest, $st->{uptime} + 60 + 5 - 1, "flush_all 5 noreply: oldest $oldest");
+    send_expect($c, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n", 'flush_all abc refused');
+    is(mem_stats($c, 'settings')->{oldest}, $oldest, 'a refused flush_all leaves oldest alone');
+}
+
+# An item read within a minute of its last access keeps that access time
+# (memcached bumps at most once a minute), from the server's first second on:
+# here without the LRU maintainer, whose moves between LRUs set it too.
+{
+    my $srv7 = start_server(args => '-m 32 -o no_lru_maintainer');
+    my $c = $srv7->new_sock;
+    send_expect($c, "set a 0 0 1\r\nx\r\n", "STORED\r\n", 'no_lru_maintainer: set a');
+    my $at = mem_stats($c)->{uptime};
+    poll_stats($c, undef, sub { $_[0]{uptime} > $at });
+    send_expect($c, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", 'get a a second later');
+    send_expect($c, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", 'get a again');
+    send_bytes($c, "me a\r\n");
+    my ($la) = (read_line($c) // '') =~ /\bla=(\d+)/;
+    cmp_ok($la // -1, '>=', 1, "me a: la=" . ($la // 'none') . ", not reset by the reads in its first minute");
+}
+
+# Without CAS (-C), an immediate flush_all drops what was stored before it
+# and keeps what is stored after it in the same second.
+{
+    my $srv6 = start_server(args => '-m 32 -C');
+    my $c = $srv6->new_sock;
+    send_expect($c, "set before 0 0 1\r\nb\r\nflush_all\r\nset after 0 0 1\r\na\r\nget before\r\nget after\r\n",
+                "STORED\r\nOK\r\nSTORED\r\nEND\r\nVALUE after 0 1\r\na\r\nEND\r\n",
+                '-C: flush_all drops the item before it, keeps the one after it');
+}
+
 send_expect($s, "version\r\n", "VERSION 1.6.45\r\n", 'server alive at the end');
 done_testing();

@@ -264,6 +264,47 @@ SKIP: {
     }
 }
 
+# --- -R: noreply pipelines yield as memcached 1.6.45's do -------------------------
+# Measured on 1.6.45 (-t 1, "set k 0 0 1 noreply\r\nv\r\n" x n, 24 bytes each,
+# in one write; done when cmd_set has counted them): a batch of noreply
+# requests costs a request at its end as one with replies does, and so does a
+# request cut by the end of the 16 KB read buffer (683 and more sets) when
+# requests before it are unflushed.
+{
+    my %want = (
+        2 => [[1, 0], [2, 1], [3, 1], [4, 2], [5, 2], [6, 3], [10, 5], [11, 5], [100, 50],
+              [682, 341], [683, 341], [684, 342], [1000, 500]],
+        3 => [[3, 1], [6, 2], [682, 227], [683, 227], [684, 227], [1000, 333]],
+    );
+    my $nr = "set k 0 0 1 noreply\r\nv\r\n";
+    for my $r (sort keys %want) {
+        my $srv = start_server(args => "-t 1 -R $r");
+        my ($c, $st) = ($srv->new_sock, $srv->new_sock);
+        # Sends $n noreply sets in each of @writes (after the last is done);
+        # returns the yields they caused.
+        my $yields_of = sub {
+            my @writes = @_;
+            my $before = mem_stats($st);
+            my $sets = $before->{cmd_set};
+            for my $n (@writes) {
+                send_bytes($c, $nr x $n);
+                $sets += $n;
+                poll_stats($st, undef, sub { $_[0]{cmd_set} >= $sets });
+            }
+            return mem_stats($st)->{conn_yields} - $before->{conn_yields};
+        };
+        for my $w (@{ $want{$r} }) {
+            my ($n, $yields) = @$w;
+            is($yields_of->($n), $yields, "-R $r: $n pipelined noreply sets: $yields yields");
+        }
+        send_expect($c, "mn\r\n", "MN\r\n", "-R $r: nothing was answered to the noreply sets");
+        if ($r == 2) {
+            is($yields_of->((100) x 10), 500, '-R 2: 1000 noreply sets in 10 writes of 100: 500 yields');
+            send_expect($c, ($nr x 1000) . "mn\r\n", "MN\r\n", '-R 2: 1000 noreply sets and mn answered');
+        }
+    }
+}
+
 # --- 1000 clients at once ------------------------------------------------------
 {
     my $have = raise_nofile(1200);

@@ -127,4 +127,25 @@ mem_get_is($s, 'k1', undef, 'k1 is gone');
     mem_get_is($hsock, 'h12345', 'h', 'a restored key is found in the restored table');
 }
 
+# A pending flush_all survives the restart: `stats settings` oldest comes
+# back as it was, and the items it will drop stay until it takes effect.
+{
+    my $ffile = "$dir/flush.mem";
+    my $fs = start_server(args => "-e $ffile -m 64");
+    my $fsock = $fs->new_sock;
+    send_expect($fsock, "set f 0 0 1\r\nf\r\nflush_all 500\r\n", "STORED\r\nOK\r\n", 'a flush_all 500 pending');
+    my $oldest = mem_stats($fsock, 'settings')->{oldest};
+    cmp_ok($oldest, '>', 500, "oldest $oldest before the stop");
+    is(graceful_stop($fs), 0, 'graceful stop with a pending flush_all');
+    $fs = start_server(args => "-e $ffile -m 64");
+    $fsock = $fs->new_sock;
+    is(mem_stats($fsock, 'settings')->{oldest}, $oldest, 'oldest restored');
+    mem_get_is($fsock, 'f', 'f', 'the item is there until the flush takes effect');
+    SKIP: {
+        skip 'needs the debug build (debugtime)', 2 unless $fs->is_debug_build;
+        debugtime($fsock, 501);
+        mem_get_is($fsock, 'f', undef, 'and gone once it has');
+    }
+}
+
 done_testing;
