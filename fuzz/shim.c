@@ -171,7 +171,6 @@ static void check_sent_whole(void)
 static struct {
     const uint8_t *data;    /* what the client has not sent yet */
     size_t left;
-    size_t chunk;           /* bytes it sends per read wake-up (0: all) */
     size_t may_read;        /* of those, what this wake-up may still read */
     size_t may_write;       /* what this wake-up may still write */
 } client;
@@ -254,7 +253,6 @@ void shim_serve_stream(enum conn_protocol proto, bool authenticated,
     memset(&sent, 0, sizeof(sent));
     client.data = data;
     client.left = n;
-    client.chunk = chunk;
     for (;;) {
         short which = c->ev_flags;
         client.may_read = 0;
