@@ -322,8 +322,8 @@ void shim_udp_datagram(conn *c, const uint8_t *data, size_t n)
 {
     if (n > SHIM_UDP_PAYLOAD_MAX)
         n = SHIM_UDP_PAYLOAD_MAX;
-    if (send(udp_client, data, n, 0) != (ssize_t)n)
-        abort();
+    fuzz_require(send(udp_client, data, n, 0) == (ssize_t)n,
+                 "the client socket did not send the datagram");
     struct pollfd p = { .fd = c->sfd, .events = POLLIN };
     fuzz_require(poll(&p, 1, 10000) == 1, "the datagram did not reach the server socket");
     /* The datagram lands in rbuf[0..n); parsers may write a NUL at rbuf[n]. */
