@@ -49,9 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = size - file_len - 1;
         size_t chunk = shim_chunk_from(&req, &n);
         settings.auth_file = path;
-        conn *c = shim_conn_new(PROTO_ASCII, false);
-        if (shim_feed(c, req, n, chunk))
-            shim_conn_close(c);
+        shim_serve_stream(PROTO_ASCII, false, req, n, chunk);
     }
     shim_after_input();
     return 0;

@@ -49,9 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sasl_setup();
     size_t chunk = shim_chunk_from(&data, &size);
     bool login = sasl_built() && (chunk & 2);
-    conn *c = shim_conn_new((chunk & 1) ? PROTO_NEGOTIATE : PROTO_BINARY, !login);
-    if (shim_feed(c, data, size, chunk >> 2))
-        shim_conn_close(c);
+    shim_serve_stream((chunk & 1) ? PROTO_NEGOTIATE : PROTO_BINARY, !login, data, size,
+                      chunk >> 2);
     shim_after_input();
     return 0;
 }

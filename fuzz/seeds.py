@@ -54,6 +54,12 @@ for name, text in TEXT.items():
     stream('text', name, text)
 stream('text', 'storage-split', TEXT['storage'], chunk=3)
 stream('text', 'large-split', TEXT['large'], chunk=200)
+# A slow reader: 2-byte reads, and 512 bytes of replies taken per wake-up,
+# so the driver waits for writability, also with a value half read.
+stream('text', 'slow-reader', b'set a 0 0 1500\r\n' + b's' * 1500 + b'\r\nget a a\r\n'
+       b'set b 0 0 3000\r\n' + b't' * 3000 + b'\r\nget b\r\n', chunk=2)
+# More requests in one read than -R lets run at once: the driver yields.
+stream('text', 'yield', b'set a 0 0 1\r\nx\r\n' + b'get a\r\n' * 50 + b'mn\r\n' * 30)
 
 META = {
     'mg': b'ms a 2\r\nhi\r\nmg a v k f t s c h l O123 q\r\nmg miss v\r\nmg miss v q\r\nmn\r\n',
@@ -116,6 +122,7 @@ for name, data in BIN.items():
     put('binary', name, b'\x00' + data)
 put('binary', 'get-set-split', b'\x0c' + BIN['get-set'])     # 3-byte reads
 put('binary', 'auto-negotiate', b'\x01' + BIN['get-set'])
+put('binary', 'slow-reader', b'\x04' + BIN['large'] + binpkt(0, b'big'))    # 1-byte reads
 # Bit 1 of the first byte: a server with -S (SASL builds): log in first.
 put('binary', 'sasl-login', b'\x02' + binpkt(0x20) + binpkt(0x21, b'PLAIN', b'', b'\0fuzz@fuzz\0fuzz')
     + BIN['get-set'])

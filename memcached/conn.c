@@ -145,6 +145,13 @@ static void conn_unlink(conn *c)
     pthread_mutex_unlock(&w->conns_lock);
 }
 
+void conn_set_io(conn *c, const struct conn_io *io)
+{
+    c->io = io;
+    c->out.writer = io->writev;
+    c->out.writer_ctx = c;
+}
+
 conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *peer)
 {
     conn *c = calloc(1, sizeof(*c));
@@ -185,8 +192,7 @@ conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *
         close(sfd);
         return NULL;
     }
-    c->out.writer = c->io->writev;
-    c->out.writer_ctx = c;
+    conn_set_io(c, c->io);
     conn_link(c);
     rbuf_account(1, (int64_t)c->rsize);
     probe_conn_create(c);
@@ -840,9 +846,9 @@ static bool step_write(conn *c, bool *readable)
     return true;
 }
 
-/* Runs the connection until it has to wait or closes. readable: the socket
- * was reported readable. */
-static void conn_drive(conn *c, bool readable)
+/* Runs the connection until it has to wait (true) or closes (false: c is
+ * freed). readable: the socket was reported readable. */
+static bool conn_drive(conn *c, bool readable)
 {
     /* -R as memcached 1.6.45 counts it (measured): R + 1 requests before
      * a yield, R after one; flushing at the end of a batch costs one. */
@@ -857,21 +863,36 @@ static void conn_drive(conn *c, bool readable)
         case CONN_WRITE: go_on = step_write(c, &readable); break;
         case CONN_CLOSE:
             conn_close(c, c->close_reason ? c->close_reason : "client");
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+/* The event callback's work (conn_run's contract). */
+static inline bool conn_serve(conn *c, short which)
+{
+    if (c->udp) {
+        conn_drive_udp(c);
+        return true;
+    }
+    /* TLS: a read that waited for writability is retried on EV_WRITE. */
+    return conn_drive(c, (which & EV_READ) != 0 ||
+                         (c->io->wait_flags && (which & EV_WRITE) &&
+                          c->io->wait_flags(c, EV_READ) == EV_WRITE));
 }
 
 static void conn_event_cb(evutil_socket_t fd, short which, void *arg)
 {
-    conn *c = arg;
     (void)fd;
-    if (c->udp) {
-        conn_drive_udp(c);
-        return;
-    }
-    /* TLS: a read that waited for writability is retried on EV_WRITE. */
-    conn_drive(c, (which & EV_READ) != 0 ||
-                  (c->io->wait_flags && (which & EV_WRITE) &&
-                   c->io->wait_flags(c, EV_READ) == EV_WRITE));
+    conn_serve(arg, which);
 }
+
+#ifdef MC_FUZZ_BUILD
+/* Only fuzz builds have it: a second caller would keep conn_drive from
+ * being inlined into the event callback. */
+bool conn_run(conn *c, short which)
+{
+    return conn_serve(c, which);
+}
+#endif

@@ -77,7 +77,8 @@ enum conn_state {
 };
 
 /* How a stream connection's bytes move: the transport interface (plain
- * here in conn.c, TLS in tls.c, which tls_conn_start installs). Static. */
+ * here in conn.c, TLS in tls.c, which tls_conn_start installs; the fuzz
+ * targets' in-memory one, see conn_set_io). Static. */
 struct conn_io {
     /* read(2) on c: bytes read, 0 at the end of the stream, -1 with errno
      * (EAGAIN, EWOULDBLOCK: nothing yet; EINTR: call again). NULL: conn.c
@@ -179,6 +180,22 @@ conn *conn_new(int sfd, struct worker *w, const struct listener *l, const char *
  * until shutdown); l: the socket's description, which outlives it. */
 conn *conn_new_udp(int sfd, struct worker *w, const struct listener *l);
 
+/* Installs io as c's transport: reads go through io->read and the reply's
+ * writes through io->writev, given c (conn_new installs the plain one, or
+ * TLS's through tls_conn_start; a fuzz target its in-memory one after
+ * conn_new). io is static. Before c is first run; worker thread of c. */
+void conn_set_io(conn *c, const struct conn_io *io);
+
+#ifdef MC_FUZZ_BUILD
+/* Fuzz builds only (configure --enable-fuzzing). Runs c as its event
+ * callback does when the events `which` (EV_READ, EV_WRITE) fire: the state
+ * machine goes on until c waits for its transport again (c->ev_flags: for
+ * what) or closes. Returns false when c was closed (it is freed). For a
+ * caller with no event loop: the fuzz targets, whose in-memory transport
+ * (conn_set_io) plays the client. Worker thread of c only. */
+bool conn_run(conn *c, short which);
+#endif
+
 /* Shutdown: a connection with replies pending sends them, then closes;
  * any other closes now. Reason "shutdown". Worker thread only. */
 void conn_shutdown(conn *c);
@@ -231,7 +248,7 @@ void conn_await_value(conn *c);
 /* The value conn_expect_value asked for is read whole (c in PARSE, left 0):
  * checks that the block ends in "\r\n" (else STORE_BAD_DATA, request__done
  * "error"), stores it through ops, has the parser reply, releases the
- * item and ends the request. The driver's call (and the fuzz shim's). */
+ * item and ends the request. The driver's call. */
 void conn_value_in(conn *c);
 
 /* The request's reply ran out of memory while it was built (reply.failed):

@@ -22,6 +22,10 @@ static void put_be16(char *p, uint16_t v)
     p[1] = (char)(v & 0xff);
 }
 
+/* The frame check on the n bytes a datagram left in c->rbuf (n <
+ * c->rsize): udp_receive's result. */
+static int udp_accept_datagram(conn *c, size_t n);
+
 int udp_receive(conn *c)
 {
     struct udp_peer *up = c->udp;
@@ -41,7 +45,7 @@ int udp_receive(conn *c)
     }
 }
 
-int udp_accept_datagram(conn *c, size_t n)
+static int udp_accept_datagram(conn *c, size_t n)
 {
     /* Like memcached: a header alone, or a request announced as more
      * than one datagram, is dropped without a reply. */

@@ -33,10 +33,6 @@ struct udp_peer {
  * requests are not supported), -1 when none is waiting. */
 int udp_receive(conn *c);
 
-/* The frame check udp_receive applies to the n bytes a datagram left in
- * c->rbuf (n < c->rsize): same results. Split out for the fuzzer. */
-int udp_accept_datagram(conn *c, size_t n);
-
 /* Sends everything queued in c->out to the current sender as one message,
  * then empties c->out. Datagrams the socket refuses are dropped. A pending
  * empty reply goes first. */
