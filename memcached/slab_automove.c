@@ -101,7 +101,8 @@ bool slab_automove_round(struct automover *am, const uint64_t *mover_evicted,
             youngest_age = age;
         }
     }
-    /* Memory above the limit goes back to the pool first. */
+    /* Once the memory limit is reached, idle free memory goes back to the
+     * pool before any class-to-class move. */
     if (pool_src != 0) {
         *src = pool_src;
         *dst = 0;

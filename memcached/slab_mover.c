@@ -1,7 +1,8 @@
 /* slab_mover.c: the page mover thread. To move a page it stops the source
  * class from using it, frees every live item in it (waiting out items that
  * are being read or written), then hands the empty page to the destination
- * class. The automover (slabs automove 1/2) picks moves once a second. */
+ * class. The mover thread runs an automover round (slabs automove 1/2) once
+ * a second; slab_automove.c decides what automove 1 moves. */
 #include "config.h"
 #include "slab_mover.h"
 
