@@ -34,7 +34,13 @@ static void automover_drop(struct automover *am)
 
 static bool automover_make(struct automover *am)
 {
+    /* A remade window (runtime change) decides only once full again, as
+     * memcached 1.6.45 does (window 10 -> 30: first move 31 s later); the
+     * first one decides at once (1.6.45 moves within seconds of start at
+     * window 10). */
+    bool remade = am->ring != NULL;
     automover_drop(am);
+    am->ratio = settings.slab_automove_ratio;
     am->window = settings.slab_automove_window;
     if (am->window < 1 || am->window > WINDOW_MAX)
         am->window = 10;
@@ -45,6 +51,7 @@ static bool automover_make(struct automover *am)
         automover_drop(am);
         return false;
     }
+    am->decide_from = remade ? (uint64_t)am->window : 0;
     return true;
 }
 
@@ -52,7 +59,8 @@ bool slab_automove_round(struct automover *am, const uint64_t *mover_evicted,
                          unsigned *src, unsigned *dst)
 {
     *src = *dst = 0;
-    if (am->ring == NULL || am->window != settings.slab_automove_window)
+    if (am->ring == NULL || am->window != settings.slab_automove_window ||
+        am->ratio != settings.slab_automove_ratio)
         if (!automover_make(am))
             return false;
     int w = am->window;
@@ -101,6 +109,8 @@ bool slab_automove_round(struct automover *am, const uint64_t *mover_evicted,
             youngest_age = age;
         }
     }
+    if (am->rounds < am->decide_from)
+        return false;
     /* Once the memory limit is reached, idle free memory goes back to the
      * pool before any class-to-class move. */
     if (pool_src != 0) {

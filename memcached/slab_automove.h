@@ -20,7 +20,10 @@ struct automove_sample {
 /* The window: samples of every class over the last `window` rounds. */
 struct automover {
     int window;             /* rounds kept per class (slab_automove_window) */
+    double ratio;           /* slab_automove_ratio the window was made with */
     uint64_t rounds;        /* rounds taken since the window was (re)made */
+    uint64_t decide_from;   /* first round that may move a page: 0 at start,
+                             * `window` after a runtime window or ratio change */
     uint64_t *last_evicted; /* [class] evicted + outofmemory (minus what the mover
                              * evicted) at the last round */
     uint64_t *last_pages;   /* [class] total_pages at the last round */
@@ -36,7 +39,8 @@ unsigned slab_automove_evictions_needed(int w);
  * [class] counts evictions the page mover itself caused (not the class's own
  * pressure). Returns true with *src, *dst set when a page should move (dst 0:
  * to the global page pool), false for no move. Remakes the window when
- * slab_automove_window changed; false when memory for it is short.
+ * slab_automove_window or slab_automove_ratio changed, and then moves
+ * nothing until it has filled again; false when memory for it is short.
  * Called by the mover thread only. */
 bool slab_automove_round(struct automover *am, const uint64_t *mover_evicted,
                          unsigned *src, unsigned *dst);

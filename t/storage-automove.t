@@ -8,6 +8,9 @@
 #  3. The age ratio: a class that keeps evicting gets no page while its
 #     items are not younger than ratio times the oldest class's; setting
 #     "slabs automove ratio" back to 0.8 lets the page move.
+#  4. A window changed at run time ("slabs automove window 12") starts
+#     empty: no page moves until it has filled again, though the class
+#     evicts in enough of its rounds long before.
 # memcached 1.6.45 behaves the same in all three (checked as a black box).
 # No test asserts how fast a move comes: every wait polls with a deadline,
 # and the time the first move took is only printed (see docs/options.md).
@@ -171,6 +174,28 @@ sub wait_server_seconds {
         sleep 0.05;
     }
     cmp_ok(moved() - $moved0, '>', 0, 'with ratio 0.8 a page moves to the 300 KB class');
+    $srv->stop;
+}
+
+# ---- 4. a window changed at run time refills first ---------------------------
+{
+    my $srv = start_server(args => '-m 32 -o slab_automove_window=3');
+    $s = $srv->new_sock;
+    my ($small) = fill_small();
+    ok(wait_server_seconds(2), 'the server clock moves on');
+    send_expect($s, "slabs automove window 12\r\n", "OK\r\n", 'slabs automove window 12');
+    my ($j, $t0, $moved0, $moved) = (0, mem_stats($s)->{time}, moved(), 0);
+    my $deadline = time + 90;
+    while (time < $deadline) {
+        sets('big', $j, 20, 20000);
+        $j += 20;
+        last if ($moved = moved() - $moved0) > 0;
+    }
+    cmp_ok($moved, '>', 0, 'a page moves to the 20 KB class');
+    # 4 evicting rounds of 12 would do; the 12 rounds of a new window take
+    # at least 11 seconds.
+    my $waited = mem_stats($s)->{time} - $t0;
+    cmp_ok($waited, '>=', 8, "not before the new window filled ($waited server seconds)");
     $srv->stop;
 }
 
