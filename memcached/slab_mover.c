@@ -1,7 +1,8 @@
 /* slab_mover.c: the page mover thread. To move a page it stops the source
  * class from using it, frees every live item in it (waiting out items that
  * are being read or written), then hands the empty page to the destination
- * class. The automover (slabs automove 1/2) picks moves once a second. */
+ * class. The mover thread runs an automover round (slabs automove 1/2) once
+ * a second; slab_automove.c decides what automove 1 moves. */
 #include "config.h"
 #include "slab_mover.h"
 
@@ -16,6 +17,7 @@
 #include "items.h"
 #include "probes.h"
 #include "settings.h"
+#include "slab_automove.h"
 #include "slabs.h"
 
 static pthread_mutex_t mover_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,104 +94,9 @@ static unsigned any_donor(unsigned except)
     return best;
 }
 
-/* ---- the automover (slabs automove 1), memcached's decisions ----
- *
- * Once a second it samples every class: did it evict (or fail for lack of
- * memory), did it gain pages (either makes the sample dirty), and the age
- * of its COLD tail. Over the last slab_automove_window samples:
- *  - a class holding more than AUTOMOVE_FREE_PAGES pages' worth of free
- *    chunks, with no dirty sample, gives a page to the global pool once
- *    the memory limit has been reached (the pool frees it while more is
- *    taken than the limit);
- *  - else the class with the oldest average age (more than two pages)
- *    gives a page to the youngest class that evicted in over half the
- *    samples, when the youngest is younger than slab_automove_ratio times
- *    the oldest's age. */
-#define AUTOMOVE_FREE_PAGES 2.5
-#define AUTOMOVE_MIN_SOURCE_PAGES 2
-#define WINDOW_MAX 1800
-
-struct sample {
-    uint8_t evicted;        /* evicted or ran out of memory since the last sample */
-    uint8_t dirty;          /* evicted, or gained pages */
-    rel_time_t age;         /* COLD tail age */
-};
-
-struct automover {
-    int window;                             /* samples kept per class */
-    uint64_t samples;                       /* taken so far */
-    uint64_t last_evicted[SLAB_CLASS_MAX];  /* evicted + outofmemory at the last sample */
-    uint64_t last_pages[SLAB_CLASS_MAX];    /* total_pages at the last sample */
-    struct sample *ring;                    /* [class][window] */
-};
-
-static bool automover_reset(struct automover *am)
-{
-    free(am->ring);
-    memset(am, 0, sizeof(*am));
-    am->window = settings.slab_automove_window;
-    if (am->window < 1 || am->window > WINDOW_MAX)
-        am->window = 10;
-    am->ring = calloc((size_t)SLAB_CLASS_MAX * (size_t)am->window, sizeof(struct sample));
-    return am->ring != NULL;
-}
-
-/* Takes one sample and decides: *src, *dst set to a move, or *dst 0 and
- * *src 0 for none (dst 0 with src set: to the global pool). */
-static void automover_sample(struct automover *am, unsigned *src, unsigned *dst)
-{
-    *src = *dst = 0;
-    unsigned oldest = 0, youngest = 0;
-    uint64_t oldest_age = 0, youngest_age = UINT64_MAX;
-    int w = am->window;
-    am->samples++;
-    for (unsigned id = 1; id <= slabs_class_count(); id++) {
-        struct items_class_stats it;
-        struct slab_class_stats sl;
-        items_class_stats(id, &it);
-        slabs_class_stats(id, &sl);
-        struct sample *ring = am->ring + (size_t)id * (size_t)w;
-        struct sample *cur = &ring[am->samples % (uint64_t)w];
-        uint64_t ev = it.evicted + it.outofmemory - mover_evicted[id];
-        cur->evicted = ev != am->last_evicted[id];
-        cur->dirty = cur->evicted || sl.total_pages > am->last_pages[id];
-        am->last_evicted[id] = ev;
-        am->last_pages[id] = sl.total_pages;
-        cur->age = it.age;
-
-        unsigned evicting = 0, dirty = 0;
-        uint64_t age_sum = 0;
-        for (int i = 0; i < w; i++) {
-            evicting += ring[i].evicted;
-            dirty += ring[i].dirty;
-            age_sum += ring[i].age;
-        }
-        bool excess_free = sl.chunks_per_page != 0 &&
-                           (double)sl.free_chunks > sl.chunks_per_page * AUTOMOVE_FREE_PAGES;
-        if (*src == 0 && excess_free && dirty == 0 && slabs_limit_reached() &&
-            sl.total_pages >= 2) {
-            *src = id;      /* to the pool */
-            *dst = 0;
-            continue;       /* keep sampling every class */
-        }
-        uint64_t age = age_sum / (uint64_t)w;
-        if (age > oldest_age && sl.total_pages > AUTOMOVE_MIN_SOURCE_PAGES && !cur->evicted) {
-            oldest = id;
-            oldest_age = age;
-        }
-        if (age < youngest_age && evicting > (unsigned)w / 2) {
-            youngest = id;
-            youngest_age = age;
-        }
-    }
-    if (*src != 0)
-        return;
-    if (youngest != 0 && oldest != 0 && youngest != oldest &&
-        (double)youngest_age < (double)oldest_age * settings.slab_automove_ratio) {
-        *src = oldest;
-        *dst = youngest;
-    }
-}
+/* slabs automove 2 gives a page from a class with more than this many
+ * pages' worth of free chunks first. */
+#define AGGRESSIVE_FREE_PAGES 2.5
 
 /* slabs automove 2: on any eviction, a page from a class with spare free
  * memory or much older items. 0 if none. */
@@ -206,7 +113,7 @@ static unsigned aggressive_donor(unsigned victim)
         slabs_class_stats(id, &s);
         if (s.total_pages < 2 || s.chunks_per_page == 0)
             continue;
-        if ((double)s.free_chunks / s.chunks_per_page >= AUTOMOVE_FREE_PAGES)
+        if ((double)s.free_chunks / s.chunks_per_page >= AGGRESSIVE_FREE_PAGES)
             return id;
         struct items_class_stats d;
         items_class_stats(id, &d);
@@ -245,12 +152,8 @@ static bool automove(struct automover *am, uint64_t *last_evictions)
         automove_aggressive(last_evictions);
         return false;
     }
-    if (am->ring == NULL || am->window != settings.slab_automove_window)
-        if (!automover_reset(am))
-            return false;
     unsigned src, dst;
-    automover_sample(am, &src, &dst);
-    if (src == 0)
+    if (!slab_automove_round(am, mover_evicted, &src, &dst))
         return false;
     move_page(src, dst);
     return dst == 0;
@@ -273,30 +176,45 @@ static void serve_request(int src, int dst)
         move_page((unsigned)src, (unsigned)dst);
 }
 
+static bool time_reached(const struct timespec *now, const struct timespec *t)
+{
+    return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+/* The mover thread: serves requests as they come and runs an automover
+ * round on a one-second grid (memcached runs its automover once per clock
+ * tick), or again at once after a page went to the global pool. */
 static void *mover_main(void *arg)
 {
     (void)arg;
     uint64_t last_evictions[SLAB_CLASS_MAX] = {0};
     static struct automover am;
     bool again = false;
+    struct timespec next_round;
+    clock_gettime(CLOCK_REALTIME, &next_round);
+    next_round.tv_sec += 1;
     pthread_mutex_lock(&mover_lock);
     for (;;) {
-        if (!want && !again) {
-            struct timespec deadline;
-            clock_gettime(CLOCK_REALTIME, &deadline);
-            deadline.tv_sec += 1;
-            pthread_cond_timedwait(&mover_wake, &mover_lock, &deadline);
-        }
+        if (!want && !again)
+            pthread_cond_timedwait(&mover_wake, &mover_lock, &next_round);
         int src = want_src, dst = want_dst;
         bool requested = want;
         want = false;
         pthread_mutex_unlock(&mover_lock);
 
-        again = false;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
         if (requested) {
             serve_request(src, dst);
-        } else if (settings.slab_automove > 0) {
-            again = automove(&am, last_evictions);
+        } else if (again || time_reached(&now, &next_round)) {
+            again = settings.slab_automove > 0 && automove(&am, last_evictions);
+            if (time_reached(&now, &next_round)) {
+                next_round.tv_sec += 1;
+                if (time_reached(&now, &next_round)) {  /* fell behind: restart the grid */
+                    next_round = now;
+                    next_round.tv_sec += 1;
+                }
+            }
         }
         pthread_mutex_lock(&mover_lock);
     }
