@@ -33,8 +33,13 @@
 # ROUNDS times; prints how many of the exact top 10 keys the sampled top 10
 # holds.
 #
+# -S instead measures mctop's start-up: ROUNDS runs of `mctop --batch -p
+# PID -d 1`, with the server idle and then under the load, each timed from
+# exec to the moment it has attached and counts (its "attached" line,
+# MCTOP_READY), with its peak resident memory (/usr/bin/time -f %M).
+#
 # Usage: bench/tools-overhead.sh [-r ROUNDS] [-D SECONDS] [-T TOOL,...] [-H]
-#                                [-L get|multiget|pipeline] [-Z]
+#                                [-L get|multiget|pipeline] [-Z] [-S]
 # Needs root, bpftrace, taskset, and a build with --enable-dtrace
 # (MC_SERVER, as for run-bench.sh).  TOOLS_DIR: the tools to measure
 # (default tools/ next to bench/).
@@ -43,8 +48,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TOOLS_DIR=${TOOLS_DIR:-$BENCH_DIR/../tools}
 
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5} WARMUP=${WARMUP:-1}
-ONLY= KEYSPACE=(-k 100000) SHAPE=(-d 1) SHAPE_NAME=get ZIPF=
-while getopts "r:D:T:HL:Zh" o; do
+ONLY= KEYSPACE=(-k 100000) SHAPE=(-d 1) SHAPE_NAME=get ZIPF= STARTUP=
+while getopts "r:D:T:HL:ZSh" o; do
     case $o in
     r) ROUNDS=$OPTARG ;;
     D) DURATION=$OPTARG ;;
@@ -58,6 +63,7 @@ while getopts "r:D:T:HL:Zh" o; do
        *) die "-L: get, multiget or pipeline" ;;
        esac ;;
     Z) ZIPF=1 ;;
+    S) STARTUP=1 ;;
     *) sed -n '/^# Usage/,/^# (default tools/s/^# \{0,1\}//p' "$0"; exit 1 ;;
     esac
 done
@@ -135,6 +141,36 @@ traced_run() {
         sleep 0.1
     done
 }
+
+# -S: mctop from exec to attached, and its peak RSS.
+if [ -n "$STARTUP" ]; then
+    [ -n "${MCTOP_BIN:-}" ] || die "-S needs the compiled mctop (MCTOP_BIN)"
+    [ -x /usr/bin/time ] || die "-S needs /usr/bin/time (Debian: time)"
+    start_once() {
+        local t0 t1
+        rm -f "$OUT/err"
+        t0=$(date +%s%N)
+        MCTOP_READY=1 /usr/bin/time -f 'rss_kb %M' -o "$OUT/time" \
+            "$MCTOP_BIN" --batch -p "$SERVER_PID" -d 1 >/dev/null 2>"$OUT/err" &
+        local p=$!
+        while ! grep -q 'mctop: attached' "$OUT/err" 2>/dev/null; do
+            kill -0 "$p" 2>/dev/null || die "mctop exited before attaching: $(cat "$OUT/err")"
+            sleep 0.001
+        done
+        t1=$(date +%s%N)
+        wait "$p"
+        printf '%s %.1f %s\n' "$1" "$(( (t1 - t0) / 1000 ))e-3" "$(awk '{ print $2 }' "$OUT/time")"
+    }
+    printf '%-8s %10s %10s\n' server start_ms peak_rss_kb
+    for r in $(seq 1 "$ROUNDS"); do start_once idle; done
+    taskset -c 1 "$MCLOAD" -p "$SERVER_PORT" -r 90:10 -v 32 -c 50 "${SHAPE[@]}" "${KEYSPACE[@]}" \
+        -D $((ROUNDS * 3 + 10)) -q >/dev/null &
+    LOAD_PID=$!
+    sleep 1
+    for r in $(seq 1 "$ROUNDS"); do start_once loaded; done
+    kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null || true
+    exit 0
+fi
 
 # -Z: top-10 agreement of sampled and exact mctop on a Zipf load.
 if [ -n "$ZIPF" ]; then
