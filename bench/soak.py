@@ -16,7 +16,9 @@ and runs, for --seconds:
     after which every key the models hold is checked.
 The models' expiry rule: a key set with a TTL of T s may be missing from
 (when the set was sent + T - 1 s) on, as the server's clock counts whole
-seconds; a hit after that is right too (the clock may lag). Any other miss
+seconds (TTL - 2 s for a key set before the warm restart, which carries
+the clock over in whole seconds); a hit after that is right too (the clock
+may lag). Any other miss
 is a mismatch unless a page move asked for since the key's last write
 explains it (and those are checked against the server's evictions); a
 mismatch says the key's TTL, age, time since the restart and its last
@@ -47,7 +49,12 @@ WARMUP = 120      # seconds of each server process left out of the memory figure
 # The server's clock counts whole seconds (as memcached's does): an item set
 # with a TTL of T s lives between T-1 and T s after the set was sent (longer
 # if the clock lags). A key may therefore have expired from (sent + T - 1) on.
+# A warm restart carries the clock over in whole seconds of wall-clock time
+# (the restored clock ticks on the second, the old one on its start's
+# fraction), so it may run up to 1 s ahead of the old one: a key set before
+# the restart may have expired from (sent + T - 2) on.
 CLOCK_GRAIN = 1.0
+RESTART_GRAIN = 1.0
 NO_ENTRY = (None, 0.0, 0)   # a model entry: (value, when its set was sent, TTL or 0)
 SAN_RE = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|'
                     r'WARNING: ThreadSanitizer')
@@ -265,7 +272,15 @@ class Soak:
         now (the time its reply was read: the latest the server could have
         served the command)."""
         value, sent, ttl = ent
-        return ttl > 0 and now >= sent + ttl - CLOCK_GRAIN
+        return ttl > 0 and now >= self.may_expire_at(ent)
+
+    def may_expire_at(self, ent):
+        """When the entry's TTL may have run out at the server, the earliest."""
+        value, sent, ttl = ent
+        early = CLOCK_GRAIN
+        if self.restart_wall is not None and sent < self.restart_wall:
+            early += RESTART_GRAIN      # set on the server before the restart
+        return sent + ttl - early
 
     def log_op(self, key, sent, what):
         """Remembers one operation on key (its client's only: keys are per
@@ -280,7 +295,7 @@ class Soak:
         value, sent, ttl = ent
         if ttl:
             life = 'TTL %d s, set sent %.2f s ago, may expire in %.2f s' % (
-                ttl, now - sent, sent + ttl - CLOCK_GRAIN - now)
+                ttl, now - sent, self.may_expire_at(ent) - now)
         else:
             life = 'no TTL, set sent %.1f s ago' % (now - sent) if sent else 'no TTL'
         return '%s, last written %.1f s ago, %s; now %.2f; its last operations: %s' % (
@@ -651,8 +666,9 @@ class Soak:
         print('soak: server evictions (both runs) %d' % evictions)
         print('soak: misses of keys with a TTL before it ran out, after a page move: %d'
               % c['early_ttl_misses'])
-        print('soak: misses of keys whose TTL may have run out (from set sent + TTL - %g s): %d'
-              % (CLOCK_GRAIN, c['ttl_misses']))
+        print('soak: misses of keys whose TTL may have run out (from set sent + TTL - %g s, '
+              '- %g s if set before the restart): %d'
+              % (CLOCK_GRAIN, CLOCK_GRAIN + RESTART_GRAIN, c['ttl_misses']))
         print('soak: mismatches %d, misses explained by evictions/page moves %d, '
               'reads at a TTL edge %d, client reconnects %d' %
               (c['mismatches'], c['evicted_misses'], c['expiry_slack'], c['client_errors']))
