@@ -14,6 +14,15 @@ and runs, for --seconds:
     bpftrace and the probes are there);
   * one warm restart (SIGUSR1, then the same command line) at half time,
     after which every key the models hold is checked.
+The models' expiry rule: a key set with a TTL of T s may be missing from
+(when the set was sent + T - 1 s) on, as the server's clock counts whole
+seconds (TTL - 2 s for a key set before the warm restart, which carries
+the clock over in whole seconds); a hit after that is right too (the clock
+may lag). Any other miss
+is a mismatch unless a page move asked for since the key's last write
+explains it (and those are checked against the server's evictions); a
+mismatch says the key's TTL, age, time since the restart and its last
+operations.
 The memory file (-e) is made resident at its full size before the start
 (--no-prefault: not). Reports mismatches, sanitizer reports in the
 server's stderr, and memory sampled every 5 s (VmRSS and its parts from
@@ -24,6 +33,7 @@ warm-up both the server's memory and its anonymous memory within 5%.
 Only 127.0.0.1; stops its server (and tracer) on exit.
 """
 import argparse
+import collections
 import os
 import random
 import re
@@ -36,6 +46,16 @@ import threading
 import time
 
 WARMUP = 120      # seconds of each server process left out of the memory figures
+# The server's clock counts whole seconds (as memcached's does): an item set
+# with a TTL of T s lives between T-1 and T s after the set was sent (longer
+# if the clock lags). A key may therefore have expired from (sent + T - 1) on.
+# A warm restart carries the clock over in whole seconds of wall-clock time
+# (the restored clock ticks on the second, the old one on its start's
+# fraction), so it may run up to 1 s ahead of the old one: a key set before
+# the restart may have expired from (sent + T - 2) on.
+CLOCK_GRAIN = 1.0
+RESTART_GRAIN = 1.0
+NO_ENTRY = (None, 0.0, 0)   # a model entry: (value, when its set was sent, TTL or 0)
 SAN_RE = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|'
                     r'WARNING: ThreadSanitizer')
 
@@ -122,13 +142,15 @@ class Soak:
         self.paused = threading.Event()     # set while a restart is under way
         self.lock = threading.Lock()
         self.counts = {'ops': 0, 'mismatches': 0, 'evicted_misses': 0, 'expiry_slack': 0,
-                       'early_ttl_misses': 0,
+                       'early_ttl_misses': 0, 'ttl_misses': 0,
                        'churned': 0, 'slab_moves': 0, 'crawls': 0, 'traces': 0,
                        'client_errors': 0, 'restarts': 0}
         self.details = []
         self.rss = []
         self.move_times = []        # when the admin asked for a page move
         self.written = {}           # key -> when a client last stored it
+        self.history = {}           # key -> its last operations, for a mismatch's report
+        self.t0 = time.time()
         self.proc = None
         self.tracer = None
         self.errlog = open(a.log, 'ab')
@@ -245,48 +267,82 @@ class Soak:
             return 'before the restart'
         return '%.1f s after the restart' % (now - self.restart_wall)
 
-    def explain_miss(self, what, key, ttl=False):
-        """A live key was missing: right only after a page move."""
+    def may_have_expired(self, ent, now):
+        """True if the model entry's TTL may have run out at the server by
+        now (the time its reply was read: the latest the server could have
+        served the command)."""
+        value, sent, ttl = ent
+        return ttl > 0 and now >= self.may_expire_at(ent)
+
+    def may_expire_at(self, ent):
+        """When the entry's TTL may have run out at the server, the earliest."""
+        value, sent, ttl = ent
+        early = CLOCK_GRAIN
+        if self.restart_wall is not None and sent < self.restart_wall:
+            early += RESTART_GRAIN      # set on the server before the restart
+        return sent + ttl - early
+
+    def log_op(self, key, sent, what):
+        """Remembers one operation on key (its client's only: keys are per
+        client) with when it was sent, seconds into the run."""
+        h = self.history.get(key)
+        if h is None:
+            h = self.history[key] = collections.deque(maxlen=8)
+        h.append('%.2f %s' % (sent - self.t0, what))
+
+    def key_story(self, key, ent, now):
+        """TTL, age and time since the restart of a key, for a mismatch."""
+        value, sent, ttl = ent
+        if ttl:
+            life = 'TTL %d s, set sent %.2f s ago, may expire in %.2f s' % (
+                ttl, now - sent, self.may_expire_at(ent) - now)
+        else:
+            life = 'no TTL, set sent %.1f s ago' % (now - sent) if sent else 'no TTL'
+        return '%s, last written %.1f s ago, %s; now %.2f; its last operations: %s' % (
+            life, now - self.written.get(key, now), self.since_restart(now), now - self.t0,
+            ' | '.join(self.history.get(key, ())))
+
+    def explain_miss(self, what, key, ent=NO_ENTRY):
+        """A key the model holds live was missing: right only after a page
+        move (a miss of a key whose TTL may have run out is never passed
+        here)."""
         if self.moved_since(self.written.get(key, 0)):
-            self.bump('early_ttl_misses' if ttl else 'evicted_misses')
+            self.bump('early_ttl_misses' if ent[2] else 'evicted_misses')
         else:
             now = time.time()
-            self.note('%s %s: missing with no eviction to explain it (%s, written %.1f s ago, %s)' % (
-                what, key.decode(), 'TTL' if ttl else 'no TTL', now - self.written.get(key, now),
-                self.since_restart(now)))
+            self.note('%s %s: missing with no eviction to explain it (%s)' % (
+                what, key.decode(), self.key_story(key, ent, now)))
 
     def check(self, c, key, model):
+        sent = time.time()
         got = c.get(key)
-        want, exp = model.get(key, (None, None))
         now = time.time()
+        self.log_op(key, sent, 'get %s' % ('miss' if got is None else '%d B' % len(got)))
+        ent = model.get(key, NO_ENTRY)
+        want = ent[0]
         if got == want:
-            return
-        if exp is not None and abs(now - exp) < 1.5:
-            self.bump('expiry_slack')       # at the edge of its TTL: either is right
-            return
-        if got is None and want is not None and (exp is None or now < exp) \
-                and self.moved_since(self.written.get(key, 0)):
-            # A page move evicts what it cannot rescue: a miss is right then.
-            # (A key with a TTL may also have expired early: the server's
-            # clock ticks once a second and lags under load.)
-            self.bump('evicted_misses' if exp is None else 'early_ttl_misses')
-            if os.environ.get('SOAK_VERBOSE'):
-                print('# explained miss %s: exp %s, written %.1f s ago' %
-                      (key.decode(), 'none' if exp is None else '%+.1f' % (exp - now),
-                       now - self.written.get(key, 0)), flush=True)
-            model.pop(key, None)
-            return
-        if exp is not None and now > exp and got is None:
-            model.pop(key, None)
-            return
-        self.note('key %s: got %s, want %s (%s, written %.1f s ago, %s)' % (
-            key.decode(), describe(got), describe(want),
-            'no TTL' if exp is None else 'TTL ends in %.1f s' % (exp - now),
-            now - self.written.get(key, now), self.since_restart(now)))
+            return                  # a hit past the TTL too: the clock may lag
+        if got is None and want is not None:
+            if self.may_have_expired(ent, now):
+                self.bump('ttl_misses')
+                if now < ent[1] + ent[2]:
+                    self.bump('expiry_slack')   # in its last second: either is right
+                model.pop(key, None)
+                return
+            if self.moved_since(self.written.get(key, 0)):
+                # A page move evicts what it cannot rescue: a miss is right then.
+                self.bump('early_ttl_misses' if ent[2] else 'evicted_misses')
+                if os.environ.get('SOAK_VERBOSE'):
+                    print('# explained miss %s: %s' % (key.decode(), self.key_story(key, ent, now)),
+                          flush=True)
+                model.pop(key, None)
+                return
+        self.note('key %s: got %s, want %s (%s)' % (
+            key.decode(), describe(got), describe(want), self.key_story(key, ent, now)))
         if got is None:
             model.pop(key, None)
         else:
-            model[key] = (got, None)
+            model[key] = (got, now, 0)
 
     def verify_all(self, c, model, counters, rnd):
         for key in list(model):
@@ -307,65 +363,77 @@ class Soak:
             key = prefix + b'big%d' % rnd.randrange(2)
             size = rnd.randrange(600 * 1024, 2 * 1024 * 1024)
             val = bytes([rnd.randrange(33, 127)]) * 64 + os.urandom(size // 4).hex().encode()[:size - 64]
+            sent = time.time()
             if c.cmd(b'set %s 0 0 %d' % (key, len(val)), val) != b'STORED':
                 self.note('big set %s refused' % key.decode())
                 model.pop(key, None)
             else:
-                model[key] = (val, None)
-                self.written[key] = time.time()
+                model[key] = (val, sent, 0)
+                self.written[key] = sent
+                self.log_op(key, sent, 'set %d B' % len(val))
             self.check(c, key, model)
         elif r < 0.40:
             key = prefix + b'k%d' % rnd.randrange(300)
             ttl = rnd.choice([0, 0, 0, 3, 5, 8])
             val = os.urandom(rnd.randrange(1, 3000)).hex().encode()
+            sent = time.time()      # the TTL runs from here (the server's clock at the set)
             rep = c.cmd(b'set %s %d %d %d' % (key, rnd.randrange(1 << 16), ttl, len(val)), val)
             if rep != b'STORED':
                 self.note('set %s: %r' % (key.decode(), rep))
-            model[key] = (val, time.time() + ttl if ttl else None)
-            self.written[key] = time.time()
+            model[key] = (val, sent, ttl)
+            self.written[key] = sent
+            self.log_op(key, sent, 'set ttl %d %d B %s' % (ttl, len(val), rep.decode()))
         elif r < 0.50:
             key = prefix + b'k%d' % rnd.randrange(300)
             add = os.urandom(rnd.randrange(1, 200)).hex().encode()
+            sent = time.time()
             rep = c.cmd(b'append %s 0 0 %d' % (key, len(add)), add)
-            want, exp = model.get(key, (None, None))
+            ent = model.get(key, NO_ENTRY)
+            self.log_op(key, sent, 'append %d B %s' % (len(add), rep.decode()))
             if rep == b'STORED':
-                if want is None and not (exp is not None):
+                if ent[0] is None:
                     self.note('append %s stored on a key the model lacks' % key.decode())
                 else:
-                    model[key] = ((want or b'') + add, exp)
-                    self.written[key] = time.time()
+                    model[key] = (ent[0] + add, ent[1], ent[2])    # append keeps the TTL
+                    self.written[key] = sent
             elif rep == b'NOT_STORED':
-                if want is not None and (exp is None or time.time() < exp - 1.5):
-                    self.explain_miss('append', key, exp is not None)
+                if ent[0] is not None and not self.may_have_expired(ent, time.time()):
+                    self.explain_miss('append', key, ent)
                 model.pop(key, None)
             else:
                 self.note('append %s: %r' % (key.decode(), rep))
         elif r < 0.60:
             key = prefix + b'n%d' % rnd.randrange(20)
             if key not in counters:
+                sent = time.time()
                 rep = c.cmd(b'set %s 0 0 1' % key, b'5')
+                self.log_op(key, sent, 'set 1 B %s' % rep.decode())
                 counters[key] = 5
-                self.written[key] = time.time()
+                self.written[key] = sent
                 return
             d = rnd.randrange(1, 1000)
+            sent = time.time()
             rep = c.cmd(b'incr %s %d' % (key, d))
+            self.log_op(key, sent, 'incr %s' % rep.decode()[:24])
             if rep == b'NOT_FOUND':
                 self.explain_miss('incr', key)
                 del counters[key]
                 return
             counters[key] = (counters[key] + d) % (1 << 64)
-            self.written[key] = time.time()
+            self.written[key] = sent
             if int(rep) != counters[key]:
                 self.note('incr %s: got %s, want %d' % (key.decode(), rep[:24], counters[key]))
                 counters[key] = int(rep)
         elif r < 0.68:
             key = prefix + b'k%d' % rnd.randrange(300)
+            sent = time.time()
             rep = c.cmd(b'delete %s' % key)
-            want, exp = model.pop(key, (None, None))
-            live = want is not None and (exp is None or time.time() < exp - 1.5)
+            self.log_op(key, sent, 'delete %s' % rep.decode())
+            ent = model.pop(key, NO_ENTRY)
+            live = ent[0] is not None and not self.may_have_expired(ent, time.time())
             if rep == b'NOT_FOUND' and live:
-                self.explain_miss('delete', key, exp is not None)
-            elif rep == b'DELETED' and want is None:
+                self.explain_miss('delete', key, ent)
+            elif rep == b'DELETED' and ent[0] is None:
                 self.note('delete %s: deleted a key the model lacks' % key.decode())
         else:
             keys = [prefix + b'k%d' % rnd.randrange(300) for _ in range(rnd.randrange(1, 8))]
@@ -540,6 +608,8 @@ class Soak:
                 c = Conn(self.port, 10)
                 st = c.stats()
                 self.final = {k: st.get(k) for k in ('curr_items', 'total_items', 'evictions',
+                                                      'expired_unfetched', 'evicted_unfetched',
+                                                      'reclaimed', 'crawler_reclaimed',
                                                       'slabs_moved', 'slab_reassign_rescues',
                                                       'curr_connections', 'total_connections')}
                 c.close()
@@ -596,6 +666,9 @@ class Soak:
         print('soak: server evictions (both runs) %d' % evictions)
         print('soak: misses of keys with a TTL before it ran out, after a page move: %d'
               % c['early_ttl_misses'])
+        print('soak: misses of keys whose TTL may have run out (from set sent + TTL - %g s, '
+              '- %g s if set before the restart): %d'
+              % (CLOCK_GRAIN, CLOCK_GRAIN + RESTART_GRAIN, c['ttl_misses']))
         print('soak: mismatches %d, misses explained by evictions/page moves %d, '
               'reads at a TTL edge %d, client reconnects %d' %
               (c['mismatches'], c['evicted_misses'], c['expiry_slack'], c['client_errors']))

@@ -5,7 +5,10 @@
 # verifying clients, 1,000 connections churning, forced slab moves and
 # crawls, a tracer attached and detached every 20 s, a warm restart at half
 # time. Goal: 0 mismatches, 0 sanitizer reports, memory flat within 5%
-# after warm-up (the first 120 s of each server process).
+# after warm-up (the first 120 s of each server process). A key with a TTL
+# may be missing from (its set sent + TTL - 1 s) on, the server's clock
+# counting whole seconds (- 2 s for a key set before the warm restart);
+# any other miss not explained by a page move is a mismatch (lost data).
 #
 # Memory: the item memory is the -e file in /dev/shm. soak.py makes all of
 # it (-m) resident before the start, as a cache that has filled: otherwise
