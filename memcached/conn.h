@@ -326,6 +326,7 @@ static inline void conn_op_request(conn *c, op_request *rq, const char *cmd, boo
     rq->cmd = cmd;
     rq->stats = &c->worker->stats;
     rq->meta = meta;
+    rq->binary = false;   /* proto_binary sets it */
     if (c->lat_start_ns != 0 && (probe_request_done_enabled() || probe_request_sample_enabled()))
         rq->start_ns = c->lat_start_ns;
     else

@@ -162,7 +162,8 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
             STAT_INC(rq->stats, store_too_large);
         else if (*why == ALLOC_NO_MEMORY)
             STAT_INC(rq->stats, store_no_memory);
-        else {   /* memcached read it: a set, not a no_memory, of the largest class */
+        else if (!rq->binary) {   /* memcached read it: a set, not a no_memory,
+                                     * of the largest class (binary: neither) */
             STAT_INC(rq->stats, set_cmds);
             STAT_INC(rq->stats, slab_ops[slabs_class_count()].cmd_set);
         }

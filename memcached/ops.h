@@ -23,6 +23,8 @@ typedef struct op_request {
     bool meta;                  /* a meta command (mg, ms, md, ...): memcached's
                                  * meta rules apply where they differ (what
                                  * is counted, what a failed store leaves) */
+    bool binary;                /* a binary-protocol command: memcached counts no
+                                 * cmd_set for a store it refuses while reading */
 } op_request;
 
 /* Stamps start_ns if request__done is being traced, or if request__sample

@@ -366,6 +366,7 @@ static void bin_update(conn *c, uint8_t op, const unsigned char *ext, const char
     }
     op_request rq;
     conn_op_request(c, &rq, cmd, false);
+    rq.binary = true;
     enum alloc_failure why;
     item *it = op_alloc(&rq, key, nkey, flags, exptime, vlen + 2, &why);
     if (it == NULL) {

@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use McTest;
+use McBinary;
 
 # A value of $len bytes that differs with $seed and covers every byte
 # value, CR and LF included.
@@ -417,6 +418,37 @@ for my $case (['-m 64', [ [ 'c600', 0, 600 * 1024 ] ]],
     send_expect($s, "mn\r\n", "MN\r\n", '  every key deleted');
     my @listed = grep { /^items:/ } keys %{ mem_stats($s, 'items') };
     is_deeply(\@listed, [], '  stats items lists no class');
+}
+
+# With -M and memory full of chained values, a set is refused while its
+# value is read. memcached counts a text one in cmd_set (global and the
+# largest class's), a binary one in neither.
+{
+    my $srv = start_server(args => '-m 8 -M');
+    my $s = $srv->new_sock;
+    my $v = 'r' x 600000;
+    my ($stored, $refused) = (0, 0);
+    for my $i (1 .. 20) {
+        send_bytes($s, "set r$i 0 0 600000\r\n$v\r\n");
+        my $l = read_line($s, 10) // '';
+        if ($l eq "STORED\r\n") { $stored++ }
+        elsif ($l eq "SERVER_ERROR Out of memory during read\r\n") { $refused++ }
+        else { diag('unexpected: ' . mc_escape($l)) }
+    }
+    cmp_ok($refused, '>', 0, "-m 8 -M: $stored chained sets stored, then $refused refused");
+    is($stored + $refused, 20, '  every set answered STORED or Out of memory during read');
+    my $st = mem_stats($s);
+    is($st->{cmd_set}, 20, '  text: the refused sets are counted in cmd_set');
+    my $c39 = mem_stats($s, 'slabs')->{'39:cmd_set'};
+    is($c39, 20, '  and in the largest class');
+    my $b = $srv->new_sock;
+    my $r = bin_call($b, 'set', key => 'rb', ext => pack('N N', 0, 0), val => $v, opaque => 9);
+    ok($r && $r->{status} == $ST{no_memory} && $r->{val} eq 'Out of memory during read',
+       '  binary set of a chained value: no_memory, Out of memory during read');
+    $st = mem_stats($s);
+    is($st->{cmd_set}, 20, '  binary: the refused set is not counted in cmd_set');
+    is(mem_stats($s, 'slabs')->{'39:cmd_set'}, $c39, '  nor in the largest class');
+    is($st->{store_no_memory}, 0, '  nor in store_no_memory');
 }
 
 done_testing;
