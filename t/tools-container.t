@@ -115,11 +115,12 @@ sub wait_for {
     return 1;
 }
 
-# SIGINT, then waits (20 s at most) for the end; returns stdout.
+# SIGINT, then waits (60 s at most: bpftrace detaches slowly on a loaded
+# machine) for the end; returns stdout.
 sub finish {
     my ($t) = @_;
     kill 'INT', $t->{pid};
-    my $deadline = time + 20;
+    my $deadline = time + 60;
     until (waitpid($t->{pid}, WNOHANG) == $t->{pid}) {
         if (time > $deadline) {
             kill 'KILL', $t->{pid};

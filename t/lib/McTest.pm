@@ -372,7 +372,9 @@ sub mem_stats {
     send_bytes($sock, defined $group ? "stats $group\r\n" : "stats\r\n");
     my %st;
     while (1) {
-        my $line = read_line($sock);
+        # A reply always comes: wait long (a loaded machine with tracers
+        # attached has taken over 5 s); only a broken server waits it out.
+        my $line = read_line($sock, 30);
         die "stats: no reply\n" unless defined $line;
         last if $line eq "END\r\n";
         $line =~ /^STAT (\S+) (.*)\r\n\z/ or die "stats: unexpected line: " . mc_escape($line) . "\n";
