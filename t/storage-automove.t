@@ -39,6 +39,21 @@ sub pages {
 sub class_stat { my ($id, $name) = @_; mem_stats($s, 'items')->{"items:$id:$name"} // 0 }
 sub moved { mem_stats($s)->{slabs_moved} }
 
+# Stores 20 KB values (keys big<j>.., from $j on) until a page has moved
+# since $moved0, 90 s at most; returns the pages moved and the server
+# seconds it took.
+sub evict_until_moved {
+    my ($j, $moved0) = @_;
+    my ($t0, $moved) = (mem_stats($s)->{time}, 0);
+    my $deadline = time + 90;
+    while (time < $deadline) {
+        sets('big', $j, 20, 20000);
+        $j += 20;
+        last if ($moved = moved() - $moved0) > 0;
+    }
+    return ($moved, mem_stats($s)->{time} - $t0);
+}
+
 # 100-byte values until the cache evicts; returns (class, next key number).
 sub fill_small {
     my ($i, $deadline) = (0, time + 60);
@@ -125,15 +140,8 @@ sub wait_server_seconds {
     is(moved() - $moved0, 0, 'no page moves after a short burst of evictions');
 
     # Evictions that go on: a page moves, and not before several seconds.
-    my ($j, $t0, $moved) = (50, mem_stats($s)->{time}, 0);
-    my $deadline = time + 90;
-    while (time < $deadline) {
-        sets('big', $j, 20, 20000);
-        $j += 20;
-        last if ($moved = moved() - $moved0) > 0;
-    }
+    my ($moved, $waited) = evict_until_moved(50, $moved0);
     cmp_ok($moved, '>', 0, 'a page moves once the 20 KB class keeps evicting');
-    my $waited = mem_stats($s)->{time} - $t0;
     cmp_ok($waited, '>=', 3, "the move waited for eviction to persist ($waited server seconds)");
     $srv->stop;
 }
@@ -184,17 +192,10 @@ sub wait_server_seconds {
     my ($small) = fill_small();
     ok(wait_server_seconds(2), 'the server clock moves on');
     send_expect($s, "slabs automove window 12\r\n", "OK\r\n", 'slabs automove window 12');
-    my ($j, $t0, $moved0, $moved) = (0, mem_stats($s)->{time}, moved(), 0);
-    my $deadline = time + 90;
-    while (time < $deadline) {
-        sets('big', $j, 20, 20000);
-        $j += 20;
-        last if ($moved = moved() - $moved0) > 0;
-    }
+    my ($moved, $waited) = evict_until_moved(0, moved());
     cmp_ok($moved, '>', 0, 'a page moves to the 20 KB class');
     # 4 evicting rounds of 12 would do; the 12 rounds of a new window take
     # at least 11 seconds.
-    my $waited = mem_stats($s)->{time} - $t0;
     cmp_ok($waited, '>=', 8, "not before the new window filled ($waited server seconds)");
     $srv->stop;
 }
