@@ -3,12 +3,14 @@
 # The load of t/storage-automove.t and the table in docs/options.md: a
 # fresh server with -m 32 and slab_automove_window=W, 100-byte values
 # until it evicts, then 20 KB values until a page moves. Prints, per run,
-# seconds from the server's start (the spawn) to the end of the 100-byte
-# fill, to the first move, and from the first 20 KB store to that move,
+# seconds from the server's start (the spawn) to the first 20 KB store
+# (the shift), to the first move, and from the shift to that move,
 # plus the move's `watch sysevents` line when the server logs one.
 #
-#   bench/automove-first-move.pl [--ref PATH] [--ours PATH] [--runs N] W...
+#   bench/automove-first-move.pl [--ref PATH] [--ours PATH] [--runs N]
+#                                [--delay S] W...
 #
+# --delay S waits S seconds between the fill and the first 20 KB store.
 # Runs alternate between the servers. The move time is the ts= of its
 # sysevents line when there is one, else the first stats poll that saw it.
 use strict;
@@ -17,12 +19,12 @@ use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Cwd ();
 use Getopt::Long;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 use McTest;
 
 my %o = (runs => 1);
-GetOptions(\%o, 'ref=s', 'ours=s', 'runs=i')
-    or die "usage: $0 [--ref PATH] [--ours PATH] [--runs N] WINDOW...\n";
+GetOptions(\%o, 'ref=s', 'ours=s', 'runs=i', 'delay=f')
+    or die "usage: $0 [--ref PATH] [--ours PATH] [--runs N] [--delay S] WINDOW...\n";
 my @windows = @ARGV ? @ARGV : (3, 5, 10, 20, 30, 60);
 $o{ours} //= (grep { -x } map { "$FindBin::Bin/../$_" } qw(_build/memcached/memcached memcached/memcached))[0];
 $_ = Cwd::abs_path($_) for grep { defined } @o{qw(ours ref)};
@@ -61,6 +63,7 @@ sub one_run {
         sets($s, 'small', $i, 2000, 100);
         $i += 2000;
     }
+    sleep($o{delay}) if $o{delay};
     my $filled = time;
     my ($j, $seen) = (0, undef);
     while (time < $filled + 120) {
@@ -87,7 +90,7 @@ for my $window (@windows) {
         for my $sv (@servers) {
             my ($fill, $from_start, $from_shift, $line) = one_run($sv->[1], $window);
             my $load = (split ' ', `cat /proc/loadavg`)[0];
-            Test::More::diag(sprintf("window %-4d %-6s fill %5.1f s  first move %s s after start, %s s after the shift  load %s  %s",
+            Test::More::diag(sprintf("window %-4d %-6s shift at %5.1f s  first move %s s after start, %s s after the shift  load %s  %s",
                 $window, $sv->[0], $fill, map({ defined $_ ? sprintf('%5.1f', $_) : ' none' } $from_start, $from_shift),
                 $load, $line =~ s/\n\z//r));
         }
