@@ -12,7 +12,9 @@
 #
 # --delay S waits S seconds between the fill and the first 20 KB store.
 # Runs alternate between the servers. The move time is the ts= of its
-# sysevents line when there is one, else the first stats poll that saw it.
+# sysevents line when there is one (the decision: the page is emptied
+# after), else the first stats poll that saw it (slabs_moved counts a move
+# once done); "seen" is that poll.
 use strict;
 use warnings;
 use FindBin;
@@ -81,17 +83,18 @@ sub one_run {
     my $moved = $line && $line =~ /^ts=(\d+)\.(\d+) / ? $1 + $2 / 1e6 : $seen;
     $srv->stop;
     return ($filled - $t0, defined $moved ? $moved - $t0 : undef,
-            defined $moved ? $moved - $filled : undef, $line // "(no sysevents line)\n");
+            defined $moved ? $moved - $filled : undef, defined $seen ? $seen - $t0 : undef,
+            $line // "(no sysevents line)\n");
 }
 
 Test::More::plan('no_plan');   # send_expect reports through Test::More
 for my $window (@windows) {
     for my $run (1 .. $o{runs}) {
         for my $sv (@servers) {
-            my ($fill, $from_start, $from_shift, $line) = one_run($sv->[1], $window);
+            my ($fill, $from_start, $from_shift, $seen, $line) = one_run($sv->[1], $window);
             my $load = (split ' ', `cat /proc/loadavg`)[0];
-            Test::More::diag(sprintf("window %-4d %-6s shift at %5.1f s  first move %s s after start, %s s after the shift  load %s  %s",
-                $window, $sv->[0], $fill, map({ defined $_ ? sprintf('%5.1f', $_) : ' none' } $from_start, $from_shift),
+            Test::More::diag(sprintf("window %-4d %-6s shift at %5.1f s  first move %s s after start, %s s after the shift (seen %s)  load %s  %s",
+                $window, $sv->[0], $fill, map({ defined $_ ? sprintf('%5.1f', $_) : ' none' } $from_start, $from_shift, $seen),
                 $load, $line =~ s/\n\z//r));
         }
     }

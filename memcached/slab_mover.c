@@ -30,11 +30,16 @@ static _Atomic int running;
 static _Atomic uint64_t moved, rescues, evicted, busy_items, chunk_rescues;
 
 /* Empties and hands over one page. Returns false when src has no page to
- * give (or is no class). Runs on the mover thread. */
-static bool move_page(unsigned src, unsigned dst)
+ * give (or is no class). log: an automover decision, logged to sysevents
+ * watchers once the move started or was refused (as memcached logs it, not
+ * when it ends). Runs on the mover thread. */
+static bool move_page(unsigned src, unsigned dst, bool log)
 {
     struct slab_page_move move;
-    if (slabs_move_begin(src, &move) != 1)
+    bool started = slabs_move_begin(src, &move) == 1;
+    if (log && logger_wants(LOG_SYSEVENTS))
+        logger_log_slab_move(src, dst, started);
+    if (!started)
         return false;
     atomic_store(&running, 1);
     probe_slabs_reassign_start((int)src, (int)dst);
@@ -136,7 +141,7 @@ static bool automove_aggressive(uint64_t *last_evictions)
             continue;
         unsigned donor = aggressive_donor(id);
         if (donor != 0) {
-            move_page(donor, id);
+            move_page(donor, id, false);
             /* What the move evicted is not the victim's pressure. */
             last_evictions[donor] = items_class_evictions(donor);
             return true;
@@ -170,9 +175,7 @@ static bool automove_check(struct automove_state *st, const struct timespec *now
     unsigned src, dst;
     if (!slab_automove_run(&st->am, &src, &dst))
         return false;
-    bool ok = move_page(src, dst);
-    if (logger_wants(LOG_SYSEVENTS))
-        logger_log_slab_move(src, dst, ok);
+    move_page(src, dst, true);
     if (dst != 0)
         st->class_move_sec = now->tv_sec;
     return true;
@@ -192,7 +195,7 @@ static void serve_request(int src, int dst)
             atomic_fetch_add(&moved, 1);
         probe_slabs_reassign_done(0, dst, 0);
     } else if (src > 0)
-        move_page((unsigned)src, (unsigned)dst);
+        move_page((unsigned)src, (unsigned)dst, false);
 }
 
 /* Checks at 100 ms intervals after start and after each automover move,
