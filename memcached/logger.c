@@ -255,6 +255,11 @@ void logger_log_eviction(const item *it)
              (int)it->nbytes - 2);
 }
 
+void logger_log_slab_move(unsigned src, unsigned dst, bool ok)
+{
+    log_line(LOG_SYSEVENTS, "type=slab_move src=%u dst=%u state=%s", src, dst, ok ? "ok" : "fail");
+}
+
 /* Splits peer "addr:port" (addr maybe in brackets) for rip= and rport=;
  * a unix socket's client shows as "unix", port 0, as in memcached. */
 static void split_peer(const char *peer, enum transport t, char *addr, size_t asize,

@@ -20,10 +20,9 @@ enum {
     LOG_EVICTIONS = 1u << 2,    /* eviction */
     LOG_CONNEVENTS = 1u << 3,   /* conn_new, conn_close */
     LOG_DELETIONS = 1u << 4,    /* deleted: removed by a delete command */
-    /* Accepted as memcached accepts them; nothing here logs these yet
-     * (docs/options.md says why for sysevents; the rest are the proxy's,
-     * which this build, like memcached without it, does not have). */
-    LOG_SYSEVENTS = 1u << 5,
+    LOG_SYSEVENTS = 1u << 5,    /* slab_move: the automover's decisions */
+    /* Accepted as memcached accepts them; nothing here logs these (the
+     * proxy's, which this build, like memcached without it, does not have). */
     LOG_RAWCMDS = 1u << 6,
     LOG_PROXYREQS = 1u << 7,
     LOG_PROXYEVENTS = 1u << 8,
@@ -66,6 +65,9 @@ void logger_log_store(const struct item *it, const char *status, const char *cmd
 void logger_log_delete(const struct item *it, const char *cmd);
 /* it is being evicted. */
 void logger_log_eviction(const struct item *it);
+/* The automover chose to move a page from class src to dst (0: the global
+ * page pool); ok: whether the move could start (memcached's state=ok|fail). */
+void logger_log_slab_move(unsigned src, unsigned dst, bool ok);
 /* A client connection opened or closed. peer: "addr:port" or a path;
  * t: its listener's transport; reason: the server's close reason
  * ("client", "error", ...). */

@@ -967,6 +967,7 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
                 settings.slab_automove_ratio = r;
             else
                 settings.slab_automove_freeratio = r;
+            settings.slab_automove_version++;
         } else if (strcmp(arg, "window") == 0) {
             if (ntokens < 4 || !util_parse_u64(tokens[3].value, UTIL_NUL_TERMINATED, 0, UINT32_MAX, &n)) {
                 conn_error(c, "CLIENT_ERROR bad command line format");
@@ -977,6 +978,7 @@ static void process_slabs(conn *c, token *tokens, int ntokens)
                 return;
             }
             settings.slab_automove_window = (int)n;
+            settings.slab_automove_version++;
         } else if (!util_parse_u64(arg, UTIL_NUL_TERMINATED, 0, UINT32_MAX, &n)) {
             conn_error(c, "CLIENT_ERROR bad command line format");
             return;

@@ -73,10 +73,13 @@ struct settings {
     int slab_reassign;        /* -o slab_reassign (always on) */
     _Atomic int slab_automove; /* -o slab_automove: 0, 1 or 2 (runtime) */
     _Atomic double slab_automove_ratio; /* runtime: slabs automove ratio */
-    _Atomic int slab_automove_window; /* samples (seconds) the automover looks back over
+    _Atomic int slab_automove_window; /* automover runs its window looks back over
                                        * (runtime: slabs automove window) */
     _Atomic double slab_automove_freeratio; /* -o slab_automove_freeratio: accepted (an
                                              * extstore tunable in memcached; runtime) */
+    _Atomic unsigned slab_automove_version; /* bumped by every runtime slabs automove
+                                             * window/ratio/freeratio: the automover
+                                             * starts a new window */
     int tail_repair_time;
     const char *hash_algorithm;
     uint32_t read_buf_mem_limit;  /* bytes (-o read_buf_mem_limit takes MB) */

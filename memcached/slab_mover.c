@@ -1,8 +1,9 @@
 /* slab_mover.c: the page mover thread. To move a page it stops the source
  * class from using it, frees every live item in it (waiting out items that
  * are being read or written), then hands the empty page to the destination
- * class. The mover thread runs an automover round (slabs automove 1/2) once
- * a second; slab_automove.c decides what automove 1 moves. */
+ * class. Between moves it runs the automover (slabs automove 1/2) on
+ * memcached 1.6.45's schedule; slab_automove.c decides what automove 1
+ * moves, and each decision goes to `watch sysevents`. */
 #include "config.h"
 #include "slab_mover.h"
 
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "items.h"
+#include "logger.h"
 #include "probes.h"
 #include "settings.h"
 #include "slab_automove.h"
@@ -26,16 +28,19 @@ static bool want;                   /* a move was requested: want_src -> want_ds
 static int want_src, want_dst;      /* class 0: the global page pool */
 static _Atomic int running;
 static _Atomic uint64_t moved, rescues, evicted, busy_items, chunk_rescues;
-/* Evictions the mover caused, per source class (mover thread only): the
- * automover does not count them as the class's own pressure. */
-static uint64_t mover_evicted[SLAB_CLASS_MAX];
 
-/* Empties and hands over one page. Runs on the mover thread. */
-static void move_page(unsigned src, unsigned dst)
+/* Empties and hands over one page. Returns false when src has no page to
+ * give (or is no class). log: an automover decision, logged to sysevents
+ * watchers once the move started or was refused (as memcached logs it, not
+ * when it ends). Runs on the mover thread. */
+static bool move_page(unsigned src, unsigned dst, bool log)
 {
     struct slab_page_move move;
-    if (slabs_move_begin(src, &move) != 1)
-        return;
+    bool started = slabs_move_begin(src, &move) == 1;
+    if (log && logger_wants(LOG_SYSEVENTS))
+        logger_log_slab_move(src, dst, started);
+    if (!started)
+        return false;
     atomic_store(&running, 1);
     probe_slabs_reassign_start((int)src, (int)dst);
     int64_t items_moved = 0;
@@ -60,7 +65,6 @@ static void move_page(unsigned src, unsigned dst)
             if (r == 1) {
                 items_moved++;
                 atomic_fetch_add(&evicted, 1);
-                mover_evicted[src]++;
                 continue;
             }
             /* In use, being written, or just unlinked by someone else:
@@ -73,6 +77,7 @@ static void move_page(unsigned src, unsigned dst)
     atomic_fetch_add(&moved, 1);
     atomic_store(&running, 0);
     probe_slabs_reassign_done((int)src, (int)dst, items_moved);
+    return true;
 }
 
 /* A class other than except that can give a page: with at least two
@@ -125,7 +130,8 @@ static unsigned aggressive_donor(unsigned victim)
     return best;
 }
 
-static void automove_aggressive(uint64_t *last_evictions)
+/* Returns true when it moved a page. */
+static bool automove_aggressive(uint64_t *last_evictions)
 {
     for (unsigned id = 1; id <= slabs_class_count(); id++) {
         uint64_t ev = items_class_evictions(id);
@@ -135,28 +141,44 @@ static void automove_aggressive(uint64_t *last_evictions)
             continue;
         unsigned donor = aggressive_donor(id);
         if (donor != 0) {
-            move_page(donor, id);
+            move_page(donor, id, false);
             /* What the move evicted is not the victim's pressure. */
             last_evictions[donor] = items_class_evictions(donor);
-            return;
+            return true;
         }
     }
+    return false;
 }
 
-/* One automover round. Returns true when it should run again at once
- * (a page went to the pool: memcached keeps going while classes hold
- * excess free memory). */
-static bool automove(struct automover *am, uint64_t *last_evictions)
+/* The automover's state between runs (mover thread only). */
+struct automove_state {
+    struct automover am;
+    uint64_t last_evictions[SLAB_CLASS_MAX]; /* automove 2's per-class counts */
+    time_t class_move_sec;  /* wall-clock second of the last move to a class:
+                             * no run for the rest of it */
+};
+
+/* One automover check at wall-clock time now. Returns true when it chose a
+ * move (done, or refused, by the time it returns), false when it did not
+ * run or chose nothing. A move to a class rate-limits the runs to the next
+ * second; a move to the global pool does not, as in memcached. */
+static bool automove_check(struct automove_state *st, const struct timespec *now)
 {
-    if (settings.slab_automove == 2) {
-        automove_aggressive(last_evictions);
+    if (settings.slab_automove == 0 || st->class_move_sec == now->tv_sec)
         return false;
+    if (settings.slab_automove == 2) {
+        if (!automove_aggressive(st->last_evictions))
+            return false;
+        st->class_move_sec = now->tv_sec;
+        return true;
     }
     unsigned src, dst;
-    if (!slab_automove_round(am, mover_evicted, &src, &dst))
+    if (!slab_automove_run(&st->am, &src, &dst))
         return false;
-    move_page(src, dst);
-    return dst == 0;
+    move_page(src, dst, true);
+    if (dst != 0)
+        st->class_move_sec = now->tv_sec;
+    return true;
 }
 
 /* Carries out a `slabs reassign src dst` request (src -1: any donor; 0:
@@ -173,47 +195,52 @@ static void serve_request(int src, int dst)
             atomic_fetch_add(&moved, 1);
         probe_slabs_reassign_done(0, dst, 0);
     } else if (src > 0)
-        move_page((unsigned)src, (unsigned)dst);
+        move_page((unsigned)src, (unsigned)dst, false);
 }
 
-static bool time_reached(const struct timespec *now, const struct timespec *t)
-{
-    return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
-}
+/* Checks at 100 ms intervals after start and after each automover move,
+ * for this many idle checks, then once a second (memcached 1.6.45's
+ * schedule: its window counts these runs, not seconds). */
+#define QUICK_CHECKS 11
+#define QUICK_CHECK_NS (100 * 1000 * 1000L)
 
-/* The mover thread: serves requests as they come and runs an automover
- * round on a one-second grid (memcached runs its automover once per clock
- * tick), or again at once after a page went to the global pool. */
+/* The mover thread: serves requests as they come and runs the automover
+ * between them: again at once after it chose a move, else after 100 ms
+ * while fewer than QUICK_CHECKS idle checks followed the last move, else
+ * after a second. A served request is followed by a check at once. */
 static void *mover_main(void *arg)
 {
     (void)arg;
-    uint64_t last_evictions[SLAB_CLASS_MAX] = {0};
-    static struct automover am;
-    bool again = false;
-    struct timespec next_round;
-    clock_gettime(CLOCK_REALTIME, &next_round);
-    next_round.tv_sec += 1;
+    static struct automove_state st;
+    unsigned idle = 0;
     pthread_mutex_lock(&mover_lock);
     for (;;) {
-        if (!want && !again)
-            pthread_cond_timedwait(&mover_wake, &mover_lock, &next_round);
         int src = want_src, dst = want_dst;
         bool requested = want;
         want = false;
         pthread_mutex_unlock(&mover_lock);
 
         struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
         if (requested) {
             serve_request(src, dst);
-        } else if (again || time_reached(&now, &next_round)) {
-            again = settings.slab_automove > 0 && automove(&am, last_evictions);
-            if (time_reached(&now, &next_round)) {
-                next_round.tv_sec += 1;
-                if (time_reached(&now, &next_round)) {  /* fell behind: restart the grid */
-                    next_round = now;
-                    next_round.tv_sec += 1;
+        } else {
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (automove_check(&st, &now)) {
+                idle = 0;
+            } else {
+                if (idle++ < QUICK_CHECKS) {
+                    now.tv_nsec += QUICK_CHECK_NS;
+                    if (now.tv_nsec >= 1000000000L) {
+                        now.tv_sec++;
+                        now.tv_nsec -= 1000000000L;
+                    }
+                } else {
+                    now.tv_sec++;
                 }
+                pthread_mutex_lock(&mover_lock);
+                if (!want)
+                    pthread_cond_timedwait(&mover_wake, &mover_lock, &now);
+                continue;
             }
         }
         pthread_mutex_lock(&mover_lock);

@@ -11,9 +11,13 @@
 #  4. A window changed at run time ("slabs automove window 12") starts
 #     empty: no page moves until it has filled again, though the class
 #     evicts in enough of its rounds long before.
-# memcached 1.6.45 behaves the same in all three (checked as a black box).
-# No test asserts how fast a move comes: every wait polls with a deadline,
-# and the time the first move took is only printed (see docs/options.md).
+#  5. The window counts the automover's runs, which come 100 ms apart
+#     after start: with window 20 no page moves in the first 9 s, one does
+#     by about 10 s, and a `watch sysevents` watcher gets its slab_move line.
+# memcached 1.6.45 behaves the same in all five (checked as a black box).
+# Only 5 bounds how fast a move comes (loosely, and only when the cache
+# filled fast); elsewhere every wait polls with a deadline and the time the
+# first move took is only printed (see docs/options.md).
 use strict;
 use warnings;
 use FindBin;
@@ -197,6 +201,56 @@ sub wait_server_seconds {
     # 4 evicting rounds of 12 would do; the 12 rounds of a new window take
     # at least 11 seconds.
     cmp_ok($waited, '>=', 8, "not before the new window filled ($waited server seconds)");
+    $srv->stop;
+}
+
+# ---- 5. runs, not seconds; the sysevents line ---------------------------------
+{
+    # The next "\n"-ended line of a watcher, or undef after $timeout s.
+    my $log_line = sub {
+        my ($w, $timeout) = @_;
+        my $line = '';
+        while (1) {
+            my $ch = read_bytes($w, 1, $timeout);
+            return undef unless length $ch;
+            $line .= $ch;
+            return $line if $ch eq "\n";
+        }
+    };
+    my $t_spawn = time;
+    my $srv = start_server(args => '-m 32 -o slab_automove_window=20');
+    my $t_up = time;
+    my $w = $srv->new_sock;
+    send_expect($w, "watch sysevents\r\n", "OK\r\n", 'watch sysevents');
+    $s = $srv->new_sock;
+    my ($small) = fill_small();
+    my $t_filled = time;
+    my ($moved) = evict_until_moved(0, 0);
+    my $t_seen = time;
+    cmp_ok($moved, '>', 0, 'window 20: a page moves to the 20 KB class');
+    my ($large) = grep { $_ != $small } keys %{ pages() };
+    $large //= -1;
+    # Other sysevents (an LRU crawler's) may come first.
+    my $line;
+    my $deadline = time + 10;
+    do { $line = $log_line->($w, 2) } while time < $deadline && !(defined $line && $line =~ /type=slab_move/);
+    like($line // '(none)', qr/^ts=\d+\.\d+ gid=\d+ type=slab_move src=$small dst=$large state=ok\n\z/,
+         "watch sysevents: the move's line (class $small to $large)");
+    # When the move happened: its line's time, else (no line) when the
+    # stats showed it, a little later.
+    my $at = (defined $line && $line =~ /^ts=(\d+)\.(\d+) / ? $1 + $2 / 1e6 : $t_seen) - $t_spawn;
+    note(sprintf('window 20: cache filled %.1f s after the spawn, first move at %.1f s (1.6.45: about 10 s)',
+                 $t_filled - $t_spawn, $at));
+    # Run 21 (the first that may decide) comes 10.1 s after the mover
+    # started, which was before the server answered.
+    cmp_ok($at, '>=', $t_up - $t_spawn + 9, 'no page moves before the window of 20 runs has filled');
+    SKIP: {
+        # Evicting from 5 s on, the 20 KB class evicts in more than 5 of
+        # runs 1..21: it can take the page at run 21. A one-second grid
+        # would not reach run 21 before 20 s.
+        skip 'the cache filled late (loaded machine)', 1 if $t_filled - $t_spawn > 5;
+        cmp_ok($at, '<', 16, 'the first runs come fast: the page moves soon after 10 s');
+    }
     $srv->stop;
 }
 
