@@ -171,9 +171,13 @@ static size_t head_alloc_size(const item *it)
     return item_chunked_head_size(it->nkey, item_flags(it) & ITEM_CAS, it->client_flags != 0);
 }
 
-/* The bytes a chunk was allocated for (what slabs_free is told). */
+/* The bytes a chunk was allocated for (what slabs_free is told): what it
+ * holds and its header; a whole chunk in the largest class, whose chunks
+ * may hold less than they have room for (see hang_chunk). */
 static size_t chunk_alloc_size(const struct item_chunk *ch)
 {
+    if (ch->slabs_clsid == slabs_class_count())
+        return slabs_chunk_size(ch->slabs_clsid);
     return sizeof(struct item_chunk) + ch->size;
 }
 
@@ -590,45 +594,97 @@ static void *alloc_evicting(size_t size, unsigned id)
     return alloc_evicting_counted(size, id, true);
 }
 
-/* Allocates the chunks that hold a chunked item's value. False when memory ran out (the chunks taken so far stay on the
- * item, so item_free gives them back). */
+/* Where the value bytes of a chunked item being built go next. */
+struct chunk_fill {
+    item *it;                   /* the item whose chain is built */
+    struct item_chunk **link;   /* where the next chunk is hung */
+    struct item_chunk *cur;     /* the chunk being filled (NULL: none yet) */
+    uint32_t room;              /* bytes cur can still take */
+};
+
+/* Hangs a fresh, empty chunk on f's chain for a value with left bytes
+ * still to place: a chunk of the largest class while more than that is
+ * left, else one of the class that fits left bytes and the chunk header
+ * (left 0: a bare header, the empty chunk of a joined value). When that
+ * class has no chunk to give (its LRU holds no items to evict: a chained
+ * value's last chunk lives there), a chunk of the largest class is taken
+ * instead, with all of its room, as memcached does. False when memory ran
+ * out (the chunks hung so far stay on the item, so item_free gives them
+ * back). */
+static bool hang_chunk(struct chunk_fill *f, uint32_t left)
+{
+    unsigned largest = slabs_class_count();
+    size_t chunk_max = slabs_chunk_size(largest);
+    size_t take = sizeof(struct item_chunk) + left;
+    if (take > chunk_max)
+        take = chunk_max;
+    unsigned id = slabs_clsid(take);
+    /* What slabs is asked for is what chunk_alloc_size() gives back. */
+    struct item_chunk *ch = alloc_evicting_counted(id == largest ? chunk_max : take, id, false);
+    if (ch == NULL && take < chunk_max) {
+        id = largest;
+        take = chunk_max;
+        ch = alloc_evicting_counted(take, id, false);
+    }
+    if (ch == NULL)     /* not an outofmemory: memcached counts none for chunks */
+        return false;
+    ch->next = NULL;
+    ch->head = f->it;
+    ch->size = 0;
+    ch->slabs_clsid = (uint8_t)id;
+    __atomic_store_n(&ch->it_flags, (uint16_t)ITEM_CHUNK, __ATOMIC_RELAXED);
+    *f->link = ch;
+    f->link = &ch->next;
+    f->cur = ch;
+    f->room = (uint32_t)(take - sizeof(struct item_chunk));
+    return true;
+}
+
+/* Allocates the chunks that hold a chunked item's value, to be filled by
+ * the caller: full chunks, then one sized to the rest. */
 static bool alloc_value_chunks(item *it)
 {
-    size_t chunk_max = slabs_chunk_size(slabs_class_count());
-    struct item_chunk **link = first_chunk_slot(it);
-    *link = NULL;
-    uint32_t left = it->nbytes;
-    while (left > 0) {
-        /* What slabs is asked for is what chunk_alloc_size() gives back. */
-        size_t take = sizeof(struct item_chunk) + left;
-        if (take > chunk_max)
-            take = chunk_max;
-        unsigned id = slabs_clsid(take);
-        struct item_chunk *ch = alloc_evicting_counted(take, id, false);
-        if (ch == NULL && id != slabs_class_count()) {
-            /* As memcached: when the class that fits the rest has no
-             * chunk to give (its LRU holds no items to evict: a chained
-             * value's last chunk lives there), the rest takes a chunk of
-             * the largest class, whose LRU holds the chained items. */
-            id = slabs_class_count();
-            ch = alloc_evicting_counted(take, id, false);
-        }
-        if (ch == NULL)     /* not an outofmemory: memcached counts none for chunks */
+    struct chunk_fill f = { it, first_chunk_slot(it), NULL, 0 };
+    for (uint32_t left = it->nbytes; left > 0;) {
+        if (!hang_chunk(&f, left))
             return false;
-        ch->next = NULL;
-        ch->head = it;
-        ch->size = (uint32_t)(take - sizeof(struct item_chunk));
-        ch->slabs_clsid = (uint8_t)id;
-        __atomic_store_n(&ch->it_flags, (uint16_t)ITEM_CHUNK, __ATOMIC_RELAXED);
-        *link = ch;
-        link = &ch->next;
-        left -= ch->size;
+        f.cur->size = f.room < left ? f.room : left;
+        left -= f.cur->size;
     }
     return true;
 }
 
-item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
-                 rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
+/* Copies the first len value bytes of src to the end of the chunked value
+ * being built in f, chunk by chunk as memcached copies each part of a
+ * joined value: a chunk is taken only when the last one is full, sized to
+ * what is left of this part, and taken as soon as it is full, so a part
+ * that ends a chunk exactly leaves an empty chunk after it (the next part
+ * starts in a chunk of its own). */
+static bool fill_part(struct chunk_fill *f, item *src, uint32_t len)
+{
+    for (uint32_t done = 0; done < len;) {
+        if (f->room == 0 && !hang_chunk(f, len - done))
+            return false;
+        uint32_t run;
+        const char *p = item_value_span(src, done, &run);
+        if (run > len - done)
+            run = len - done;
+        if (run > f->room)
+            run = f->room;
+        memcpy(f->cur->data + f->cur->size, p, run);
+        f->cur->size += run;
+        f->room -= run;
+        done += run;
+        if (f->room == 0 && !hang_chunk(f, len - done))
+            return false;
+    }
+    return true;
+}
+
+/* Allocates an item and fills in its header; a chunked one gets its own
+ * (header) chunk only, with no value chunks yet. */
+static item *alloc_head(const char *key, size_t nkey, uint32_t client_flags,
+                        rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
 {
     size_t ntotal = item_total_size(nkey, nbytes, settings.use_cas, client_flags != 0);
     unsigned id = slabs_clsid(ntotal);
@@ -661,11 +717,40 @@ item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
     item_key(it)[nkey] = '\0';
     if (chunked) {
         item_flags_set(it, ITEM_CHUNKED);
-        if (!alloc_value_chunks(it)) {
-            item_free(it);
-            *why = ALLOC_NO_MEMORY_CHUNKED;
-            return NULL;
-        }
+        *first_chunk_slot(it) = NULL;
+    }
+    return it;
+}
+
+item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
+                 rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why)
+{
+    item *it = alloc_head(key, nkey, client_flags, exptime, nbytes, why);
+    if (it != NULL && (item_flags(it) & ITEM_CHUNKED) && !alloc_value_chunks(it)) {
+        item_free(it);
+        *why = ALLOC_NO_MEMORY_CHUNKED;
+        return NULL;
+    }
+    return it;
+}
+
+item *item_alloc_joined(item *old, item *first, item *second, enum alloc_failure *why)
+{
+    uint32_t first_len = first->nbytes - 2;
+    item *it = alloc_head(item_key(old), old->nkey, old->client_flags, item_exptime(old),
+                          first_len + second->nbytes, why);
+    if (it == NULL)
+        return NULL;
+    if (!(item_flags(it) & ITEM_CHUNKED)) {
+        item_value_copy(it, 0, first, first_len);
+        item_value_copy(it, first_len, second, second->nbytes);
+        return it;
+    }
+    struct chunk_fill f = { it, first_chunk_slot(it), NULL, 0 };
+    if (!fill_part(&f, first, first_len) || !fill_part(&f, second, second->nbytes)) {
+        item_free(it);
+        *why = ALLOC_NO_MEMORY_CHUNKED;
+        return NULL;
     }
     return it;
 }
@@ -1186,8 +1271,19 @@ void items_set_flush_state(rel_time_t live, uint64_t cas)
     atomic_store(&oldest_live, live);
 }
 
+/* Takes back the marks restore_chain put on the first kept chunks of
+ * it's chain: a chain found not whole keeps none of them. */
+static void unkeep_chain(item *it, unsigned kept)
+{
+    struct item_chunk *ch = *first_chunk_slot(it);
+    for (unsigned i = 0; i < kept; i++, ch = ch->next)
+        ch->it_flags &= ~ITEM_LINKED;
+}
+
 /* Moves a restored chunked item's chain by delta, checking every link
- * (see item_restore). False when the chain is not whole. */
+ * (see item_restore). False when the chain is not whole: its chunks must
+ * hold nbytes in all (a joined value's chain may have empty chunks, one
+ * at its end too). */
 static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void *))
 {
     if (it->nbytes == 0 || it->slabs_clsid != slabs_class_count() ||
@@ -1197,16 +1293,14 @@ static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void 
     item *old_head = (item *)(void *)((char *)it - delta);
     struct item_chunk **link = first_chunk_slot(it);
     unsigned kept = 0;
-    while (left > 0) {
+    while (*link != NULL) {
         struct item_chunk *ch = (struct item_chunk *)(void *)((char *)*link + delta);
-        if (*link == NULL || !chunk_ok(ch) ||
+        /* A chunk already kept (a loop in the chain) fails the flag test. */
+        if (!chunk_ok(ch) ||
             (ch->it_flags & (ITEM_CHUNK | ITEM_SLABBED | ITEM_LINKED)) != ITEM_CHUNK ||
-            ch->head != old_head || ch->size == 0 || ch->size > left ||
+            ch->head != old_head || ch->size > left ||
             sizeof(struct item_chunk) + ch->size > slabs_chunk_size(ch->slabs_clsid)) {
-            /* Not whole: the chunks marked so far are not kept after all. */
-            ch = *first_chunk_slot(it);
-            for (unsigned i = 0; i < kept; i++, ch = ch->next)
-                ch->it_flags &= ~ITEM_LINKED;
+            unkeep_chain(it, kept);
             return false;
         }
         *link = ch;
@@ -1216,7 +1310,10 @@ static bool restore_chain(item *it, intptr_t delta, bool (*chunk_ok)(const void 
         left -= ch->size;
         link = &ch->next;
     }
-    *link = NULL;
+    if (left != 0) {
+        unkeep_chain(it, kept);
+        return false;
+    }
     return true;
 }
 

@@ -66,14 +66,15 @@ typedef struct item {
  * item_chunked_head_size() (head_clsid), while it is counted and kept on
  * the LRU of the largest class (slabs_clsid). The whole value follows in
  * item_chunks: full chunks of the largest class, then one from the class
- * that fits what remains plus its item_chunk header. Chunks are freed with
- * their item. A chunk's it_flags and slabs_clsid sit where an item's do, so
+ * that fits what remains plus its item_chunk header (an appended or
+ * prepended value is chained part by part instead, empty chunks included:
+ * see item_alloc_joined). Chunks are freed with their item. A chunk's it_flags and slabs_clsid sit where an item's do, so
  * the slab allocator and the page mover can tell the two apart. */
 struct item_chunk {
     struct item_chunk *next;    /* the next part of the value, or NULL */
     void *unused1;
     struct item *head;          /* the item whose value this is */
-    uint32_t size;              /* value bytes held in data */
+    uint32_t size;              /* value bytes held in data (may be 0) */
     uint32_t unused2[3];
     uint16_t unused3;
     uint16_t it_flags;          /* ITEM_CHUNK (ITEM_SLABBED once freed) */
@@ -243,6 +244,17 @@ void items_start_maintainer(void);
  * *why set. Takes no item lock but trylocks victims, so callers may hold one. */
 item *item_alloc(const char *key, size_t nkey, uint32_t client_flags,
                  rel_time_t exptime, uint32_t nbytes, enum alloc_failure *why);
+
+/* The item an append or prepend stores: first's value without its "\r\n",
+ * then second's whole value, under old's key, client flags and exptime
+ * (old is first or second; the caller holds old's item lock and both
+ * references). Unlinked, with one reference owned by the caller. A
+ * chunked result is laid out as memcached lays out a joined value, so
+ * stats slabs read the same: each part starts in a chunk of its own,
+ * sized to that part, and a part that ends a chunk exactly is followed
+ * by an empty chunk of the class for a bare chunk header. NULL with *why
+ * set when the joined value is over -I or memory is short. */
+item *item_alloc_joined(item *old, item *first, item *second, enum alloc_failure *why);
 
 /* Looks a key up. Caller holds item_lock(hv). An expired or flushed item is
  * unlinked on the way. On a hit returns the item with a new reference and,

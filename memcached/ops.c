@@ -176,16 +176,9 @@ item *op_alloc(const op_request *rq, const char *key, size_t nkey,
 static item *join_values(item *old, item *it, bool append)
 {
     enum alloc_failure why;
-    uint32_t nbytes = old->nbytes + it->nbytes - 2;
-    item *joined = item_alloc(item_key(old), old->nkey, old->client_flags,
-                              old->exptime, nbytes, &why);
-    if (joined == NULL)
-        return NULL;
-    item_flags_set(joined, it->it_flags & ITEM_KEY_BINARY);
-    item *first = append ? old : it;
-    item *second = append ? it : old;
-    item_value_copy(joined, 0, first, first->nbytes - 2);
-    item_value_copy(joined, first->nbytes - 2, second, second->nbytes);
+    item *joined = item_alloc_joined(old, append ? old : it, append ? it : old, &why);
+    if (joined != NULL)
+        item_flags_set(joined, it->it_flags & ITEM_KEY_BINARY);
     return joined;
 }
 

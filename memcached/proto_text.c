@@ -822,6 +822,10 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
             out(c, "OK\r\n");
     } else if (strcmp(sub, "metadump") == 0 || strcmp(sub, "mgdump") == 0) {
         bool meta = sub[1] == 'g';
+        const char *which = ntokens == 3 ? tokens[2].value : NULL;
+        /* "hash" (walk the hash table) lists the same live items as "all". */
+        if (which != NULL && strcmp(which, "hash") == 0)
+            which = "all";
         if (ntokens != 3) {
             conn_error(c, "ERROR");
         } else if (!crawler_enabled()) {    /* memcached dumps through its crawler */
@@ -831,15 +835,11 @@ static void process_lru_crawler(conn *c, token *tokens, int ntokens)
         } else if (c->stacked > 0) {
             conn_error(c, meta ? "ERROR cannot pipeline other commands before mgdump"
                                : "ERROR cannot pipeline other commands before metadump");
-        } else if (strcmp(tokens[2].value, "hash") != 0 &&
-                   !parse_class_list(tokens[2].value, want)) {
+        } else if (!parse_class_list(which, want)) {
             out(c, "BADCLASS invalid class id\r\n");
-        } else if (strcmp(tokens[2].value, "hash") != 0 && !any_class(want)) {
+        } else if (!any_class(want)) {
             out(c, "NOTSTARTED no items to crawl\r\n");
         } else {
-            /* "hash" (walk the hash table) lists the same live items. */
-            if (strcmp(tokens[2].value, "hash") == 0)
-                parse_class_list("all", want);
             out(c, "OK\r\n");
             for (unsigned id = 1; id <= slabs_class_count(); id++)
                 if (want[id])

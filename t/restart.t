@@ -52,8 +52,14 @@ send_expect($s, "set big 42 0 " . length($big) . "\r\n$big\r\n", "STORED\r\n", '
 # links must survive the memory file being mapped at another address.
 my $huge = join '', map { chr(($_ * 13) % 256) } 1 .. 1_900_000;
 send_expect($s, "set huge 7 0 " . length($huge) . "\r\n$huge\r\n", "STORED\r\n", 'a 1.9 MB value (chunked)');
+# Appended to: a chain built part by part, with empty chunks in it (see
+# t/storage-large.t), which must be restored whole too.
+my $joined = $huge . 'tail';
+send_expect($s, "set joined 0 0 " . length($huge) . "\r\n$huge\r\nappend joined 0 0 4\r\ntail\r\n",
+            "STORED\r\nSTORED\r\n", 'a chunked value with an append');
 my $before = dump_items($s);
-is(scalar keys %$before, $N + 2, 'metadump lists every item before the stop');
+is(scalar keys %$before, $N + 3, 'metadump lists every item before the stop');
+my %slabs_before = %{ mem_stats($s, 'slabs') };
 
 my %cas;
 for my $i (1 .. $N) {
@@ -92,11 +98,18 @@ send_bytes($s, "get huge\r\n");
 my $got_huge = read_bytes($s, length($huge) + 30, 10);
 ok($got_huge eq "VALUE huge 7 " . length($huge) . "\r\n$huge\r\nEND\r\n",
    'the chunked 1.9 MB value comes back byte-exact');
+send_bytes($s, "get joined\r\n");
+my $want_joined = "VALUE joined 0 " . length($joined) . "\r\n$joined\r\nEND\r\n";
+ok(read_bytes($s, length($want_joined), 10) eq $want_joined, 'the appended chunked value comes back byte-exact');
+my %slabs_after = %{ mem_stats($s, 'slabs') };
+my @used = grep { /:used_chunks$/ } keys %slabs_before;
+is_deeply({ map { $_ => $slabs_after{$_} } @used }, { map { $_ => $slabs_before{$_} } @used },
+          'every class has the chunks it had in use (the empty ones of the appended value too)');
 send_expect($s, "set new 0 0 1\r\nn\r\n", "STORED\r\n", 'the restored cache takes new items');
 send_bytes($s, "gets new\r\n");
 my ($newcas) = (read_line($s) // '') =~ /^VALUE new 0 1 (\d+)/;
 read_line($s); read_line($s);
-ok(defined $newcas && $newcas > $N + 2, 'CAS uniques continue after the saved counter');
+ok(defined $newcas && $newcas > $N + 4, 'CAS uniques continue after the saved counter');
 
 is(graceful_stop($srv), 0, 'second graceful stop');
 $srv = start_server(args => "-e $file -m 32");

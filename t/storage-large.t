@@ -404,6 +404,79 @@ for my $case (['-m 64', [ [ 'c600', 0, 600 * 1024 ] ]],
     is(scalar(grep { $c->{$_}{used_chunks} } keys %$c), 0, '  no chunk is used after the deletes');
 }
 
+# --- an appended or prepended chained value: stats slabs and stats items exactly -------------
+# memcached builds the joined value part by part (for an append, the old
+# value without its "\r\n", then the new bytes; a prepend the other way
+# round): each part starts in a chunk of its own, chunks sized to what is
+# left of that part, and a chunk that fills up is followed at once by the
+# next one, so every part ends with an empty chunk (a bare 48-byte chunk
+# header, class 1). A value that an append makes larger than slab_chunk_max
+# is laid out the same way.
+sub joined_chunks {
+    my ($sizes, $used, $nkey, $flags, @parts) = @_;
+    my $header = 48 + 8 + ($flags ? 4 : 0) + $nkey + 1;
+    $used->{ class_of($sizes, $header + 48) }++;
+    my $max = $sizes->[-1];
+    my $total = 0;
+    for my $len (@parts) {
+        next unless $len;
+        for (my $left = $len; $left > 0;) {
+            my $take = $left + 48 > $max ? $max : $left + 48;
+            $used->{ class_of($sizes, $take) }++;
+            $left -= $take - 48;
+        }
+        $used->{ class_of($sizes, 48) }++;
+        $total += $len;
+    }
+    return $header + $total;     # mem_requested
+}
+for my $case (
+    # [ args, [ key, flags, first length ], [ command, length ]... ]
+    [ '-m 64', [ 'a600', 0, 600 * 1024 ], [ 'append', 10 ] ],
+    [ '-m 64', [ 'p600', 3, 600 * 1024 ], [ 'prepend', 100 * 1024 ] ],
+    [ '-m 64', [ 'small', 0, 100 ], [ 'append', 600 * 1024 ] ],
+    [ '-m 64', [ 'smallp', 0, 100 ], [ 'prepend noreply', 600 * 1024 ] ],
+    [ '-m 64 -I 2m', [ 'k', 0, 1_000_000 ], [ 'append', 524240 - 2 ], [ 'ms MA', 5 ], [ 'ms MP', 400 * 1024 ] ],
+    ) {
+    my ($args, $first, @ops) = @$case;
+    my ($key, $flags, $len) = @$first;
+    my $sizes = class_sizes(524288);
+    my $srv = start_server(args => $args);
+    my $s = $srv->new_sock;
+    my $want_value = pattern($len, 1);
+    store_big($s, 'set', $key, $want_value, "STORED\r\n", "$args: set a $len B value", $flags);
+    my %want;
+    my $requested;
+    my $n = 1;
+    for my $op (@ops) {
+        my ($cmd, $add) = @$op;
+        my $v = pattern($add, ++$n);
+        my $prepend = $cmd =~ /prepend|MP/;
+        my @parts = $prepend ? ($add, length($want_value) + 2) : (length($want_value), $add + 2);
+        %want = ();
+        $requested = joined_chunks($sizes, \%want, length($key), $flags, @parts);
+        $want_value = $prepend ? $v . $want_value : $want_value . $v;
+        if ($cmd =~ /^ms (M\w)/) {
+            send_expect($s, "ms $key $add $1\r\n$v\r\n", "HD\r\n", "  ms $1 of $add B", 10);
+        } elsif ($cmd =~ /(\w+) noreply/) {
+            send_expect($s, "$1 $key 0 0 $add noreply\r\n$v\r\nmn\r\n", "MN\r\n", "  $1 of $add B, noreply", 10);
+        } else {
+            store_big($s, $cmd, $key, $v, "STORED\r\n", "  $cmd of $add B");
+        }
+    }
+    big_get_is($s, $key, $want_value, '  the joined value reads back byte-exact', $flags);
+    my $c = slab_usage($s);
+    my %got = map { ($_ => $c->{$_}{used_chunks}) } grep { $c->{$_}{used_chunks} } keys %$c;
+    is_deeply(\%got, \%want, '  stats slabs: used_chunks per class, empty chunks included')
+        or diag(explain(\%got));
+    my $istats = mem_stats($s, 'items');
+    is($istats->{'items:39:number'}, 1, '  stats items: one item, in class 39');
+    is($istats->{'items:39:mem_requested'}, $requested, '  with mem_requested its whole size');
+    send_expect($s, "delete $key\r\n", "DELETED\r\n", "  delete $key");
+    $c = slab_usage($s);
+    is(scalar(grep { $c->{$_}{used_chunks} } keys %$c), 0, '  no chunk is used after the delete');
+}
+
 # A class whose items all went (evicted, then deleted) is not listed in
 # stats items any more, as memcached lists only classes holding items.
 {
