@@ -5,9 +5,11 @@
  * New items enter HOT (TEMP when their TTL is under temporary_ttl). The
  * maintainer moves HOT's tail to WARM if it was fetched again, else to COLD,
  * and WARM's idle tail to COLD, whenever a segment outgrows its share of the
- * class or its tail is old relative to COLD's. A hit in COLD moves the item
- * to WARM. Evictions take COLD's tail. With -o no_lru_segmented everything
- * lives in COLD and hits bump items to its head once a minute. */
+ * class or its tail is old relative to COLD's. A second hit on an item in
+ * COLD queues it on the worker's bump queue, and the maintainer moves it to
+ * WARM on its next pass (workers take no LRU lock for it). Evictions take
+ * COLD's tail. With -o no_lru_segmented everything lives in COLD and hits
+ * bump items to its head once a minute. */
 #include "config.h"
 #include "items.h"
 
@@ -56,6 +58,35 @@ static _Atomic uint64_t maintainer_juggles;
  * segments. (The per-segment counts above drive the maintainer.) */
 static _Atomic uint64_t class_items[SLAB_CLASS_MAX], class_bytes[SLAB_CLASS_MAX];
 
+/* Bump queues: a worker that fetches an item in COLD a second time marks
+ * it ITEM_ACTIVE and queues it here with a reference; the maintainer
+ * drains every queue on each pass, moving the item to WARM. One queue per
+ * worker, a ring the worker appends to and the maintainer consumes from;
+ * lock guards head, count and dropped (the slots between head and
+ * head + count are read by the maintainer without it: the worker writes
+ * only past them). When full, the bump is dropped and counted. */
+#define BUMP_QUEUE_SIZE 8192
+
+struct bump_entry {
+    item *it;                       /* holds a reference for the queue */
+    uint32_t hv;                    /* its key's hash */
+};
+
+struct bump_queue {
+    pthread_mutex_t lock;
+    unsigned head;                  /* the oldest entry */
+    unsigned count;                 /* entries queued */
+    uint64_t dropped;               /* bumps lost to a full queue */
+    struct bump_entry ring[BUMP_QUEUE_SIZE];
+};
+
+static struct bump_queue *bump_queues;  /* settings.num_threads of them */
+static unsigned nbump_queues;
+static __thread struct bump_queue *my_bump_queue;  /* NULL: not a worker */
+/* Set once the maintainer runs: before (or without) it, hits move
+ * items themselves, as nobody would drain a queue. */
+static _Atomic bool maintainer_running;
+
 /* memcached hands out 2 as its first CAS unique: so do we. */
 static _Atomic uint64_t cas_counter = 1;
 /* flush_all: items last touched at or before oldest_live are dead once
@@ -72,6 +103,18 @@ void items_init(void)
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
         for (unsigned seg = 0; seg < SEGMENTS; seg++)
             pthread_mutex_init(&lrus[i][seg].lock, NULL);
+    nbump_queues = settings.num_threads > 0 ? (unsigned)settings.num_threads : 0;
+    bump_queues = nbump_queues ? calloc(nbump_queues, sizeof(*bump_queues)) : NULL;
+    if (bump_queues == NULL)
+        nbump_queues = 0;
+    for (unsigned i = 0; i < nbump_queues; i++)
+        pthread_mutex_init(&bump_queues[i].lock, NULL);
+}
+
+void items_worker_attach(unsigned index)
+{
+    if (index < nbump_queues)
+        my_bump_queue = &bump_queues[index];
 }
 
 uint64_t item_next_cas(void)
@@ -385,28 +428,74 @@ static void move_to_segment(item *it, enum lru_segment to)
     pthread_mutex_unlock(&dest->lock);
 }
 
-/* Records a hit on a linked item. Caller holds its item lock. Segmented:
- * marks it active, and a hit in COLD moves it to WARM. Otherwise: bumps it
- * to the head of its LRU, at most once a minute. */
-static void item_bump(item *it)
+/* A COLD item fetched again, now ITEM_ACTIVE, moves to WARM: its access
+ * time is stamped and the flag cleared. Caller holds its item lock. */
+static void move_active_to_warm(item *it)
+{
+    probe_item_update(item_key(it), it->nkey, value_len(it));
+    item_set_time(it, current_time);
+    item_flags_clear(it, ITEM_ACTIVE);
+    move_to_segment(it, SEG_WARM);
+    struct lru *warm = LRU_OF(it);
+    pthread_mutex_lock(&warm->lock);
+    warm->moves_to_warm++;
+    pthread_mutex_unlock(&warm->lock);
+}
+
+/* Queues a COLD item for the maintainer (see bump_queues), taking a
+ * reference for the queue. Caller holds its item lock and a reference.
+ * False when the queue is full (counted as dropped). */
+static bool bump_queue_push(struct bump_queue *q, item *it, uint32_t hv)
+{
+    bool queued = false;
+    pthread_mutex_lock(&q->lock);
+    if (q->count < BUMP_QUEUE_SIZE) {
+        item_ref(it);
+        q->ring[(q->head + q->count) % BUMP_QUEUE_SIZE] = (struct bump_entry){ it, hv };
+        q->count++;
+        queued = true;
+    } else {
+        q->dropped++;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return queued;
+}
+
+/* Bumps dropped by every queue so far. */
+static uint64_t bumps_dropped(void)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < nbump_queues; i++) {
+        pthread_mutex_lock(&bump_queues[i].lock);
+        n += bump_queues[i].dropped;
+        pthread_mutex_unlock(&bump_queues[i].lock);
+    }
+    return n;
+}
+
+/* Records a hit on a linked item whose key hashes to hv. Caller holds its
+ * item lock. Segmented: the second fetch marks it active; one in COLD is
+ * queued for the maintainer to move to WARM (moved here by a thread with
+ * no queue, or while no maintainer runs), one elsewhere only has its time
+ * stamped. Otherwise: bumps it to the head of its LRU, at most once a
+ * minute. */
+static void item_bump(item *it, uint32_t hv)
 {
     if (settings.lru_segmented) {
         /* As memcached: the first fetch only marks the item fetched (the
-         * caller does that); the second makes it active and refreshes its
-         * access time; later ones write nothing, so a hot key read by every
-         * worker does not bounce its cache line. */
+         * caller does that); the second makes it active; later ones write
+         * nothing, so a hot key read by every worker does not bounce its
+         * cache line. */
         if ((it->it_flags & (ITEM_FETCHED | ITEM_ACTIVE)) != ITEM_FETCHED)
             return;
         item_flags_set(it, ITEM_ACTIVE);
-        item_set_time(it, current_time);
-        if (it->lru_segment == SEG_COLD) {
-            probe_item_update(item_key(it), it->nkey, value_len(it));
+        if (it->lru_segment != SEG_COLD) {
+            item_set_time(it, current_time);
+        } else if (my_bump_queue == NULL ||
+                   !atomic_load_explicit(&maintainer_running, memory_order_relaxed)) {
+            move_active_to_warm(it);
+        } else if (!bump_queue_push(my_bump_queue, it, hv)) {
             item_flags_clear(it, ITEM_ACTIVE);
-            move_to_segment(it, SEG_WARM);
-            struct lru *warm = LRU_OF(it);
-            pthread_mutex_lock(&warm->lock);
-            warm->moves_to_warm++;
-            pthread_mutex_unlock(&warm->lock);
         }
         return;
     }
@@ -444,7 +533,7 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     }
     item_ref(it);
     if (do_update) {
-        item_bump(it);
+        item_bump(it, hv);
         if (!(it->it_flags & ITEM_FETCHED))
             item_flags_set(it, ITEM_FETCHED);
     }
@@ -452,10 +541,11 @@ item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
     return it;
 }
 
-void item_mark_fetched_locked(item *it)
+void item_mark_fetched_locked(item *it, uint32_t hv)
 {
-    assert(item_lock_held(hash_key(item_key(it), it->nkey)));
-    item_bump(it);
+    assert(item_lock_held(hv));
+    assert(hash_key(item_key(it), it->nkey) == hv && "marking under another key's hash");
+    item_bump(it, hv);
     if (!(it->it_flags & ITEM_FETCHED))
         item_flags_set(it, ITEM_FETCHED);
 }
@@ -780,6 +870,7 @@ void items_totals(struct items_totals *out)
         }
     }
     out->lru_maintainer_juggles = atomic_load(&maintainer_juggles);
+    out->lru_bumps_dropped = bumps_dropped();
 }
 
 void items_stats_reset(void)
@@ -1198,6 +1289,53 @@ static int maintain_class(unsigned id)
 #define MAINTAINER_MIN_SLEEP_US 1000
 #define MAINTAINER_MAX_SLEEP_US 1000000
 
+/* Applies one queued bump and drops the queue's reference. The item may
+ * have been unlinked, flushed or expired since it was queued: then it is
+ * left alone (a dead item's time is not refreshed, which would bring it
+ * back). Still linked, it is in COLD and active (nothing else moves a
+ * COLD item that is referenced): it moves to WARM, unless "lru mode flat"
+ * came in between, when only its time is stamped. */
+static void apply_bump(item *it, uint32_t hv)
+{
+    item_lock(hv);
+    bool flushed;
+    if ((it->it_flags & ITEM_LINKED) && !item_is_dead(it, &flushed)) {
+        if (settings.lru_segmented && it->lru_segment == SEG_COLD &&
+            (it->it_flags & ITEM_ACTIVE)) {
+            move_active_to_warm(it);
+        } else {
+            item_flags_clear(it, ITEM_ACTIVE);
+            item_set_time(it, current_time);
+        }
+    }
+    item_release(it);   /* frees it if it was unlinked since and is held by no one else */
+    item_unlock(hv);
+}
+
+/* Applies every bump the workers have queued. Returns how many. */
+static unsigned drain_bump_queues(void)
+{
+    unsigned total = 0;
+    for (unsigned i = 0; i < nbump_queues; i++) {
+        struct bump_queue *q = &bump_queues[i];
+        pthread_mutex_lock(&q->lock);
+        unsigned head = q->head, n = q->count;
+        pthread_mutex_unlock(&q->lock);
+        for (unsigned k = 0; k < n; k++) {
+            const struct bump_entry *e = &q->ring[(head + k) % BUMP_QUEUE_SIZE];
+            apply_bump(e->it, e->hv);
+        }
+        if (n == 0)
+            continue;
+        pthread_mutex_lock(&q->lock);
+        q->head = (head + n) % BUMP_QUEUE_SIZE;
+        q->count -= n;
+        pthread_mutex_unlock(&q->lock);
+        total += n;
+    }
+    return total;
+}
+
 static uint64_t monotonic_us(void)
 {
     struct timespec ts;
@@ -1207,7 +1345,9 @@ static uint64_t monotonic_us(void)
 
 /* Each class has its own pace, as in memcached: a class where the last
  * look found nothing to do is looked at 1/8 less often each time (up to
- * once a second); one that had work is looked at twice as often. */
+ * once a second); one that had work is looked at twice as often. Every
+ * pass drains the bump queues; one that found bumps sleeps the minimum,
+ * so a burst of them is applied at once. */
 static void *maintainer_main(void *arg)
 {
     (void)arg;
@@ -1234,6 +1374,8 @@ static void *maintainer_main(void *arg)
             if (backoff_us[id] < sleep_us)
                 sleep_us = backoff_us[id];
         }
+        if (drain_bump_queues() > 0)
+            sleep_us = MAINTAINER_MIN_SLEEP_US;
         atomic_fetch_add(&maintainer_juggles, 1);
         usleep((useconds_t)(sleep_us < MAINTAINER_MIN_SLEEP_US ? MAINTAINER_MIN_SLEEP_US : sleep_us));
     }
@@ -1250,6 +1392,7 @@ void items_start_maintainer(void)
         return;
     }
     pthread_detach(tid);
+    atomic_store(&maintainer_running, true);
 }
 
 /* ---- warm restart ---- */

@@ -234,8 +234,15 @@ enum lookup_outcome {
 void items_init(void);
 
 /* Starts the LRU maintainer thread (segmented LRU: moves items from HOT
- * and WARM to COLD as they age or the segments outgrow their share). */
+ * and WARM to COLD as they age or the segments outgrow their share, and
+ * drains the workers' bump queues). */
 void items_start_maintainer(void);
+
+/* Gives the calling thread worker index's queue of LRU bumps (index below
+ * settings.num_threads as items_init saw it; see item_get_locked). Each
+ * worker calls it once, from its own thread, before serving; a thread
+ * without a queue moves the items it bumps itself. */
+void items_worker_attach(unsigned index);
 
 /* Allocates an unlinked item holding the key, with room for nbytes of value
  * (which must include "\r\n"); the value is left for the caller to fill.
@@ -258,14 +265,20 @@ item *item_alloc_joined(item *old, item *first, item *second, enum alloc_failure
 
 /* Looks a key up. Caller holds item_lock(hv). An expired or flushed item is
  * unlinked on the way. On a hit returns the item with a new reference and,
- * if do_update, marks it fetched and bumps it in its LRU. */
+ * if do_update, marks it fetched and bumps it in its LRU. With the
+ * segmented LRU, a second fetch of an item in COLD does not move it here:
+ * a worker (items_worker_attach) queues it, with a reference, for the LRU
+ * maintainer, which moves it to WARM and stamps its access time on its
+ * next pass (within about a second); a full queue drops the bump
+ * (lru_bumps_dropped). A fetch elsewhere stamps the time at once. */
 item *item_get_locked(const char *key, size_t nkey, uint32_t hv,
                       bool do_update, enum lookup_outcome *outcome);
 
 /* Records a read of an item found with do_update false: bumps it in its
  * LRU and marks it fetched, as do_update would have. Caller holds
- * item_lock(hv) and a reference. (mg reads the before-state first.) */
-void item_mark_fetched_locked(item *it);
+ * item_lock(hv), hv being its key's hash, and a reference. (mg reads the
+ * before-state first.) */
+void item_mark_fetched_locked(item *it, uint32_t hv);
 
 /* Makes an unlinked item visible and stamps it with the next CAS unique
  * unless the caller set one (item_set_cas) before. Caller holds
@@ -361,6 +374,8 @@ struct items_totals {
     uint64_t moves_to_cold, moves_to_warm, moves_within_lru;
     uint64_t direct_reclaims;   /* allocation tries that had to make room */
     uint64_t lru_maintainer_juggles;
+    uint64_t lru_bumps_dropped; /* bumps lost to a full worker queue (not zeroed
+                                 * by stats reset, as in memcached) */
 };
 
 /* Per-class numbers for stats items. */

@@ -401,7 +401,7 @@ void get_ex(const op_request *rq, const char *key, size_t nkey,
         if (won)
             item_flags_set(it, ITEM_TOKEN_SENT);
         if (!o->no_bump && !classic)
-            item_mark_fetched_locked(it);
+            item_mark_fetched_locked(it, hv);
     } else if (o->vivify) {
         it = vivify_locked(key, nkey, hv, o);
         if (it != NULL) {

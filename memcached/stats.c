@@ -321,7 +321,7 @@ static void emit_general(const struct emitter *e)
     X("moves_to_warm", CTR, U64, ULL(it.moves_to_warm)) \
     X("moves_within_lru", CTR, U64, ULL(it.moves_within_lru)) \
     X("direct_reclaims", CTR, U64, ULL(it.direct_reclaims)) \
-    X("lru_bumps_dropped", CTR, "%d", 0)
+    X("lru_bumps_dropped", CTR, U64, ULL(it.lru_bumps_dropped))
 
 #define EMIT(name, kind, fmt, value) if (general_stat_shown(name)) emit(e, name, kind, fmt, value);
     GENERAL_STATS(EMIT)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "items.h"
 #include "listener.h"
 #include "probes.h"
 #include "settings.h"
@@ -111,6 +112,7 @@ static void notify_cb(evutil_socket_t fd, short which, void *arg)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    items_worker_attach((unsigned)w->index);
     pthread_mutex_lock(&started_lock);
     started++;
     pthread_cond_signal(&started_cond);

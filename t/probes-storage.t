@@ -13,6 +13,7 @@
 #   slabs__slabclass__allocate   the first item of a class, once
 #   slabs__allocate__failed, slabs__slabclass__allocate__failed
 #                      under -M with memory full, one per refused store
+#   item__update       a second get in COLD: once, on the LRU maintainer
 # Needs root and bpftrace; skipped otherwise (failed under
 # MEMCACHED_REQUIRE_PROBES).  Parts that move the clock need the debug
 # build and are skipped on others.
@@ -333,6 +334,33 @@ BT
               "slabs__slabclass__allocate__failed($cls): no page to grow the class, each time");
     is(scalar rows_tagged($rows, 'E'), 0, 'no item__evict under -M');
     is(mem_stats($s, 'items')->{"items:$cls:outofmemory"} - $oom0, 7, 'items outofmemory agrees (7)');
+}
+
+# ============================================================ item__update
+# With the segmented LRU, the second get of an item in COLD does not move
+# it: the worker queues it and the LRU maintainer moves it to WARM, so
+# item__update fires once, on the maintainer's thread, not the worker's.
+{
+    my $srv = start_server(args => '-m 64');
+    my $s = $srv->new_sock;
+    send_expect($s, "set upd 0 0 5\r\nhello\r\n", "STORED\r\n", 'set upd');
+    my $cold = sub { grep { /^items:\d+:number_cold$/ && $_[0]{$_} >= 1 } keys %{ $_[0] } };
+    ok($cold->(poll_stats($s, 'items', $cold)), 'the maintainer moved upd to COLD');
+    my ($rows) = trace($srv, <<"BT", sub {
+$U:command__get /arg2 == 3 && strncmp(str(arg1), "upd", 3) == 0/ { printf("G|%d\\n", tid); }
+$U:item__update /arg1 == 3 && strncmp(str(arg0), "upd", 3) == 0/ { printf("U|%d|%d|%d\\n", tid, arg1, arg2); }
+BT
+        mem_get_is($s, 'upd', 'hello', 'first get of upd');
+        mem_get_is($s, 'upd', 'hello', 'second get of upd');
+    }, wait_for => sub { grep { /^U\|/ } @_ });
+    my @g = rows_tagged($rows, 'G');
+    my @u = rows_tagged($rows, 'U');
+    is(scalar @g, 2, 'command__get fired for both gets');
+    is(scalar @u, 1, 'item__update fired once');
+    is_deeply([ @{ $u[0] // [] }[2, 3] ], [3, 5], 'item__update: keylen 3, size 5');
+    isnt($u[0][1] // $g[1][1], $g[1][1],
+         'item__update fired on the LRU maintainer, not the worker that served the get');
+    is(mem_stats($s)->{moves_to_warm}, 1, 'moves_to_warm 1');
 }
 
 done_testing;

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # The LRU under memory pressure and expiry, as memcached behaves: dead
 # items give their chunk back before new memory is taken, the LRU
-# maintainer reclaims them on its own, short-TTL items live in TEMP, and
-# eviction counts are exact (and zeroed by stats reset).
+# maintainer reclaims them on its own, short-TTL items live in TEMP,
+# eviction counts are exact (and zeroed by stats reset), and a second hit
+# in COLD moves the item to WARM from the maintainer, after the request.
 #
 # Values of 65000 bytes land in class 30 (13 a page), of 66560 in class 31
 # (12 a page) with the default -f 1.25 and -n 48, so a page count is a
@@ -13,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use McTest;
+use Time::HiRes qw(sleep time);
 
 my @servers;    # kept to the end so they are stopped together
 sub fresh {
@@ -152,6 +154,89 @@ if (!$probe->is_debug_build) {
     store_many($s, 'b', 40, 0, 66560);
     is(mem_stats($s, 'items')->{'items:31:evicted'}, 40, '40 more: exactly 40 evicted');
     is(mem_stats($s)->{total_items}, 40, 'total_items counts from the reset');
+}
+
+# --- 5. a second hit in COLD: the maintainer moves the item to WARM ------------------
+# As memcached 1.6: the worker only marks the item active and queues it;
+# the LRU maintainer moves it to WARM and stamps its access time on its
+# next pass (within about a second). An item that is deleted, or flushed,
+# while it waits there is let go, and its chunk is freed.
+sub la_of {
+    my ($s, $key) = @_;
+    send_bytes($s, "me $key\r\n");
+    my ($la) = (read_line($s) // '') =~ / la=(\d+) /;
+    return $la // -1;
+}
+# The la= of $key in "lru_crawler metadump 1" (retried while a crawl is
+# running), or -1.
+sub metadump_la {
+    my ($s, $key) = @_;
+    my $deadline = time + 10;
+    while (1) {
+        send_bytes($s, "lru_crawler metadump 1\r\n");
+        my $text = '';
+        while (defined(my $l = read_line($s))) {
+            $text .= $l;
+            last if $text =~ /(?:^|\n)END\r\n\z/ || $l =~ /^[A-Z_]+ .*\r\n\z/ && $l !~ /^OK/;
+        }
+        if ($text =~ /\AOK\r\n/ || time > $deadline) {
+            my ($la) = $text =~ /^key=\Q$key\E exp=\S+ la=(\d+) /m;
+            return $la // -1;
+        }
+        sleep 0.1;
+    }
+}
+# Stores item $key of class 1 and waits until the maintainer has moved it
+# to COLD (with HOT over its share of the class, or its tail old next to
+# COLD's) and HOT is empty.
+sub store_cold {
+    my ($s, $key) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $before = mem_stats($s, 'items')->{'items:1:moves_to_cold'} // 0;
+    send_expect($s, "set $key 0 0 10\r\n" . ('v' x 10) . "\r\n", "STORED\r\n", "set $key");
+    my $items = poll_stats($s, 'items', sub { ($_[0]{'items:1:moves_to_cold'} // 0) > $before &&
+                                              !$_[0]{'items:1:number_hot'} });
+    cmp_ok($items->{'items:1:moves_to_cold'}, '>', $before, "the maintainer moved $key to COLD");
+}
+{
+    my ($srv, $s) = fresh('');
+    # Ten more items keep WARM under its share of the class once c1 is
+    # there, so the maintainer leaves it in WARM.
+    store_many($s, 'filler', 10, 0, 10);
+    my $items = poll_stats($s, 'items', sub { ($_[0]{'items:1:number_cold'} // 0) == 10 });
+    is($items->{'items:1:number_cold'}, 10, 'the maintainer moved the ten to COLD');
+    store_cold($s, 'c1');
+    debugtime($s, 3);
+    cmp_ok(la_of($s, 'c1'), '>=', 2, 'c1 idle for 3 s (me la=)');
+    cmp_ok(metadump_la($s, 'c1'), '<=', mem_stats($s)->{time} - 2,
+           'lru_crawler metadump agrees (its la= is a time of day)');
+    mem_get_is($s, 'c1', 'v' x 10, 'first get of c1 (marks it fetched)');
+    mem_get_is($s, 'c1', 'v' x 10, 'second get of c1 (marks it active)');
+    $items = poll_stats($s, 'items', sub { ($_[0]{'items:1:moves_to_warm'} // 0) >= 1 });
+    is($items->{'items:1:moves_to_warm'}, 1, 'the maintainer moved c1 to WARM: moves_to_warm 1');
+    is($items->{'items:1:number_warm'}, 1, 'number_warm 1');
+    is($items->{'items:1:number_cold'}, 10, 'number_cold 10: the others');
+    cmp_ok(la_of($s, 'c1'), '<=', 1, 'and stamped its access time (me la= at most 1)');
+    cmp_ok(metadump_la($s, 'c1'), '>=', mem_stats($s)->{time} - 1, 'lru_crawler metadump agrees');
+    my $st = mem_stats($s);
+    is($st->{lru_bumps_dropped}, 0, 'lru_bumps_dropped 0: no queue was full');
+    is($st->{moves_to_warm}, 1, 'stats moves_to_warm 1');
+
+    # Deleted, or flushed, while queued: the queue's reference goes and the
+    # chunk is freed (memcached-debug asserts the reference counts).
+    store_cold($s, 'd1');
+    send_expect($s, "get d1\r\nget d1\r\ndelete d1\r\n",
+                ("VALUE d1 0 10\r\n" . ('v' x 10) . "\r\nEND\r\n") x 2 . "DELETED\r\n",
+                'get d1 twice, then delete it at once');
+    my $slabs = poll_stats($s, 'slabs', sub { $_[0]{'1:used_chunks'} == 11 });
+    is($slabs->{'1:used_chunks'}, 11, "d1's chunk is freed once the maintainer lets go of it");
+    store_cold($s, 'f1');
+    send_expect($s, "get f1\r\nget f1\r\nflush_all\r\nget f1\r\n",
+                ("VALUE f1 0 10\r\n" . ('v' x 10) . "\r\nEND\r\n") x 2 . "OK\r\nEND\r\n",
+                'get f1 twice, then flush_all: f1 is gone');
+    $slabs = poll_stats($s, 'slabs', sub { ($_[0]{'1:used_chunks'} // 0) == 0 });
+    is($slabs->{'1:used_chunks'} // 0, 0, 'every chunk of class 1 is free after the flush');
+    mem_get_is($s, 'c1', undef, 'c1 was flushed too');
 }
 
 done_testing;
