@@ -23,12 +23,20 @@ is a mismatch unless a page move asked for since the key's last write
 explains it (and those are checked against the server's evictions); a
 mismatch says the key's TTL, age, time since the restart and its last
 operations.
-The memory file (-e) is made resident at its full size before the start
-(--no-prefault: not). Reports mismatches, sanitizer reports in the
-server's stderr, and memory sampled every 5 s (VmRSS and its parts from
-/proc/PID/status, the memory file's pages, the server's stats); exits 1
-unless the goals hold: no mismatch, no sanitizer report, and after
-warm-up both the server's memory and its anonymous memory within 5%.
+A store the server refuses with SERVER_ERROR out of memory (a 2 MB value
+when -m is small and the LRU tails are busy, as memcached does too) is
+counted apart, not as a mismatch: the client was told, and the key is
+gone from the model as from the server. Reports mismatches, sanitizer
+reports in the server's stderr, and memory sampled every 5 s (VmRSS and
+its parts from /proc/PID/status, the memory file's pages, the server's
+stats); exits 1 unless the goals hold: no mismatch, no sanitizer report,
+and after warm-up the process's resident memory (VmRSS), its heap
+(RssAnon) and the server's memory within 5%. Warm-up, for each server
+process: its first WARMUP seconds and until the cache is full in it (it
+has touched 95% of the memory file: slab memory is taken a page at a
+time but a page's chunks are first written when the class needs them, so
+RSS climbs until every chunk has been used once). --prefault makes the
+memory file resident before the start (diagnosis).
 
 Only 127.0.0.1; stops its server (and tracer) on exit.
 """
@@ -46,6 +54,7 @@ import threading
 import time
 
 WARMUP = 120      # seconds of each server process left out of the memory figures
+FULL = 0.95       # ... and until it has touched this share of the memory file
 # The server's clock counts whole seconds (as memcached's does): an item set
 # with a TTL of T s lives between T-1 and T s after the set was sent (longer
 # if the clock lags). A key may therefore have expired from (sent + T - 1) on.
@@ -56,6 +65,7 @@ WARMUP = 120      # seconds of each server process left out of the memory figure
 CLOCK_GRAIN = 1.0
 RESTART_GRAIN = 1.0
 NO_ENTRY = (None, 0.0, 0)   # a model entry: (value, when its set was sent, TTL or 0)
+OOM_STORE = b'SERVER_ERROR out of memory storing object'
 SAN_RE = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|'
                     r'WARNING: ThreadSanitizer')
 
@@ -141,7 +151,7 @@ class Soak:
         self.stop = threading.Event()
         self.paused = threading.Event()     # set while a restart is under way
         self.lock = threading.Lock()
-        self.counts = {'ops': 0, 'mismatches': 0, 'evicted_misses': 0, 'expiry_slack': 0,
+        self.counts = {'ops': 0, 'mismatches': 0, 'oom_refusals': 0, 'evicted_misses': 0, 'expiry_slack': 0,
                        'early_ttl_misses': 0, 'ttl_misses': 0,
                        'churned': 0, 'slab_moves': 0, 'crawls': 0, 'traces': 0,
                        'client_errors': 0, 'restarts': 0}
@@ -364,8 +374,11 @@ class Soak:
             size = rnd.randrange(600 * 1024, 2 * 1024 * 1024)
             val = bytes([rnd.randrange(33, 127)]) * 64 + os.urandom(size // 4).hex().encode()[:size - 64]
             sent = time.time()
-            if c.cmd(b'set %s 0 0 %d' % (key, len(val)), val) != b'STORED':
-                self.note('big set %s refused' % key.decode())
+            rep = c.cmd(b'set %s 0 0 %d' % (key, len(val)), val)
+            if rep != b'STORED':
+                if rep != OOM_STORE:
+                    self.note('big set %s refused: %r' % (key.decode(), rep))
+                self.bump('oom_refusals')
                 model.pop(key, None)
             else:
                 model[key] = (val, sent, 0)
@@ -379,7 +392,11 @@ class Soak:
             sent = time.time()      # the TTL runs from here (the server's clock at the set)
             rep = c.cmd(b'set %s %d %d %d' % (key, rnd.randrange(1 << 16), ttl, len(val)), val)
             if rep != b'STORED':
-                self.note('set %s: %r' % (key.decode(), rep))
+                if rep != OOM_STORE:
+                    self.note('set %s: %r' % (key.decode(), rep))
+                self.bump('oom_refusals')
+                model.pop(key, None)
+                return
             model[key] = (val, sent, ttl)
             self.written[key] = sent
             self.log_op(key, sent, 'set ttl %d %d B %s' % (ttl, len(val), rep.decode()))
@@ -631,18 +648,28 @@ class Soak:
         with open(self.a.log, 'rb') as f:
             text = f.read().decode(errors='replace')
         san = len(SAN_RE.findall(text))
-        # Memory after warm-up: every sample but each server process's first
-        # WARMUP seconds (ASan's quarantine fills in about 30 s, 1,000
-        # connections get their buffers, the restored cache is walked).
+        # Memory after warm-up: each server process's samples from the first
+        # one at least WARMUP s after its start (ASan's quarantine fills in
+        # about 30 s, 1,000 connections get their buffers, the restored
+        # cache is walked) at which it has touched FULL of the memory file:
+        # VmRSS counts a page of the memory file once this process has
+        # touched it, so it climbs until every chunk was used once.
         # "Server memory" is the process's anonymous memory (heap, ASan's
         # shadow and quarantine) and mapped files (code) plus the memory
-        # file's pages in RAM, whichever process touched them: VmRSS counts
-        # a page of the memory file only once this process has touched it,
-        # so it climbs over the run (and again after the restart) through
-        # memory that was resident all along.
+        # file's pages in RAM, whichever process touched them.
         warm = WARMUP
-        after = [x for x in self.rss if x[0] >= warm
-                 and not (self.restart_t is not None and self.restart_t <= x[0] < self.restart_t + warm)]
+        full_kb = self.a.memory * 1024 * FULL
+        procs = [('first', 0, self.restart_t)]
+        if self.restart_t is not None:
+            procs.append(('second', self.restart_t, None))
+        after, warm_ends = [], []
+        for which, start, end in procs:
+            mine = [x for x in self.rss if x[0] >= start and (end is None or x[0] < end)]
+            t = next((x[0] for x in mine
+                      if x[0] - start >= warm and x[2]['RssShmem'] >= full_kb), None)
+            warm_ends.append((which, t))
+            if t is not None:
+                after += [x for x in mine if x[0] >= t]
         figures = {}
         for name, f in (('server memory (anon + file + memory file)',
                          lambda kb: kb['RssAnon'] + kb['RssFile'] + kb['MemFile']),
@@ -672,13 +699,16 @@ class Soak:
         print('soak: mismatches %d, misses explained by evictions/page moves %d, '
               'reads at a TTL edge %d, client reconnects %d' %
               (c['mismatches'], c['evicted_misses'], c['expiry_slack'], c['client_errors']))
+        print('soak: stores refused with SERVER_ERROR out of memory: %d' % c['oom_refusals'])
         print('soak: sanitizer reports %d (%s)' % (san, self.a.log))
         print('soak: server at the end: %s' % ' '.join('%s=%s' % kv for kv in sorted(self.final.items())))
+        for which, t in warm_ends:
+            print('soak: %s server: warm-up (%d s and the cache full in the process) %s' % (
+                which, warm, 'ended at %.0f s' % t if t is not None else 'did not end'))
         if after:
-            print('soak: %d memory samples (every 5 s) after warm-up (%d s of each server); '
-                  'memory file %s' % (len(after), warm,
-                                      'made resident before the start' if self.a.prefault
-                                      else 'not made resident (--no-prefault)'))
+            print('soak: %d memory samples (every 5 s) after warm-up; memory file %s' % (
+                len(after), 'made resident before the start (--prefault)' if self.a.prefault
+                else 'not made resident before the start'))
             for name, (lo, hi, sp) in figures.items():
                 print('soak: %s after warm-up %d..%d KB (spread %.1f%%)' % (name, lo, hi, sp))
             used = [x[3] for x in after]
@@ -686,7 +716,8 @@ class Soak:
                   % (min(used) / 1048576.0, max(used) / 1048576.0, after[-1][4] / 1048576.0))
         for d in self.details:
             print('  mismatch: ' + d)
-        gated = ('server memory (anon + file + memory file)', 'heap part (RssAnon)')
+        gated = ('server memory (anon + file + memory file)', 'heap part (RssAnon)',
+                 'VmRSS of the process')
         ok = c['mismatches'] == 0 and san == 0 and bool(after) and \
             all(figures[g][2] <= 5.0 for g in gated)
         print('soak: ' + ('PASS' if ok else 'FAIL'))
@@ -705,14 +736,15 @@ def main():
     p.add_argument('--seconds', type=int, default=1800)
     p.add_argument('--clients', type=int, default=8)
     p.add_argument('--conns', type=int, default=1000)
-    p.add_argument('--memory', type=int, default=512, help='-m, megabytes')
+    p.add_argument('--memory', type=int, default=64,
+                   help='-m, megabytes (small, so that the cache fills and evicts)')
     p.add_argument('--memfile', default='/dev/shm/memcached-soak-%d.mem' % os.getpid())
     p.add_argument('--log', default='soak-server.log')
     p.add_argument('--no-moves', action='store_true', help='no forced page moves (diagnosis)')
     p.add_argument('--no-tracer', action='store_true', help='no tracer (diagnosis)')
     p.add_argument('--no-restart', action='store_true', help='no warm restart (diagnosis)')
-    p.add_argument('--no-prefault', dest='prefault', action='store_false',
-                   help='do not make the memory file resident before the start (diagnosis)')
+    p.add_argument('--prefault', action='store_true',
+                   help='make the memory file resident before the start (diagnosis)')
     p.add_argument('--samples', default='', help='write the memory samples here (TSV)')
     a = p.parse_args()
     a.server = os.path.abspath(a.server)
