@@ -164,6 +164,7 @@ bool logger_add_watcher(int fd, unsigned kinds)
     }
     w->next = watchers;
     watchers = w;
+    next_gid++;         /* as memcached, whose watcher takes a gid to start from */
     watcher_count++;
     update_kinds_locked();
     pthread_mutex_unlock(&lock);
