@@ -849,8 +849,6 @@ void items_totals(struct items_totals *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 1; i <= slabs_class_count(); i++) {
-        out->curr_items += atomic_load(&class_items[i]);
-        out->bytes += atomic_load(&class_bytes[i]);
         for (unsigned seg = 0; seg < SEGMENTS; seg++) {
             struct lru *l = &lrus[i][seg];
             pthread_mutex_lock(&l->lock);
@@ -868,6 +866,11 @@ void items_totals(struct items_totals *out)
             out->direct_reclaims += l->direct_reclaims;
             pthread_mutex_unlock(&l->lock);
         }
+        /* After the counters: an unlink is counted (reclaimed, evicted)
+         * under its LRU's lock before it leaves class_items, so a reply
+         * that counts it also has it gone from curr_items. */
+        out->curr_items += atomic_load(&class_items[i]);
+        out->bytes += atomic_load(&class_bytes[i]);
     }
     out->lru_maintainer_juggles = atomic_load(&maintainer_juggles);
     out->lru_bumps_dropped = bumps_dropped();
