@@ -1,6 +1,7 @@
 /* crawler.h: the LRU crawler, a background thread that walks slab classes'
  * LRUs and reclaims expired and flushed items, on request (lru_crawler
- * crawl) and on its own every so often while enabled. */
+ * crawl) and, while enabled and the LRU maintainer runs, on memcached's
+ * automatic schedule (per LRU; reported to "watch sysevents"). */
 #ifndef MC_CRAWLER_H
 #define MC_CRAWLER_H
 
@@ -9,11 +10,14 @@
 
 #include "slabs.h"
 
-/* Starts the thread (it idles while the crawler is disabled). */
+/* Makes the first automatic crawl (when there are automatic crawls) and
+ * starts the thread; call before clients are served. */
 void crawler_start(void);
 
-/* Queues a crawl of the classes set in want[1..SLAB_CLASS_MAX-1].
- * Returns false if a crawl is already running or queued. */
+/* Queues a crawl of the classes set in want[1..SLAB_CLASS_MAX-1] (all
+ * four LRUs of each; lru_crawler_tocrawl items at most in each). Returns
+ * false if a crawl is already running or queued, which also holds
+ * automatic crawls back for a minute, as in memcached. */
 bool crawler_request(const bool want[SLAB_CLASS_MAX]);
 
 /* lru_crawler enable / disable (runtime). */

@@ -849,8 +849,6 @@ void items_totals(struct items_totals *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 1; i <= slabs_class_count(); i++) {
-        out->curr_items += atomic_load(&class_items[i]);
-        out->bytes += atomic_load(&class_bytes[i]);
         for (unsigned seg = 0; seg < SEGMENTS; seg++) {
             struct lru *l = &lrus[i][seg];
             pthread_mutex_lock(&l->lock);
@@ -868,6 +866,11 @@ void items_totals(struct items_totals *out)
             out->direct_reclaims += l->direct_reclaims;
             pthread_mutex_unlock(&l->lock);
         }
+        /* After the counters: an unlink is counted (reclaimed, evicted)
+         * under its LRU's lock before it leaves class_items, so a reply
+         * that counts it also has it gone from curr_items. */
+        out->curr_items += atomic_load(&class_items[i]);
+        out->bytes += atomic_load(&class_bytes[i]);
     }
     out->lru_maintainer_juggles = atomic_load(&maintainer_juggles);
     out->lru_bumps_dropped = bumps_dropped();
@@ -970,9 +973,27 @@ uint64_t items_class_evictions(unsigned id) { return sum_segments(id, offsetof(s
 
 /* ---- the LRU crawler's walk ---- */
 
-static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
-                          uint64_t *checked, uint64_t *reclaimed)
+_Static_assert(SEGMENTS == ITEMS_LRU_SEGMENTS, "items.h numbers the LRUs of a class");
+
+/* Files a live item the crawler looked at into out's counts: memcached's
+ * crawler counts an item that expires this very second as live too. */
+static void count_live(const item *it, struct items_crawl_counts *out)
 {
+    out->live++;
+    rel_time_t exp = item_exptime(it);
+    if (exp == 0) {
+        out->live_no_ttl++;
+        return;
+    }
+    rel_time_t left = exp > current_time ? exp - current_time : 0;
+    if (left < 60 * ITEMS_CRAWL_MINUTES)
+        out->live_by_minute[left / 60]++;
+}
+
+void items_crawl_lru(unsigned id, unsigned seg, uint32_t limit, struct items_crawl_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct lru *l = &lrus[id][seg];
     /* A place marker that moves from the tail toward the head, one item
      * per step, so the walk survives the lock being dropped between steps. */
     item *marker = calloc(1, sizeof(item));
@@ -993,7 +1014,7 @@ static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
     for (;;) {
         pthread_mutex_lock(&l->lock);
         item *it = marker->prev;
-        if (it == NULL || (limit != 0 && *checked >= limit)) {
+        if (it == NULL || (limit != 0 && out->checked >= limit)) {
             lru_remove(l, marker);
             pthread_mutex_unlock(&l->lock);
             break;
@@ -1009,14 +1030,16 @@ static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
         it->prev = marker;
 
         if (!(item_flags(it) & ITEM_CRAWLER)) {
-            (*checked)++;
+            out->checked++;
             l->crawler_items_checked++;
             uint32_t hv = hash_key(item_key(it), it->nkey);
             if (item_trylock(hv)) {
                 bool flushed;
-                if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) == 1 &&
-                    item_is_dead(it, &flushed)) {
-                    (*reclaimed)++;
+                if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) != 1) {
+                    /* in use: left for the next crawl */
+                } else if (item_is_dead(it, &flushed) &&        /* (see count_live) */
+                           (flushed || item_exptime(it) != current_time)) {
+                    out->reclaimed++;
                     l->crawler_reclaimed++;
                     if (!flushed && !(it->it_flags & ITEM_FETCHED))
                         l->expired_unfetched++;
@@ -1024,6 +1047,8 @@ static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
                         probe_item_expire(item_key(it), it->nkey, value_len(it), (int)id,
                                           flushed ? "flushed" : "expired");
                     unlink_with_lru_held(it, hv, l);
+                } else {
+                    count_live(it, out);
                 }
                 item_unlock(hv);
             }
@@ -1033,11 +1058,13 @@ static void crawl_segment(unsigned id, struct lru *l, uint32_t limit,
     free(marker);
 }
 
-void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed)
+uint64_t items_lru_count(unsigned id, unsigned seg)
 {
-    *checked = *reclaimed = 0;
-    for (unsigned seg = 0; seg < SEGMENTS; seg++)
-        crawl_segment(id, &lrus[id][seg], limit, checked, reclaimed);
+    struct lru *l = &lrus[id][seg];
+    pthread_mutex_lock(&l->lock);
+    uint64_t n = l->curr_items;
+    pthread_mutex_unlock(&l->lock);
+    return n;
 }
 
 void items_foreach(unsigned id, void (*fn)(item *it, void *arg), void *arg)

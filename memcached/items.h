@@ -319,10 +319,33 @@ void items_flush(rel_time_t when, bool immediate);
  * or before it are dead once current_time reaches it; 0: none. */
 rel_time_t items_oldest_live(void);
 
-/* Walks class id's LRU from its tail to its head, reclaiming expired and
- * flushed items, at most limit items (0: all). Counts what it looked at
- * and freed. Takes the class's LRU lock for one item at a time. */
-void items_crawl_class(unsigned id, uint32_t limit, uint64_t *checked, uint64_t *reclaimed);
+/* A slab class has this many LRUs, numbered as lru_segment numbers them:
+ * HOT 0, WARM 1, COLD 2, TEMP 3. */
+#define ITEMS_LRU_SEGMENTS 4
+/* Minutes ahead the crawler sorts live items by time left (one hour). */
+#define ITEMS_CRAWL_MINUTES 60
+
+/* What a walk of one LRU found (items_crawl_lru). */
+struct items_crawl_counts {
+    uint64_t checked;       /* items looked at (crawler_items_checked) */
+    uint64_t reclaimed;     /* expired or flushed items unlinked (crawler_reclaimed) */
+    uint64_t live;          /* items left alive that no client was using */
+    uint64_t live_no_ttl;   /* of those, the ones without an exptime */
+    uint64_t live_by_minute[ITEMS_CRAWL_MINUTES];
+                            /* of those, [m]: the ones with m whole minutes
+                             * to live (one expiring this second: 0) */
+};
+
+/* Walks LRU seg of class id (any id below SLAB_CLASS_MAX: a class that
+ * does not exist has empty LRUs) from its tail to its head, reclaiming
+ * expired and flushed items no client is using, looking at at most limit
+ * items (0: all); fills *out. Takes the LRU's lock for one item at a time
+ * and items' locks by trylock. One walker per LRU at a time (the crawler
+ * thread is the only caller). */
+void items_crawl_lru(unsigned id, unsigned seg, uint32_t limit, struct items_crawl_counts *out);
+
+/* Items on LRU seg of class id now. */
+uint64_t items_lru_count(unsigned id, unsigned seg);
 
 /* Calls fn for every live item of class id, oldest first in each LRU
  * segment, under the LRU lock (fn must not block or take item locks).

@@ -164,6 +164,7 @@ bool logger_add_watcher(int fd, unsigned kinds)
     }
     w->next = watchers;
     watchers = w;
+    next_gid++;         /* as memcached, whose watcher takes a gid to start from */
     watcher_count++;
     update_kinds_locked();
     pthread_mutex_unlock(&lock);
@@ -258,6 +259,17 @@ void logger_log_eviction(const item *it)
 void logger_log_slab_move(unsigned src, unsigned dst, bool ok)
 {
     log_line(LOG_SYSEVENTS, "type=slab_move src=%u dst=%u state=%s", src, dst, ok ? "ok" : "fail");
+}
+
+void logger_log_lru_crawler(unsigned cls, const char *lru, uint64_t low_mark,
+                            uint64_t next_reclaims, unsigned since_run, int next_run,
+                            unsigned elapsed, uint64_t examined, uint64_t reclaimed)
+{
+    log_line(LOG_SYSEVENTS, "type=lru_crawler crawler=%u lru=%s low_mark=%llu next_reclaims=%llu "
+             "since_run=%u next_run=%d elapsed=%u examined=%llu reclaimed=%llu",
+             cls, lru, (unsigned long long)low_mark, (unsigned long long)next_reclaims,
+             since_run, next_run, elapsed, (unsigned long long)examined,
+             (unsigned long long)reclaimed);
 }
 
 /* Splits peer "addr:port" (addr maybe in brackets) for rip= and rport=;

@@ -20,7 +20,8 @@ enum {
     LOG_EVICTIONS = 1u << 2,    /* eviction */
     LOG_CONNEVENTS = 1u << 3,   /* conn_new, conn_close */
     LOG_DELETIONS = 1u << 4,    /* deleted: removed by a delete command */
-    LOG_SYSEVENTS = 1u << 5,    /* slab_move: the automover's decisions */
+    LOG_SYSEVENTS = 1u << 5,    /* slab_move: the automover's decisions;
+                                 * lru_crawler: the crawler's automatic schedule */
     /* Accepted as memcached accepts them; nothing here logs these (the
      * proxy's, which this build, like memcached without it, does not have). */
     LOG_RAWCMDS = 1u << 6,
@@ -68,6 +69,15 @@ void logger_log_eviction(const struct item *it);
 /* The automover chose to move a page from class src to dst (0: the global
  * page pool); ok: whether the move could start (memcached's state=ok|fail). */
 void logger_log_slab_move(unsigned src, unsigned dst, bool ok);
+/* The LRU crawler's automatic crawl of LRU lru ("hot", "warm", "cold",
+ * "temp") of class cls, and when it comes next; memcached's fields (see
+ * crawler.c): low_mark and next_reclaims the counts its wait was moved by,
+ * since_run seconds since the crawl ended, next_run seconds to the next,
+ * elapsed seconds it took, examined the live items it saw, reclaimed the
+ * dead ones it freed. */
+void logger_log_lru_crawler(unsigned cls, const char *lru, uint64_t low_mark,
+                            uint64_t next_reclaims, unsigned since_run, int next_run,
+                            unsigned elapsed, uint64_t examined, uint64_t reclaimed);
 /* A client connection opened or closed. peer: "addr:port" or a path;
  * t: its listener's transport; reason: the server's close reason
  * ("client", "error", ...). */

@@ -219,8 +219,9 @@ $srv->stop;
     $srv2->stop;
 }
 
-# The other kinds memcached 1.6.45 accepts: sysevents, rawcmds and the
-# proxy's. A watcher of only those gets no item lines.
+# The other kinds memcached 1.6.45 accepts: sysevents (the LRU crawler's
+# schedule: t/crawler.t), rawcmds and the proxy's. A watcher of only those
+# gets no item lines.
 {
     my $srv = start_server(args => '-m 64');
     for my $kinds ('sysevents', 'rawcmds', 'proxyreqs', 'proxyevents', 'proxyuser',
@@ -230,10 +231,19 @@ $srv->stop;
     }
     my $w = $srv->new_sock;
     send_expect($w, "watch sysevents rawcmds\r\n", "OK\r\n", 'watch sysevents rawcmds');
+    my $r = $srv->new_sock;
+    send_expect($r, "watch rawcmds proxyreqs proxyevents proxyuser\r\n", "OK\r\n",
+                'watch rawcmds and the proxy kinds');
     my $c = $srv->new_sock;
     send_expect($c, "set sk 0 0 1\r\nx\r\nget sk\r\n", "STORED\r\nVALUE sk 0 1\r\nx\r\nEND\r\n",
                 'a set and a get');
-    expect_nothing($w, 300, '... are not logged to a sysevents/rawcmds watcher');
+    expect_nothing($r, 300, '... are not logged to a rawcmds/proxy watcher');
+    # The crawler's start-up report may reach a sysevents watcher now.
+    my @other;
+    while (defined(my $l = read_log($w, 0.3))) {
+        push @other, $l unless $l =~ /^ts=\d+\.\d+ gid=\d+ type=lru_crawler /;
+    }
+    is_deeply(\@other, [], '... nor to a sysevents/rawcmds watcher (only crawler lines, if any)');
     send_expect($srv->new_sock, "watch sysevents bogus\r\n", "ERROR\r\n", 'an unknown kind is still refused');
 }
 
