@@ -41,18 +41,6 @@ sub sets {
     read_line($s, 30) eq "MN\r\n" or die "no reply to mn\n";
 }
 
-# The next "\n"-ended line a watcher has, waiting at most $timeout s.
-sub log_line {
-    my ($w, $timeout) = @_;
-    my $line = '';
-    while (1) {
-        my $ch = read_bytes($w, 1, $timeout);
-        return undef unless length $ch;
-        $line .= $ch;
-        return $line if $ch eq "\n";
-    }
-}
-
 sub one_run {
     my ($bin, $window) = @_;
     my $t0 = time;
@@ -78,7 +66,7 @@ sub one_run {
     }
     my $line;   # other sysevents (memcached's LRU crawler) are skipped
     if (defined $seen) {
-        do { $line = log_line($w, 2) } while defined $line && $line !~ /type=slab_move/;
+        do { $line = read_log($w, 2) } while defined $line && $line !~ /type=slab_move/;
     }
     my $moved = $line && $line =~ /^ts=(\d+)\.(\d+) / ? $1 + $2 / 1e6 : $seen;
     $srv->stop;

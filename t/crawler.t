@@ -20,18 +20,6 @@ use McTest;
 my @SEGS = qw(hot warm cold temp);
 my %SEG_NO = map { $SEGS[$_] => $_ } 0 .. 3;
 
-# read_log($w, $timeout): the next "\n"-ended log line, or undef.
-sub read_log {
-    my ($w, $timeout) = @_;
-    my $line = '';
-    while (1) {
-        my $ch = read_bytes($w, 1, $timeout);
-        return undef unless length $ch;
-        $line .= $ch;
-        return $line if $ch eq "\n";
-    }
-}
-
 my $LINE = qr/^ts=(\d+)\.(\d+) gid=\d+ type=lru_crawler crawler=(\d+) lru=(hot|warm|cold|temp) /
          . qr/low_mark=(\d+) next_reclaims=(\d+) since_run=(\d+) next_run=(-?\d+) /
          . qr/elapsed=(\d+) examined=(\d+) reclaimed=(\d+)\n\z/;

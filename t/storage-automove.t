@@ -206,17 +206,6 @@ sub wait_server_seconds {
 
 # ---- 5. runs, not seconds; the sysevents line ---------------------------------
 {
-    # The next "\n"-ended line of a watcher, or undef after $timeout s.
-    my $log_line = sub {
-        my ($w, $timeout) = @_;
-        my $line = '';
-        while (1) {
-            my $ch = read_bytes($w, 1, $timeout);
-            return undef unless length $ch;
-            $line .= $ch;
-            return $line if $ch eq "\n";
-        }
-    };
     my $t_spawn = time;
     my $srv = start_server(args => '-m 32 -o slab_automove_window=20');
     my $t_up = time;
@@ -233,7 +222,7 @@ sub wait_server_seconds {
     # Other sysevents (an LRU crawler's) may come first.
     my $line;
     my $deadline = time + 10;
-    do { $line = $log_line->($w, 2) } while time < $deadline && !(defined $line && $line =~ /type=slab_move/);
+    do { $line = read_log($w, 2) } while time < $deadline && !(defined $line && $line =~ /type=slab_move/);
     like($line // '(none)', qr/^ts=\d+\.\d+ gid=\d+ type=slab_move src=$small dst=$large state=ok\n\z/,
          "watch sysevents: the move's line (class $small to $large)");
     # When the move happened: its line's time, else (no line) when the

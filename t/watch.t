@@ -10,18 +10,6 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use McTest;
 
-# read_log($w, $timeout): the next "\n"-ended log line, or undef.
-sub read_log {
-    my ($w, $timeout) = @_;
-    my $line = '';
-    while (1) {
-        my $ch = read_bytes($w, 1, $timeout);
-        return undef unless length $ch;
-        $line .= $ch;
-        return $line if $ch eq "\n";
-    }
-}
-
 # expect_log($w, $body, $name): the next line is "ts=S.U gid=N $body\n",
 # where CFD and PORT in $body stand for any number.
 sub expect_log {

@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(
     start_server find_binary
-    send_bytes read_line read_bytes send_expect expect_nothing expect_closed
+    send_bytes read_line read_log read_bytes send_expect expect_nothing expect_closed
     mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats wait_bytes_read
     probes_skip_reason require_probes_or_skip trap_probe debugtime graceful_stop
 );
@@ -197,6 +197,20 @@ sub read_line {
     while (1) {
         my $i = index(_buf($sock), "\r\n");
         return substr(_buf($sock), 0, $i + 2, '') if $i >= 0;
+        return undef unless _fill($sock, $deadline);
+    }
+}
+
+# read_log($sock, $timeout = 5): the next "\n"-ended line, as a `watch`
+# stream sends them; undef if none is complete before the timeout (a
+# partial line stays buffered for the next call).
+sub read_log {
+    my ($sock, $timeout) = @_;
+    my $deadline = time + ($timeout // $DEFAULT_TIMEOUT);
+    _buf($sock) //= '';
+    while (1) {
+        my $i = index(_buf($sock), "\n");
+        return substr(_buf($sock), 0, $i + 1, '') if $i >= 0;
         return undef unless _fill($sock, $deadline);
     }
 }
