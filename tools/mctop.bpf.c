@@ -56,16 +56,17 @@ struct {
 /* A key being counted (too big for the BPF stack), and what else a CPU
  * keeps between runs. */
 struct key_buf {
+    __u64 h;                /* key_hash() of w */
+    __u32 nw;               /* words holding the key and its NUL */
+    __u32 lines;            /* bits of the counter lines this hit adds to */
+    __u64 rng;              /* xorshift state: which misses of full sets move in */
     /* Classes of the command and status strings seen so far, by address:
      * the server passes string literals, so an address keeps its class and
      * its string need not be read again. An entry is addr << 7 | which
      * << 6 | class (which: 0 command, 1 status); 0: empty. */
     __u64 cls[CLASS_CACHE];
     __u64 w[KEY_WORDS];     /* the key and its NUL, zero padded to whole words */
-    __u64 h;                /* key_hash() of them */
-    __u32 nw;               /* words holding the key and its NUL */
-    __u64 rng;              /* xorshift state: which misses of full sets move in */
-};
+};                          /* (what most hits touch on the first two lines) */
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -211,6 +212,50 @@ __attribute__((noinline)) __u32 find_slot(struct mctop_set *set, struct mctop_ta
     return MCTOP_WAYS;
 }
 
+/* Bit of the cache line of stats holding the counter at byte off. */
+#define LINE_BIT(off) (1U << (((off) / 64) & 15))
+
+/* Zeroes the lines of slot w's counters in need not yet zeroed. The
+ * caller holds set's move lock. */
+static __always_inline void zero_lines(struct mctop_set *set, __u32 w, __u32 need)
+{
+    w &= MCTOP_WAYS - 1;
+    __u32 todo = need & ~(__u32)set->zeroed[w];
+    __u64 *sw = (__u64 *)&set->stats[w];
+    for (__u32 i = 0; i < MCTOP_STATS_LINES; i++) {
+        if (!(todo & (1U << i)))
+            continue;
+        for (__u32 j = 0; j < 8; j++)
+            *(volatile __u64 *)&sw[(i * 8 + j) % (sizeof(struct mctop_stats) / 8)] = 0;
+    }
+    barrier();
+    set->zeroed[w] |= (unsigned short)todo;
+}
+
+/* Takes set's move lock; false when it stayed taken. */
+static __always_inline bool lock_set(struct mctop_set *set, struct mctop_totals *t)
+{
+    for (int i = 0; i < SPINS; i++)
+        if (__sync_val_compare_and_swap(&set->lock, 0, 1) == 0)
+            return true;
+    t->busy++;
+    return false;
+}
+
+/* Zeroes the lines of slot w's counters that k's hit adds to and that are
+ * not zeroed yet; false when the move lock stayed taken. */
+__attribute__((noinline)) bool ready_lines(struct mctop_set *set, struct mctop_totals *t,
+                                           struct key_buf *k, __u32 w)
+{
+    if (!set || !t || !k)
+        return false;
+    if (!lock_set(set, t))
+        return false;
+    zero_lines(set, w, k->lines);
+    __sync_fetch_and_and(&set->lock, 0);
+    return true;
+}
+
 /* Moves the key into set (or finds it there, moved in meanwhile) under the
  * set's move lock; its slot, or MCTOP_WAYS when the lock stayed taken. */
 __attribute__((noinline)) __u32 move_in(struct mctop_set *set, struct mctop_tags *tg,
@@ -220,14 +265,8 @@ __attribute__((noinline)) __u32 move_in(struct mctop_set *set, struct mctop_tags
         return MCTOP_WAYS;
     __u64 h = k->h;
     __u32 nw = k->nw;
-    int i;
-    for (i = 0; i < SPINS; i++)
-        if (__sync_val_compare_and_swap(&set->lock, 0, 1) == 0)
-            break;
-    if (i >= SPINS) {
-        t->busy++;
+    if (!lock_set(set, t))
         return MCTOP_WAYS;
-    }
     __u32 w = find_slot(set, tg, k);
     if (w < MCTOP_WAYS)
         goto out;
@@ -258,10 +297,9 @@ __attribute__((noinline)) __u32 move_in(struct mctop_set *set, struct mctop_tags
             break;          /* words past the NUL's are never read */
         to[j] = k->w[j];
     }
-    __u64 *sw = (__u64 *)&set->stats[w];
-    for (__u32 j = 0; j < sizeof(struct mctop_stats) / 8; j++)
-        *(volatile __u64 *)&sw[j] = 0;      /* not a memset call */
-    set->born[w] = ++set->moves;
+    set->zeroed[w] = 0;
+    zero_lines(set, w, k->lines);
+    set->born[w] = (unsigned short)++set->moves;
     set->used[w] = 1;
     barrier();
     tg->tag[w] = h;
@@ -308,6 +346,9 @@ static __always_inline int account(struct pt_regs *ctx, const char *cmd, const c
         return 0;
     k->h = h;
     k->nw = nw;
+    k->lines = LINE_BIT(0) | LINE_BIT(offsetof(struct mctop_stats, cmds) + 8 * (c & 31)) |
+               LINE_BIT(offsetof(struct mctop_stats, status) + 8 * (st & 15)) |
+               LINE_BIT(offsetof(struct mctop_stats, lat) + 8 * (l & 63));
     __u32 w = find_slot(set, tg, k);
     if (w >= MCTOP_WAYS) {
         bool full = true;
@@ -333,6 +374,8 @@ static __always_inline int account(struct pt_regs *ctx, const char *cmd, const c
     w &= MCTOP_WAYS - 1;
     if (!set->used[w])
         set->used[w] = 1;
+    if ((set->zeroed[w] & k->lines) != k->lines && !ready_lines(set, t, k, w))
+        return 0;
     count(&set->stats[w], c, st, l, valuelen, rate, 1);
     return 0;
 }
@@ -361,9 +404,9 @@ static __always_inline void copy_regs(struct regs_copy *rc, struct pt_regs *ctx)
 
 static __always_inline __s64 usdt_arg(struct regs_copy *rc, struct __bpf_usdt_spec *spec, int n)
 {
-    if (n >= spec->arg_cnt)
-        return 0;
-    struct __bpf_usdt_arg_spec *a = &spec->args[n];
+    /* no check of n against spec->arg_cnt (one more cold cache line): the
+     * callers ask only for arguments the probe has */
+    struct __bpf_usdt_arg_spec *a = &spec->args[n & 7];   /* n < 8 */
     __u64 v;
     if (a->arg_type == BPF_USDT_ARG_CONST) {
         v = a->val_off;

@@ -272,8 +272,13 @@ static void read_totals(void)
 }
 
 /* Takes in one slot's key and counters as this poll saw them. */
-static void take_slot(const char *key, unsigned born, const struct mctop_stats *v, double dt)
+static void take_slot(const char *key, unsigned born, unsigned zeroed, struct mctop_stats *v,
+                      double dt)
 {
+    unsigned long long *words = (unsigned long long *)v;
+    for (unsigned i = 0; i < MCTOP_STATS_LINES; i++)
+        if (!(zeroed & (1U << i)))
+            memset(&words[i * 8], 0, 64);       /* the previous key's counts */
     struct entry *e = table_find(keys_now, key);
     if (e && e->gen == poll_gen)
         return;             /* cannot happen: a key has one slot */
@@ -322,7 +327,7 @@ static void poll_maps(void)
                 if (tags_buf[i].tag[w] == 0)
                     continue;
                 st->key[w][MCTOP_KEY_MAX - 1] = '\0';
-                take_slot(st->key[w], st->born[w], &st->stats[w], dt);
+                take_slot(st->key[w], st->born[w], st->zeroed[w], &st->stats[w], dt);
             }
     }
     table_compact(keys_now, poll_gen);

@@ -41,7 +41,12 @@ struct mctop_stats {
     unsigned long long cmds[MCTOP_NCMD];       /* operations per command */
     unsigned long long status[MCTOP_NSTATUS];  /* operations per outcome */
     unsigned long long lat[MCTOP_NLAT];        /* operations per latency class */
+    unsigned long long spare[3];               /* 0: pads to whole cache lines */
 };
+
+#define MCTOP_STATS_LINES (sizeof(struct mctop_stats) / 64)
+_Static_assert(sizeof(struct mctop_stats) % 64 == 0 && MCTOP_STATS_LINES <= 16,
+               "mctop_stats: whole cache lines, a bit each in mctop_set.zeroed");
 
 /* Totals (a per-CPU array of one): every operation the probe reported,
  * whether or not its key found room in the key table. */
@@ -63,8 +68,10 @@ struct mctop_totals {
  * used), so a key seen once rarely displaces one seen again. Uprobe
  * programs cannot take a bpf_spin_lock, so: counters change only by atomic
  * adds, and a key moves into a slot only under the set's move lock (taken
- * by compare-and-swap), with the slot's tag 0 (empty) until the key and its
- * zeroed counters are in place. A reader that sees a non-zero tag may
+ * by compare-and-swap), with the slot's tag 0 (empty) until the key is in
+ * place. A slot's counters are zeroed a cache line at a time, when first
+ * counted in (under the move lock); a line whose bit in zeroed is clear
+ * holds the previous key's counts: read it as zeros. A reader that sees a non-zero tag may
  * still, rarely, see a slot mid-move: counts are approximate for keys that
  * give way or take their place. */
 #define MCTOP_ADMIT 8
@@ -74,13 +81,16 @@ struct mctop_tags {
 };
 
 struct mctop_set {
-    unsigned long long lock;                     /* 1 while a key moves in */
+    unsigned long long lock;                     /* 1 while a key moves in or a
+                                                    counter line is zeroed */
     unsigned moves;                              /* keys moved in so far (wraps) */
     unsigned hand;                               /* the clock hand: a slot, mod MCTOP_WAYS */
     unsigned char used[MCTOP_WAYS];              /* 1: used since the hand passed */
-    unsigned born[MCTOP_WAYS];                   /* moves when the key moved in:
+    unsigned short born[MCTOP_WAYS];             /* moves when the key moved in:
                                                     changed = its counts restarted */
-    char key[MCTOP_WAYS][MCTOP_KEY_MAX];         /* the slot's key, zero padded */
+    unsigned short zeroed[MCTOP_WAYS];           /* bit i: line i of stats zeroed */
+    char key[MCTOP_WAYS][MCTOP_KEY_MAX]          /* the slot's key, zero padded */
+        __attribute__((aligned(64)));
     struct mctop_stats stats[MCTOP_WAYS];        /* the slot's counters */
 } __attribute__((aligned(64)));                  /* whole cache lines */
 
