@@ -64,8 +64,9 @@ static void usage(FILE *f)
         "  --json, --csv batch output as JSON lines or CSV (default: text)\n"
         "  -d SECONDS    stop after SECONDS (default: run until q or ^C)\n"
         "  -n ROWS       show at most ROWS keys\n"
-        "  -K KEYS       key map size (default 4096; the least recent keys give\n"
-        "                way when it is full; totals always count everything)\n"
+        "  -K KEYS       key table size (default 4096, a multiple of 8: sets of 8;\n"
+        "                when a key's set is full it may take the place of one\n"
+        "                not used lately; totals always count everything)\n"
         "  -P            start with keys rolled up by prefix\n"
         "  -D CHAR       prefix delimiter (default ':')\n"
         "  -o FILE       file the d key dumps JSON to (default mctop-<time>.json)\n"
@@ -235,7 +236,7 @@ static struct table table;
 static struct table *keys_now = &table;
 static unsigned poll_gen;
 static struct mctop_stats totals_cur, totals_base;
-static unsigned long long evicted, last_rate;
+static unsigned long long evicted, declined, last_rate;
 static unsigned nsets;                      /* sets in the key table */
 static struct mctop_set *set_buf;           /* SETS_PER_READ sets, as last read */
 static struct mctop_tags *tags_buf;         /* their tags */
@@ -261,10 +262,11 @@ static void read_totals(void)
         return;
     }
     memset(&totals_cur, 0, sizeof(totals_cur));
-    evicted = 0;
+    evicted = declined = 0;
     for (int i = 0; i < ncpus; i++) {
         stats_add(&totals_cur, &per[i].all);
         evicted += per[i].evicted;
+        declined += per[i].declined;
         if (per[i].last_rate)
             last_rate = per[i].last_rate;
     }
@@ -903,7 +905,7 @@ static void draw_header(void)
     snprintf(line, sizeof(line), "total %llu calls (%s/s), %llu gets, %llu sets, hit %s%%, "
              "%s value bytes/s; keys %u/%u%s", calls_of(&d), cr, gets, CMDS_SET(&d), hit, br,
              keys_now->n, opt.map_keys,
-             evicted ? " (full sets: their least recent keys give way, totals exact)" : "");
+             evicted + declined ? " (full sets: keys give way, totals exact)" : "");
     put_line("", line);
     snprintf(line, sizeof(line), "sort %s%s  filter %s  prefixes %s (-D '%c')  %s",
              columns[sort_col].title, sort_reverse ? " (reversed)" : "",
