@@ -1,7 +1,7 @@
 /* mctop.bpf.c: mctop's BPF side. Counts memcached's request__sample (or,
- * with --exact, request__done) hits per key into a set-associative key table and into
- * per-CPU totals that count every hit, so totals stay exact when the key
- * table is full. A CO-RE object: the only kernel type it touches, pt_regs,
+ * with --exact, request__done) hits per key into a set-associative key
+ * table (see mctop.h) and into per-CPU totals that count every hit, so
+ * totals stay exact when the key table is full. A CO-RE object: the only kernel type it touches, pt_regs,
  * is relocated against the running kernel's BTF. */
 #include <linux/bpf.h>
 #include <stdbool.h>
@@ -31,7 +31,7 @@ struct {
     __type(value, struct mctop_set);
 } sets SEC(".maps");
 
-/* The tags of each set of sets: small enough to stay in cache, so that a
+/* The tags of each set of sets (same index): small enough to stay in cache, so that a
  * key not in the table costs no miss on its set. */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -60,9 +60,12 @@ struct key_buf {
     __u32 nw;               /* words holding the key and its NUL */
     __u32 lines;            /* bits of the counter lines this hit adds to */
     __u64 rng;              /* xorshift state: which misses of full sets move in */
+    __u32 cls_tgid;         /* the process cls holds addresses of */
+    __u32 pad;
     /* Classes of the command and status strings seen so far, by address:
      * the server passes string literals, so an address keeps its class and
-     * its string need not be read again. An entry is addr << 7 | which
+     * its string need not be read again (in the process cls_tgid: with -b,
+     * another one may hold another string there). An entry is addr << 7 | which
      * << 6 | class (which: 0 command, 1 status); 0: empty. */
     __u64 cls[CLASS_CACHE];
     __u64 w[KEY_WORDS];     /* the key and its NUL, zero padded to whole words */
@@ -74,7 +77,6 @@ struct {
     __type(key, __u32);
     __type(value, struct key_buf);
 } scratch SEC(".maps");
-
 
 /* The first 7 bytes of a short string, NUL padded, as a little-endian u64. */
 #define SB(s, i) ((i) < sizeof(s) - 1 && (i) < 7 ? \
@@ -318,6 +320,12 @@ static __always_inline int account(struct pt_regs *ctx, const char *cmd, const c
     struct key_buf *k = bpf_map_lookup_elem(&scratch, &zero);
     if (!t || !k)
         return 0;
+    __u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+    if (k->cls_tgid != tgid) {
+        for (__u32 i = 0; i < CLASS_CACHE; i++)
+            k->cls[i] = 0;
+        k->cls_tgid = tgid;
+    }
     __u32 c = classify(k, 0, cmd), st = classify(k, 1, status), l = lat_class(elapsed);
     count(&t->all, c, st, l, valuelen, rate, 0);
     if (t->last_rate != rate)
