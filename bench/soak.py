@@ -26,7 +26,9 @@ operations.
 A store the server refuses with SERVER_ERROR out of memory (a 2 MB value
 when -m is small and the LRU tails are busy, as memcached does too) is
 counted apart, not as a mismatch: the client was told, and the key is
-gone from the model as from the server. Reports mismatches, sanitizer
+gone from the model as from the server. So is an append answered
+NOT_STORED for want of memory for the joined value (memcached's reply
+then too), once a get shows the old value unchanged. Reports mismatches, sanitizer
 reports in the server's stderr, and memory sampled every 5 s (VmRSS and
 its parts from /proc/PID/status, the memory file's pages, the server's
 stats); exits 1 unless the goals hold: no mismatch, no sanitizer report,
@@ -414,6 +416,11 @@ class Soak:
                     model[key] = (ent[0] + add, ent[1], ent[2])    # append keeps the TTL
                     self.written[key] = sent
             elif rep == b'NOT_STORED':
+                # Missing, or (as memcached) no memory for the joined value:
+                # then the old value must be there as it was.
+                if ent[0] is not None and c.get(key) == ent[0]:
+                    self.bump('oom_refusals')
+                    return
                 if ent[0] is not None and not self.may_have_expired(ent, time.time()):
                     self.explain_miss('append', key, ent)
                 model.pop(key, None)
@@ -699,7 +706,8 @@ class Soak:
         print('soak: mismatches %d, misses explained by evictions/page moves %d, '
               'reads at a TTL edge %d, client reconnects %d' %
               (c['mismatches'], c['evicted_misses'], c['expiry_slack'], c['client_errors']))
-        print('soak: stores refused with SERVER_ERROR out of memory: %d' % c['oom_refusals'])
+        print('soak: stores refused for want of memory (SERVER_ERROR out of memory, or an append '
+              'NOT_STORED with the old value intact): %d' % c['oom_refusals'])
         print('soak: sanitizer reports %d (%s)' % (san, self.a.log))
         print('soak: server at the end: %s' % ' '.join('%s=%s' % kv for kv in sorted(self.final.items())))
         for which, t in warm_ends:
