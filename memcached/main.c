@@ -438,8 +438,8 @@ static int set_up_storage(void)
 {
     clock_init();
     slabs_init(settings.maxbytes);
+    bool restorable = false;
     if (settings.memory_file) {
-        bool restorable;
         char *region = memfile_open(settings.maxbytes, &restorable);
         if (region == NULL)
             return EX_OSERR;
@@ -457,8 +457,18 @@ static int set_up_storage(void)
         power = saved;
     assoc_init(power);
     memfile_restore();
-    if (settings.large_pages)       /* -L: every class gets its first page now */
-        slabs_preallocate();
+    /* -L, or a fresh memory file: every class gets its first page now
+     * (memcached refuses to start when -m has no room for that). */
+    if ((settings.large_pages && !settings.memory_file) || (settings.memory_file && !restorable)) {
+        if (!slabs_preallocate()) {
+            fprintf(stderr, "Error while preallocating slab memory!\n"
+                    "If using -L or other prealloc options, max memory must be at least %u megabytes.\n",
+                    slabs_class_count());
+            return 1;
+        }
+    }
+    if (settings.memory_file)       /* the rest of the file: the global page pool */
+        slabs_region_prefill(restorable);
     if (settings.hash_expand)   /* -o no_hashexpand: never grow */
         assoc_start_expander();
     items_start_maintainer();

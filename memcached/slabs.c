@@ -119,14 +119,20 @@ void slabs_init(size_t limit)
 
 static bool grow_class(struct slab_class *p, unsigned id);
 
-void slabs_preallocate(void)
+bool slabs_preallocate(void)
 {
+    size_t page = (size_t)settings.slab_page_size;
     for (unsigned id = 1; id <= largest; id++) {
         pthread_mutex_lock(&classes[id].lock);
-        if (classes[id].pages == 0)
-            grow_class(&classes[id], id);
+        /* Within the limit: grow_class would grant a first page over it. */
+        bool ok = classes[id].pages != 0 ||
+                  (atomic_load(&mem_used) + page <= atomic_load(&mem_limit) &&
+                   grow_class(&classes[id], id));
         pthread_mutex_unlock(&classes[id].lock);
+        if (!ok)
+            return false;
     }
+    return true;
 }
 
 unsigned slabs_clsid(size_t size)
@@ -472,6 +478,23 @@ void slabs_use_region(char *base, size_t size)
     region_pages = size / (size_t)settings.slab_page_size;
     region_next = 0;
     region_class = calloc(region_pages ? region_pages : 1, 1);
+}
+
+void slabs_region_prefill(bool restored)
+{
+    size_t page = (size_t)settings.slab_page_size;
+    pthread_mutex_lock(&region_lock);
+    for (size_t n = 0; n < region_pages; n++) {
+        if (n < region_next && region_class[n] != 0)
+            continue;
+        pool_put(region + n * page);    /* its memory is not touched */
+    }
+    region_next = region_pages;
+    pthread_mutex_unlock(&region_lock);
+    /* memcached counts the pages it carves from the file at a fresh start
+     * (the whole file), and none of a restored file's. */
+    atomic_store(&mem_used, restored ? 0 : region_pages * page);
+    atomic_store(&limit_reached, true);
 }
 
 size_t slabs_region_pages(const uint8_t **owners)

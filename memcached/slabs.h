@@ -15,9 +15,11 @@
 /* Builds the class table. limit: bytes of item memory (-m). */
 void slabs_init(size_t limit);
 
-/* -L: gives every class its first page now, as memcached preallocates.
- * Call after slabs_init() (and slabs_use_region()), before any allocation. */
-void slabs_preallocate(void);
+/* -L, and -e on a fresh start: gives every class its first page now, as
+ * memcached preallocates. Call after slabs_init() (and slabs_use_region()),
+ * before any allocation. False when the limit has no room for a page in
+ * every class (memcached then refuses to start). */
+bool slabs_preallocate(void);
 
 /* The class whose chunks fit size bytes, the largest class if no chunk
  * does (the item is chunked), or 0 if size exceeds -I. */
@@ -80,6 +82,12 @@ bool slabs_limit_reached(void);
 /* Warm restart: take pages from the region [base, base+size) instead of
  * malloc. Call after slabs_init(), before any allocation. */
 void slabs_use_region(char *base, size_t size);
+/* -e, once the classes have their pages (slabs_preallocate() on a fresh
+ * start, the restored ones after a restart): every other page of the
+ * region goes to the global page pool, as memcached carves the whole file
+ * at start. total_malloced becomes the limit on a fresh start and 0 after
+ * a restore (what memcached reports). Call before any allocation. */
+void slabs_region_prefill(bool restored);
 /* Pages of the region in use so far; *owners[n] is page n's class. */
 size_t slabs_region_pages(const uint8_t **owners);
 /* Gives region page n back to class id on restore; returns its address. */

@@ -24,7 +24,7 @@ sub refused {
     my ($name, $meta) = @_;
     write_file("$file.meta", $meta);
     my ($rc, $out) = run_server(argv => ['-p', free_port(), '-U', 0, '-l', '127.0.0.1',
-                                         '-e', $file, '-m', 8], timeout => 5);
+                                         '-e', $file, '-m', 40], timeout => 5);
     ok(defined $rc && $rc != 0, "$name: the server exits, non-zero") or diag($out);
     like($out, qr/^\[restart\] corrupt metadata file \Q$file.meta\E \(.+\)/m,
          "$name: a message naming the metadata file");
@@ -35,7 +35,7 @@ sub refused {
 sub starts_clean {
     my ($name, $meta, $args) = @_;
     defined $meta ? write_file("$file.meta", $meta) : unlink("$file.meta");
-    my $srv = start_server(args => "-e $file " . ($args // '-m 8'));
+    my $srv = start_server(args => "-e $file " . ($args // '-m 40'));
     like($srv->stderr_text, qr/clean cache/, "$name: starts with a clean cache, and says so");
     ok(!-e "$file.meta", "$name: the metadata is removed");
     return $srv;
@@ -69,13 +69,13 @@ refused('a page owner not a number', join('', @lines[0 .. 2]) . "x\n");
 
 # The intact file still restores (the checks refuse only what is broken).
 write_file("$file.meta", $good);
-$srv = start_server(args => "-e $file -m 8");
+$srv = start_server(args => "-e $file -m 40");
 like($srv->stderr_text, qr/restored 1 items/, 'the intact metadata restores the cache');
 mem_get_is($srv->new_sock, 'k', 'hi', 'and the item is back');
 $srv->stop;
 
 # Well formed, but not for these settings, or not ours: a clean start.
-$srv = starts_clean('other -m', $good, '-m 16');
+$srv = starts_clean('other -m', $good, '-m 48');
 mem_get_is($srv->new_sock, 'k', undef, 'other -m: the item is not restored');
 $srv->stop;
 $srv = starts_clean("memcached's own format", "Tmain\nKslab_config 1.25\nKmaxbytes 8388608\n");

@@ -112,7 +112,7 @@ read_line($s); read_line($s);
 ok(defined $newcas && $newcas > $N + 4, 'CAS uniques continue after the saved counter');
 
 is(graceful_stop($srv), 0, 'second graceful stop');
-$srv = start_server(args => "-e $file -m 32");
+$srv = start_server(args => "-e $file -m 48");
 $s = $srv->new_sock;
 is(mem_stats($s)->{curr_items}, 0, 'a restart with a different -m starts empty');
 like($srv->stderr_text, qr/clean cache/, 'and says so');

@@ -120,7 +120,7 @@ sub wait_gone {
 }
 {
     my $file = "$dir/cache.mem";
-    my $srv = start_server(args => "-m 16 -e $file -o drop_privileges");
+    my $srv = start_server(args => "-m 40 -e $file -o drop_privileges");
     my $c = $srv->new_sock;
     send_expect($c, "set kept 3 0 5\r\nwarm!\r\n", "STORED\r\n", '-e with the filter: stored');
     my $pid = $srv->pid;
@@ -129,7 +129,7 @@ sub wait_gone {
     $srv->{pid} = undef;
     is($status, 0, '-e with the filter: SIGUSR1 saves and exits 0');
     ok(-s "$file.meta", '-e with the filter: the metadata file was written');
-    my $again = start_server(args => "-m 16 -e $file -o drop_privileges");
+    my $again = start_server(args => "-m 40 -e $file -o drop_privileges");
     mem_get_is($again->new_sock, 'kept', 'warm!', '-e with the filter: the item is back');
 }
 
