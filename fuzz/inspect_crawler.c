@@ -6,8 +6,6 @@
 
 void fuzz_crawler_run_pending(void)
 {
-    if (!request_pending)
-        return;
-    request_pending = false;
-    crawl(wanted);
+    while (walk_next_class())
+        ;
 }

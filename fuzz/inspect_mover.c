@@ -11,8 +11,9 @@ void fuzz_mover_run_pending(void)
         want = false;
         serve_request(want_src, want_dst);
     } else if (settings.slab_automove > 0) {
-        static uint64_t last_evictions[SLAB_CLASS_MAX];
-        static struct automover am;
-        automove(&am, last_evictions);
+        static struct automove_state st;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        automove_check(&st, &now);
     }
 }
