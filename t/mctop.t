@@ -6,8 +6,6 @@
 # gets, deletes) must come out of the JSON exactly, key by key.  Batch
 # sampled: a key read 20,000 times at probe_sample_rate 10 must be
 # estimated within 20%, with sample_rate 10 (the probe's rate argument).
-# A full key table (-K 10: two sets of 8): totals stay exact, the table
-# holds no more than its slots, and a key read 400 times gets in.
 # CSV and text batch output name the same keys.  The full-screen view runs
 # in a real terminal (a private tmux server): the scripted keys show,
 # sorted by calls; sorting by key, the / filter, the detail view, the
@@ -207,32 +205,6 @@ sub read_until_end {
     }
     is($doc->{keys}[0]{key}, 'hot', 'keys sorted by calls');
     is($doc->{totals}{calls}, 662, 'totals: 662 calls');
-}
-
-# ---------------------------------------------------------------- a full key table
-
-# -K 10 is rounded up to 16 slots (two sets of 8). 200 cold keys, each read
-# once, fill both sets; then hot, read 400 times, must get in (about one
-# miss in 8 on a full set moves a key in) and count nearly all of its
-# reads, while the totals count every one and the table holds no more
-# than its 16 keys.
-{
-    my $srv = start_server(args => '-t 2');
-    my $t = start_mctop('--batch', '--json', '--exact', '-K', 10, '-p', $srv->pid);
-    my $s = $srv->new_sock;
-    send_bytes($s, join('', map { "get cold:$_\r\n" } 1 .. 200));
-    ok(read_until_end($s, 200), '200 cold gets answered');
-    send_bytes($s, "get hot\r\n" x 400);
-    ok(read_until_end($s, 400), '400 gets of hot answered');
-    my $out = finish_mctop($t);
-    my $doc = eval { parse_json($out) } // { keys => [] };
-    is($doc->{map_keys}, 16, '-K 10: 16 slots, two sets of 8');
-    ok(($doc->{keys_in_map} // 99) <= 16, "no more keys than slots ($doc->{keys_in_map})");
-    is($doc->{totals}{calls}, 600, 'totals: all 600 calls, the table full or not');
-    my $hot = keys_by_name($doc)->{hot} // {};
-    my $calls = $hot->{calls} // 0;
-    ok($calls >= 300 && $calls <= 400, "hot got into the full table: $calls of its 400 calls");
-    is($doc->{keys}[0]{key}, 'hot', 'hot comes first');
 }
 
 # ---------------------------------------------------------------- sampled, -d

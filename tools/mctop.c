@@ -64,9 +64,8 @@ static void usage(FILE *f)
         "  --json, --csv batch output as JSON lines or CSV (default: text)\n"
         "  -d SECONDS    stop after SECONDS (default: run until q or ^C)\n"
         "  -n ROWS       show at most ROWS keys\n"
-        "  -K KEYS       key table size (default 4096, a multiple of 8: sets of 8;\n"
-        "                when a key's set is full it may take the place of one\n"
-        "                not used lately; totals always count everything)\n"
+        "  -K KEYS       key map size (default 4096; the least recent keys give\n"
+        "                way when it is full; totals always count everything)\n"
         "  -P            start with keys rolled up by prefix\n"
         "  -D CHAR       prefix delimiter (default ':')\n"
         "  -o FILE       file the d key dumps JSON to (default mctop-<time>.json)\n"
@@ -149,7 +148,6 @@ struct entry {
     unsigned long long prev_calls, prev_bytes;
     double calls_rate, bytes_rate;      /* per second over the last poll */
     unsigned gen;                       /* the poll that last saw the key in the map */
-    unsigned born;                      /* its slot's born (mctop.h) at that poll */
 };
 
 /* The keys the map held at the last poll, with an open-addressed index;
@@ -236,11 +234,7 @@ static struct table table;
 static struct table *keys_now = &table;
 static unsigned poll_gen;
 static struct mctop_stats totals_cur, totals_base;
-static unsigned long long evicted, declined, last_rate;
-static unsigned nsets;                      /* sets in the key table */
-static struct mctop_set *set_buf;           /* SETS_PER_READ sets, as last read */
-static struct mctop_tags *tags_buf;         /* their tags */
-#define SETS_PER_READ 32
+static unsigned long long new_keys, last_rate;
 static unsigned long long totals_prev_calls, totals_prev_bytes;
 static double totals_calls_rate, totals_bytes_rate;
 static double t_start, t_poll, t_base;     /* monotonic seconds */
@@ -262,75 +256,50 @@ static void read_totals(void)
         return;
     }
     memset(&totals_cur, 0, sizeof(totals_cur));
-    evicted = declined = 0;
+    new_keys = 0;
     for (int i = 0; i < ncpus; i++) {
         stats_add(&totals_cur, &per[i].all);
-        evicted += per[i].evicted;
-        declined += per[i].declined;
+        new_keys += per[i].new_keys;
         if (per[i].last_rate)
             last_rate = per[i].last_rate;
     }
     free(per);
 }
 
-/* Takes in one slot's key and counters as this poll saw them. */
-static void take_slot(const char *key, unsigned born, unsigned zeroed, struct mctop_stats *v,
-                      double dt)
-{
-    unsigned long long *words = (unsigned long long *)v;
-    for (unsigned i = 0; i < MCTOP_STATS_LINES; i++)
-        if (!(zeroed & (1U << i)))
-            memset(&words[i * 8], 0, 64);       /* the previous key's counts */
-    struct entry *e = table_find(keys_now, key);
-    if (e && e->gen == poll_gen)
-        return;             /* cannot happen: a key has one slot */
-    if (!e) {
-        if (!(e = table_add(keys_now, key)))
-            return;
-        e->born = born;     /* new to mctop: counts from zero (base 0) */
-    }
-    if (e->born != born) {
-        /* evicted and back since the last poll: counts restarted */
-        memset(&e->base, 0, sizeof(e->base));
-        e->prev_calls = e->prev_bytes = 0;
-        e->born = born;
-    }
-    unsigned long long calls = calls_of(v);
-    e->cur = *v;
-    e->gen = poll_gen;
-    e->calls_rate = dt > 0 && calls >= e->prev_calls ? (double)(calls - e->prev_calls) / dt : 0;
-    e->bytes_rate = dt > 0 && v->bytes >= e->prev_bytes
-                    ? (double)(v->bytes - e->prev_bytes) / dt : 0;
-    e->prev_calls = calls;
-    e->prev_bytes = v->bytes;
-}
-
-/* Reads the key table (SETS_PER_READ sets per system call) and the totals
- * into the tables. */
+/* Reads the key map and the totals into the tables. */
 static void poll_maps(void)
 {
     double t = now_s(), dt = t - t_poll;
     poll_gen++;
-    int fd = bpf_map__fd(skel->maps.sets), tfd = bpf_map__fd(skel->maps.tags);
-    __u32 ids[SETS_PER_READ];
-    LIBBPF_OPTS(bpf_map_batch_opts, bo);
-    for (__u32 from = 0; from < nsets; from += SETS_PER_READ) {
-        /* the same sets from both maps (arrays: a batch goes by index) */
-        __u32 n = SETS_PER_READ, nt = SETS_PER_READ, in = from, out, tout;
-        int err = bpf_map_lookup_batch(fd, from ? &in : NULL, &out, ids, set_buf, &n, &bo);
-        if (err && errno != ENOENT)
+    int fd = bpf_map__fd(skel->maps.keys);
+    char k[MCTOP_KEY_MAX], next[MCTOP_KEY_MAX];
+    struct mctop_stats v;
+    void *prev = NULL;
+    while (bpf_map_get_next_key(fd, prev, next) == 0) {
+        memcpy(k, next, sizeof(k));
+        prev = k;
+        if (bpf_map_lookup_elem(fd, k, &v) != 0)
+            continue;
+        k[MCTOP_KEY_MAX - 1] = '\0';
+        struct entry *e = table_find(keys_now, k);
+        if (e && e->gen == poll_gen)
+            continue;       /* seen twice: the walk restarted */
+        if (!e && !(e = table_add(keys_now, k)))
             break;
-        err = bpf_map_lookup_batch(tfd, from ? &in : NULL, &tout, ids, tags_buf, &nt, &bo);
-        if (err && errno != ENOENT)
-            break;
-        for (__u32 i = 0; i < n && i < nt; i++)
-            for (int w = 0; w < MCTOP_WAYS; w++) {
-                struct mctop_set *st = &set_buf[i];
-                if (tags_buf[i].tag[w] == 0)
-                    continue;
-                st->key[w][MCTOP_KEY_MAX - 1] = '\0';
-                take_slot(st->key[w], st->born[w], st->zeroed[w], &st->stats[w], dt);
-            }
+        unsigned long long calls = calls_of(&v);
+        if (calls < e->prev_calls) {
+            /* evicted and back since the last poll: counts restarted */
+            memset(&e->base, 0, sizeof(e->base));
+            e->prev_calls = e->prev_bytes = 0;
+        }
+        /* a key new to mctop counts from zero: its base is 0 */
+        e->cur = v;
+        e->gen = poll_gen;
+        e->calls_rate = dt > 0 ? (double)(calls - e->prev_calls) / dt : 0;
+        e->bytes_rate = dt > 0 && v.bytes >= e->prev_bytes
+                        ? (double)(v.bytes - e->prev_bytes) / dt : 0;
+        e->prev_calls = calls;
+        e->prev_bytes = v.bytes;
     }
     table_compact(keys_now, poll_gen);
 
@@ -905,7 +874,7 @@ static void draw_header(void)
     snprintf(line, sizeof(line), "total %llu calls (%s/s), %llu gets, %llu sets, hit %s%%, "
              "%s value bytes/s; keys %u/%u%s", calls_of(&d), cr, gets, CMDS_SET(&d), hit, br,
              keys_now->n, opt.map_keys,
-             evicted + declined ? " (full sets: keys give way, totals exact)" : "");
+             new_keys > opt.map_keys ? " (map full: coldest keys give way, totals exact)" : "");
     put_line("", line);
     snprintf(line, sizeof(line), "sort %s%s  filter %s  prefixes %s (-D '%c')  %s",
              columns[sort_col].title, sort_reverse ? " (reversed)" : "",
@@ -1281,17 +1250,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mctop: cannot open the BPF object: %s\n", strerror(errno));
         return 1;
     }
-    nsets = (opt.map_keys + MCTOP_WAYS - 1) / MCTOP_WAYS;
-    opt.map_keys = nsets * MCTOP_WAYS;
-    bpf_map__set_max_entries(skel->maps.sets, nsets);
-    bpf_map__set_max_entries(skel->maps.tags, nsets);
-    skel->rodata->nsets = nsets;
-    set_buf = calloc(SETS_PER_READ, sizeof(*set_buf));
-    tags_buf = calloc(SETS_PER_READ, sizeof(*tags_buf));
-    if (!set_buf || !tags_buf) {
-        fprintf(stderr, "mctop: out of memory\n");
-        return 1;
-    }
+    bpf_map__set_max_entries(skel->maps.keys, opt.map_keys);
     bpf_program__set_autoload(opt.exact ? skel->progs.on_sample : skel->progs.on_done, false);
     if (mctop_bpf__load(skel) != 0) {
         fprintf(stderr, "mctop: cannot load the BPF object: %s (root or CAP_BPF+CAP_PERFMON "
@@ -1299,7 +1258,8 @@ int main(int argc, char **argv)
         return 1;
     }
     attach();
-    table_init(&table, opt.map_keys);
+    /* room for the map's keys and for keys new during one walk of it */
+    table_init(&table, 2 * opt.map_keys);
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     signal(SIGHUP, on_stop);
