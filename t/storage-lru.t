@@ -161,12 +161,7 @@ if (!$probe->is_debug_build) {
 # the LRU maintainer moves it to WARM and stamps its access time on its
 # next pass (within about a second). An item that is deleted, or flushed,
 # while it waits there is let go, and its chunk is freed.
-sub la_of {
-    my ($s, $key) = @_;
-    send_bytes($s, "me $key\r\n");
-    my ($la) = (read_line($s) // '') =~ / la=(\d+) /;
-    return $la // -1;
-}
+sub la_of { return me_field($_[0], $_[1], 'la') }
 # The la= of $key in "lru_crawler metadump 1" (retried while a crawl is
 # running), or -1.
 sub metadump_la {

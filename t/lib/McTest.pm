@@ -25,7 +25,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     start_server find_binary
     send_bytes read_line read_log read_bytes send_expect expect_nothing expect_closed
-    mem_get_is mem_stats mc_escape line_like line_is cas_of poll_stats wait_bytes_read
+    mem_get_is mem_stats mc_escape line_like line_is cas_of me_field poll_stats wait_bytes_read
     probes_skip_reason require_probes_or_skip trap_probe debugtime graceful_stop
 );
 
@@ -190,13 +190,17 @@ sub send_bytes {
 
 # read_line($sock, $timeout = 5): next line including its "\r\n", or undef
 # on timeout/EOF (any partial line stays buffered).
-sub read_line {
-    my ($sock, $timeout) = @_;
+sub read_line { return _read_to($_[0], "\r\n", $_[1]) }
+
+# The buffered bytes up to and including the next $sep, or undef if none
+# comes before the timeout (what came stays buffered).
+sub _read_to {
+    my ($sock, $sep, $timeout) = @_;
     my $deadline = time + ($timeout // $DEFAULT_TIMEOUT);
     _buf($sock) //= '';
     while (1) {
-        my $i = index(_buf($sock), "\r\n");
-        return substr(_buf($sock), 0, $i + 2, '') if $i >= 0;
+        my $i = index(_buf($sock), $sep);
+        return substr(_buf($sock), 0, $i + length($sep), '') if $i >= 0;
         return undef unless _fill($sock, $deadline);
     }
 }
@@ -204,16 +208,7 @@ sub read_line {
 # read_log($sock, $timeout = 5): the next "\n"-ended line, as a `watch`
 # stream sends them; undef if none is complete before the timeout (a
 # partial line stays buffered for the next call).
-sub read_log {
-    my ($sock, $timeout) = @_;
-    my $deadline = time + ($timeout // $DEFAULT_TIMEOUT);
-    _buf($sock) //= '';
-    while (1) {
-        my $i = index(_buf($sock), "\n");
-        return substr(_buf($sock), 0, $i + 1, '') if $i >= 0;
-        return undef unless _fill($sock, $deadline);
-    }
-}
+sub read_log { return _read_to($_[0], "\n", $_[1]) }
 
 # read_bytes($sock, $n, $timeout = 5): the next $n bytes; fewer if the
 # timeout passes or the connection ends first.
@@ -346,11 +341,15 @@ sub line_like {
 # cas_of($sock, $key): the key's CAS unique, read with the meta debug
 # command (which neither fetches the item nor takes a recache token); -1
 # when the key is missing.
-sub cas_of {
-    my ($sock, $key) = @_;
+sub cas_of { return me_field($_[0], $_[1], 'cas') }
+
+# me_field($sock, $key, $field): a number field (cas, la, ...) of the
+# key's meta debug line; -1 when the key is missing.
+sub me_field {
+    my ($sock, $key, $field) = @_;
     send_bytes($sock, "me $key\r\n");
-    my ($cas) = (read_line($sock) // '') =~ / cas=(\d+) /;
-    return $cas // -1;
+    my ($v) = (read_line($sock) // '') =~ / \Q$field\E=(\d+) /;
+    return $v // -1;
 }
 
 # mem_get_is($sock, $key, $value, $name): one test.  Sends "get $key" and
@@ -801,6 +800,8 @@ or when the server reads nothing for $timeout s (10).
 
 =item read_line($sock, $timeout) - next line with its C<\r\n>; undef on timeout or EOF.
 
+=item read_log($sock, $timeout) - next C<\n>-ended line (a C<watch> stream's); undef on timeout or EOF.
+
 =item read_bytes($sock, $n, $timeout) - next $n bytes, fewer on timeout or EOF.
 
 =item send_expect($sock, $send, $expect, $name, $timeout) - one test: send,
@@ -813,6 +814,8 @@ connection without sending anything more.
 
 =item mem_get_is($sock, $key, $value, $name) - one test: C<get $key> returns
 $value (a string, C<[$flags, $string]>, or undef for a miss).
+
+=item me_field($sock, $key, $field) - a number field (C<cas>, C<la>) of the key's C<me> line; -1 when missing.
 
 =item mem_stats($sock, $group) - hashref of C<stats [$group]>; dies on a bad reply.
 
